@@ -1,0 +1,15 @@
+//! gm2dqc: data-quality control and gain calibration for a storage-ring muon
+//! experiment, reading the per-subrun ROOT histogram files of production.
+//!
+//! Map of the crate:
+//! - [`root`]: ROOT's file format, bytes only: read and write histogram files.
+//! - [`hist`]: histograms with behaviour (values, variances, integral, mean, add).
+//! - [`cli`]: the command line (clap definitions and subcommands).
+//! - [`inspect`]: the `gm2dqc inspect` listing and its stable JSON form.
+//!
+//! See ARCHITECTURE.md for the invariants between modules.
+
+pub mod cli;
+pub mod hist;
+pub mod inspect;
+pub mod root;
