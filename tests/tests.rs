@@ -1,1 +1,7 @@
+//! One integration-test binary (one link step on 2 cores), a module per topic.
 
+mod common;
+mod root_fixtures;
+mod root_mutation;
+mod root_write;
+mod cli;

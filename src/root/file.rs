@@ -301,7 +301,15 @@ impl RootFile {
                 nbytes_info,
             })
         };
-        let h = parse(&mut r).map_err(|e| self.corrupt("file header", e, 0))?;
+        let h = parse(&mut r).map_err(|e| {
+            if (b.len() as u64) < n || self.len < 128 {
+                // The header itself is cut short.
+                self.err(ErrorKind::Truncated { what: "the file header".into(), start: 0, end: 100, file_len: self.len })
+                    .at(self.len)
+            } else {
+                self.corrupt("file header", e, 0)
+            }
+        })?;
         if h.end > self.len {
             return Err(self
                 .err(ErrorKind::Truncated { what: "the file (fEND)".into(), start: 0, end: h.end, file_len: self.len })
@@ -450,7 +458,14 @@ impl RootFile {
     /// The uncompressed payload of an object (the bytes after its key header).
     pub fn object_bytes(&self, key: &Key, path: &str) -> Result<Cow<'_, [u8]>> {
         let data_start = key.seek_key + u64::from(key.keylen);
-        let stored = u64::from(key.nbytes) - u64::from(key.keylen);
+        let stored = u64::from(key.nbytes).checked_sub(u64::from(key.keylen)).ok_or_else(|| {
+            self.err(ErrorKind::Corrupt {
+                what: format!("key of '{path}'"),
+                detail: format!("its size {} is smaller than its header {}", key.nbytes, key.keylen),
+            })
+            .object(path.to_string())
+            .at(key.seek_key)
+        })?;
         let raw = self
             .read_at(data_start, stored, &format!("object '{path}'"))
             .map_err(|e| e.object(path.to_string()))?;
