@@ -862,9 +862,9 @@ impl Profile {
         Ok(())
     }
 
-    pub fn from_raw(raw: RawHist) -> Result<Self, HistError> {
+    pub fn from_raw(mut raw: RawHist) -> Result<Self, HistError> {
         raw.check().map_err(HistError::Invalid)?;
-        let Some(p) = raw.profile.clone() else {
+        let Some(p) = raw.profile.take() else {
             return Err(HistError::Invalid(format!("{} is not a profile", raw.class_name())));
         };
         let mut axes = vec![from_raw_axis(&raw.xaxis)];

@@ -133,7 +133,10 @@ impl<'a> Reader<'a> {
                 .map_err(|_| DecodeError::new(at, format!("negative string length {long}")))?;
         }
         let b = self.take(n)?;
-        Ok(String::from_utf8_lossy(b).into_owned())
+        Ok(match std::str::from_utf8(b) {
+            Ok(s) => s.to_owned(),
+            Err(_) => String::from_utf8_lossy(b).into_owned(),
+        })
     }
 
     /// A NUL-terminated string (class names after a new-class tag).

@@ -133,7 +133,7 @@ pub struct Entry {
 }
 
 enum Source {
-    Memory(Vec<u8>),
+    Memory(Arc<Vec<u8>>),
     File(std::fs::File),
 }
 
@@ -187,6 +187,11 @@ impl RootFile {
 
     /// A file already in memory; `path` names it in errors.
     pub fn from_bytes(path: impl Into<PathBuf>, bytes: Vec<u8>) -> Result<RootFile> {
+        Self::from_shared(path, Arc::new(bytes))
+    }
+
+    /// A file in memory shared with the caller (no copy).
+    pub fn from_shared(path: impl Into<PathBuf>, bytes: Arc<Vec<u8>>) -> Result<RootFile> {
         let len = bytes.len() as u64;
         Self::init(path.into(), Source::Memory(bytes), len, ReadOptions::default())
     }

@@ -174,7 +174,7 @@ fn read_th1(r: &mut Reader, out: &mut RawHist) -> DResult<()> {
     let _contour = read_tarray(r, ArrayElem::F64)?;
     out.sumw2 = read_tarray(r, ArrayElem::F64)?;
     out.option = r.tstring()?;
-    skip_object_pointer(r)?; // fFunctions
+    skip_object_pointer(r)?; // fFunctions: a TList in place (bcnt skips it)
     let buffer_size = r.i32()?;
     let has_buffer = r.u8()?;
     if has_buffer != 0 && buffer_size > 0 {
@@ -350,24 +350,17 @@ fn write_taxis(w: &mut Writer, a: &RawAxis) {
     end_section(w, s);
 }
 
-/// An empty TList written through a pointer, as ROOT writes `fFunctions`.
-/// `displacement` is the key length: class tags are offsets from the key start.
-fn write_empty_tlist_pointer(w: &mut Writer, displacement: usize) {
-    let cnt = w.len();
-    w.u32(0);
-    let _tag_at = displacement + w.len();
-    w.u32(K_NEW_CLASS_TAG);
-    w.cstring("TList");
+/// An empty TList, as ROOT writes `fFunctions`: the member is a `->` pointer
+/// (kObjectp, never null), streamed in place without a class tag.
+fn write_empty_tlist(w: &mut Writer) {
     let s = begin_section(w, versions::TLIST);
     write_tobject(w, 0x0300_0000);
     w.tstring(""); // fName
     w.i32(0); // nobjects
     end_section(w, s);
-    let n = (w.len() - cnt - 4) as u32;
-    w.patch_u32(cnt, n | K_BYTE_COUNT_MASK);
 }
 
-fn write_th1(w: &mut Writer, h: &RawHist, name: &str, displacement: usize) {
+fn write_th1(w: &mut Writer, h: &RawHist, name: &str) {
     let s = begin_section(w, versions::TH1);
     write_tnamed(w, name, &h.title, TOBJECT_BITS);
     let a = begin_section(w, versions::TATTLINE);
@@ -396,7 +389,7 @@ fn write_th1(w: &mut Writer, h: &RawHist, name: &str, displacement: usize) {
     write_tarray(w, ArrayElem::F64, &[]); // fContour
     write_tarray(w, ArrayElem::F64, &h.sumw2);
     w.tstring(&h.option);
-    write_empty_tlist_pointer(w, displacement);
+    write_empty_tlist(w);
     w.i32(0); // fBufferSize
     w.u8(0); // fBuffer: null
     w.i32(h.bin_stat_err_opt);
@@ -404,14 +397,14 @@ fn write_th1(w: &mut Writer, h: &RawHist, name: &str, displacement: usize) {
     end_section(w, s);
 }
 
-fn write_storage_hist(w: &mut Writer, h: &RawHist, name: &str, kind: HistKind, elem: ArrayElem, displacement: usize) {
+fn write_storage_hist(w: &mut Writer, h: &RawHist, name: &str, kind: HistKind, elem: ArrayElem) {
     let leaf_version = if kind == HistKind::H1 { versions::TH1X } else { versions::TH2X };
     let s = begin_section(w, leaf_version);
     if kind == HistKind::H1 {
-        write_th1(w, h, name, displacement);
+        write_th1(w, h, name);
     } else {
         let t = begin_section(w, versions::TH2);
-        write_th1(w, h, name, displacement);
+        write_th1(w, h, name);
         let h2 = h.h2.clone().unwrap_or_default();
         w.f64(if h.h2.is_some() { h2.scalefactor } else { 1.0 });
         w.f64(h2.tsumwy);
@@ -423,12 +416,12 @@ fn write_storage_hist(w: &mut Writer, h: &RawHist, name: &str, kind: HistKind, e
     end_section(w, s);
 }
 
-/// Encodes a histogram, named `name`, as the payload of a key whose header is
-/// `displacement` bytes long.
-pub fn encode_hist(h: &RawHist, name: &str, displacement: usize) -> Vec<u8> {
+/// Encodes a histogram, named `name`, as a key payload. Histogram payloads hold no
+/// class tags or references, so they do not depend on the key header's length.
+pub fn encode_hist(h: &RawHist, name: &str) -> Vec<u8> {
     let mut w = Writer::with_capacity(512 + h.contents.len() * 8 * 2);
     match h.kind {
-        HistKind::H1 | HistKind::H2 => write_storage_hist(&mut w, h, name, h.kind, h.elem, displacement),
+        HistKind::H1 | HistKind::H2 => write_storage_hist(&mut w, h, name, h.kind, h.elem),
         HistKind::Profile | HistKind::Profile2D => {
             let p = h.profile.as_ref().expect("a profile RawHist carries RawProfile");
             let (version, base) = if h.kind == HistKind::Profile {
@@ -437,7 +430,7 @@ pub fn encode_hist(h: &RawHist, name: &str, displacement: usize) -> Vec<u8> {
                 (versions::TPROFILE2D, HistKind::H2)
             };
             let s = begin_section(&mut w, version);
-            write_storage_hist(&mut w, h, name, base, ArrayElem::F64, displacement);
+            write_storage_hist(&mut w, h, name, base, ArrayElem::F64);
             write_tarray(&mut w, ArrayElem::F64, &p.bin_entries);
             w.i32(p.error_mode);
             w.f64(p.vmin);
@@ -513,7 +506,7 @@ mod tests {
         for class in ["TH1C", "TH1S", "TH1I", "TH1F", "TH1D", "TH2C", "TH2S", "TH2I", "TH2F", "TH2D", "TProfile", "TProfile2D"] {
             let (kind, elem) = hist_class(class).unwrap();
             let h = sample(kind, elem);
-            let bytes = encode_hist(&h, "h", 64);
+            let bytes = encode_hist(&h, "h");
             let back = decode_hist(class, &bytes).unwrap().unwrap();
             assert_eq!(back, h, "{class}");
         }
@@ -522,7 +515,7 @@ mod tests {
     #[test]
     fn truncated_payload_is_an_error_at_every_length() {
         let h = sample(HistKind::Profile, ArrayElem::F64);
-        let bytes = encode_hist(&h, "h", 64);
+        let bytes = encode_hist(&h, "h");
         for n in 0..bytes.len() {
             assert!(decode_hist("TProfile", &bytes[..n]).is_err(), "prefix of {n} bytes decoded");
         }

@@ -185,9 +185,7 @@ impl RootWriter {
             .unwrap_or(0)
             + 1;
         let class = h.class_name();
-        // Histogram payloads contain no class references, so the key length used as
-        // the buffer displacement does not change their bytes.
-        let raw = encode_hist(h, name, keylen(class, name, &h.title, false));
+        let raw = encode_hist(h, name);
         let objlen = u32::try_from(raw.len()).map_err(|_| self.err("object larger than 4 GiB".into(), path))?;
         let data = compress(&raw, self.opts.compression).unwrap_or(raw);
         self.classes.insert(class);

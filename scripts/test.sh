@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The project's test command (README "Run the tests"; .ci/run calls this too).
+#
+# 1. cargo test: unit tests, and the integration tests over the ROOT fixtures
+#    (files written by C++ ROOT 5.28-6.40 and uproot, expected numbers computed by
+#    them), damaged-file tests and a time-bounded mutation run (GM2DQC_FUZZ_SECONDS).
+# 2. The benches and examples compile (they are not run: speed is measured by
+#    `cargo bench`, never by tests).
+# 3. The cross-check with independent implementations: uproot and C++ ROOT (both
+#    installed from PyPI into a virtual environment) read the files gm2dqc writes,
+#    and gm2dqc reads the files they write, including a > 2 GiB file.
+#    GM2DQC_SKIP_CROSSCHECK=1 skips it (no network); GM2DQC_SKIP_LARGE=1 skips the
+#    2 GiB file.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+export GM2DQC_FUZZ_SECONDS="${GM2DQC_FUZZ_SECONDS:-20}"
+echo "== cargo test"
+cargo test --locked
+echo "== benches and examples compile"
+cargo build --locked --benches --examples
+if [[ "${GM2DQC_SKIP_CROSSCHECK:-0}" != 1 ]]; then
+    echo "== cross-check with uproot and C++ ROOT"
+    extra=()
+    [[ "${GM2DQC_SKIP_LARGE:-0}" == 1 ]] && extra+=(--skip-large)
+    bash tests/crosscheck/run.sh "${extra[@]}"
+fi
