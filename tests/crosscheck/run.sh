@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Cross-check gm2dqc's ROOT writer and reader against uproot and C++ ROOT (see crosscheck.py).
+#
+#   tests/crosscheck/run.sh [--skip-large]      (extra arguments go to crosscheck.py)
+#
+# Creates or reuses a venv at ${GM2DQC_PYENV:-<repo>/target/pyenv} with requirements.txt
+# (re-installed only when requirements.txt changes: a stamp file in the venv holds its hash),
+# builds gm2dqc (dev profile; CARGO_TARGET_DIR respected), writes the sample files with
+# `cargo run --example write_sample` into a temporary directory, runs crosscheck.py and
+# removes the temporary directory (which also holds the > 2 GiB file of part e: set TMPDIR
+# to put it on a disk with ~2.5 GB free). PYTHON chooses the python3 that creates the venv.
+set -euo pipefail
+
+HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO="$(cd "$HERE/../.." && pwd)"
+PYENV="${GM2DQC_PYENV:-$REPO/target/pyenv}"
+TARGET="${CARGO_TARGET_DIR:-$REPO/target}"
+case "$TARGET" in /*) ;; *) TARGET="$REPO/$TARGET" ;; esac
+REQ="$HERE/requirements.txt"
+
+# --- Python environment
+if [ ! -x "$PYENV/bin/python" ]; then
+    echo "run.sh: creating venv $PYENV"
+    "${PYTHON:-python3}" -m venv "$PYENV"
+fi
+STAMP="$PYENV/.gm2dqc-crosscheck-requirements.sha256"
+HASH="$(sha256sum "$REQ" | cut -d' ' -f1)"
+if [ "$(cat "$STAMP" 2>/dev/null || true)" != "$HASH" ]; then
+    echo "run.sh: installing $REQ into $PYENV"
+    "$PYENV/bin/python" -m pip install --quiet --disable-pip-version-check -r "$REQ"
+    echo "$HASH" >"$STAMP"
+else
+    echo "run.sh: reusing $PYENV (requirements unchanged)"
+fi
+
+# --- build
+echo "run.sh: cargo build --examples --bins"
+(cd "$REPO" && cargo build --quiet --examples --bins)
+BIN="$TARGET/debug/gm2dqc"
+[ -x "$BIN" ] || { echo "run.sh: no binary at $BIN" >&2; exit 2; }
+
+# --- scratch space, removed on any exit
+TMP="$(mktemp -d "${TMPDIR:-/tmp}/gm2dqc-crosscheck.XXXXXX")"
+cleanup() { rm -rf "$TMP"; }
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+echo "run.sh: cargo run --example write_sample -- $TMP/sample"
+(cd "$REPO" && cargo run --quiet --example write_sample -- "$TMP/sample")
+
+"$PYENV/bin/python" "$HERE/crosscheck.py" --bin "$BIN" --sample-dir "$TMP/sample" --work "$TMP/work" "$@"
