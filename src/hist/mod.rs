@@ -95,6 +95,41 @@ fn to_raw_axis(a: &Axis, name: &str) -> RawAxis {
     }
 }
 
+/// The axes a decoded histogram uses (x, and y for 2D).
+fn axes_of(raw: &RawHist) -> Vec<Axis> {
+    let mut axes = vec![from_raw_axis(&raw.xaxis)];
+    if raw.kind.dimension() == 2 {
+        axes.push(from_raw_axis(&raw.yaxis));
+    }
+    axes
+}
+
+/// The statistics and the carried members of a decoded histogram (its option string
+/// is moved out).
+fn stats_and_carried(raw: &mut RawHist) -> (Stats, Carried) {
+    let h2 = raw.h2.clone().unwrap_or_default();
+    let stats = Stats {
+        entries: raw.entries,
+        tsumw: raw.tsumw,
+        tsumw2: raw.tsumw2,
+        tsumwx: raw.tsumwx,
+        tsumwx2: raw.tsumwx2,
+        tsumwy: h2.tsumwy,
+        tsumwy2: h2.tsumwy2,
+        tsumwxy: h2.tsumwxy,
+    };
+    let carried = Carried {
+        maximum: raw.maximum,
+        minimum: raw.minimum,
+        norm_factor: raw.norm_factor,
+        option: std::mem::take(&mut raw.option),
+        bin_stat_err_opt: raw.bin_stat_err_opt,
+        stat_overflows: raw.stat_overflows,
+        scalefactor: raw.h2.as_ref().map_or(1.0, |h| h.scalefactor),
+    };
+    (stats, carried)
+}
+
 fn from_raw_axis(a: &RawAxis) -> Axis {
     Axis {
         nbins: a.nbins.max(1) as usize,
@@ -410,16 +445,13 @@ impl Hist {
     }
 
     /// Builds a histogram from decoded data (any TH1x/TH2x class).
-    pub fn from_raw(raw: RawHist) -> Result<Self, HistError> {
+    pub fn from_raw(mut raw: RawHist) -> Result<Self, HistError> {
         raw.check().map_err(HistError::Invalid)?;
         if !matches!(raw.kind, HistKind::H1 | HistKind::H2) {
             return Err(HistError::Invalid(format!("{} is a profile, not a TH1/TH2", raw.class_name())));
         }
-        let mut axes = vec![from_raw_axis(&raw.xaxis)];
-        if raw.kind == HistKind::H2 {
-            axes.push(from_raw_axis(&raw.yaxis));
-        }
-        let h2 = raw.h2.clone().unwrap_or_default();
+        let axes = axes_of(&raw);
+        let (stats, carried) = stats_and_carried(&mut raw);
         Ok(Hist {
             name: raw.name,
             title: raw.title,
@@ -427,25 +459,8 @@ impl Hist {
             axes,
             values: Array1::from(raw.contents),
             sumw2: (!raw.sumw2.is_empty()).then(|| Array1::from(raw.sumw2)),
-            stats: Stats {
-                entries: raw.entries,
-                tsumw: raw.tsumw,
-                tsumw2: raw.tsumw2,
-                tsumwx: raw.tsumwx,
-                tsumwx2: raw.tsumwx2,
-                tsumwy: h2.tsumwy,
-                tsumwy2: h2.tsumwy2,
-                tsumwxy: h2.tsumwxy,
-            },
-            carried: Carried {
-                maximum: raw.maximum,
-                minimum: raw.minimum,
-                norm_factor: raw.norm_factor,
-                option: raw.option,
-                bin_stat_err_opt: raw.bin_stat_err_opt,
-                stat_overflows: raw.stat_overflows,
-                scalefactor: raw.h2.map_or(1.0, |h| h.scalefactor),
-            },
+            stats,
+            carried,
         })
     }
 
@@ -867,12 +882,9 @@ impl Profile {
         let Some(p) = raw.profile.take() else {
             return Err(HistError::Invalid(format!("{} is not a profile", raw.class_name())));
         };
-        let mut axes = vec![from_raw_axis(&raw.xaxis)];
-        if raw.kind == HistKind::Profile2D {
-            axes.push(from_raw_axis(&raw.yaxis));
-        }
+        let axes = axes_of(&raw);
         let n = raw.contents.len();
-        let h2 = raw.h2.clone().unwrap_or_default();
+        let (stats, carried) = stats_and_carried(&mut raw);
         Ok(Profile {
             name: raw.name,
             title: raw.title,
@@ -884,27 +896,10 @@ impl Profile {
             error_mode: ErrorMode::from_code(p.error_mode),
             vmin: p.vmin,
             vmax: p.vmax,
-            stats: Stats {
-                entries: raw.entries,
-                tsumw: raw.tsumw,
-                tsumw2: raw.tsumw2,
-                tsumwx: raw.tsumwx,
-                tsumwx2: raw.tsumwx2,
-                tsumwy: h2.tsumwy,
-                tsumwy2: h2.tsumwy2,
-                tsumwxy: h2.tsumwxy,
-            },
+            stats,
             tsumwv: p.tsumwv,
             tsumwv2: p.tsumwv2,
-            carried: Carried {
-                maximum: raw.maximum,
-                minimum: raw.minimum,
-                norm_factor: raw.norm_factor,
-                option: raw.option,
-                bin_stat_err_opt: raw.bin_stat_err_opt,
-                stat_overflows: raw.stat_overflows,
-                scalefactor: raw.h2.map_or(1.0, |h| h.scalefactor),
-            },
+            carried,
         })
     }
 

@@ -146,6 +146,35 @@ pub struct RawHist {
 }
 
 impl RawHist {
+    /// An empty histogram of this family and storage, with ROOT's default members
+    /// (unused 1-bin axes, fMaximum/fMinimum -1111).
+    pub fn empty(kind: HistKind, elem: ArrayElem) -> Self {
+        RawHist {
+            kind,
+            elem,
+            name: String::new(),
+            title: String::new(),
+            xaxis: RawAxis::unused("xaxis"),
+            yaxis: RawAxis::unused("yaxis"),
+            zaxis: RawAxis::unused("zaxis"),
+            entries: 0.0,
+            tsumw: 0.0,
+            tsumw2: 0.0,
+            tsumwx: 0.0,
+            tsumwx2: 0.0,
+            maximum: -1111.0,
+            minimum: -1111.0,
+            norm_factor: 0.0,
+            sumw2: Vec::new(),
+            contents: Vec::new(),
+            option: String::new(),
+            bin_stat_err_opt: 0,
+            stat_overflows: 0,
+            h2: None,
+            profile: None,
+        }
+    }
+
     pub fn class_name(&self) -> &'static str {
         class_name(self.kind, self.elem)
     }

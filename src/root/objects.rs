@@ -227,37 +227,11 @@ fn read_profile(r: &mut Reader, class: &str, kind: HistKind, out: &mut RawHist) 
 /// Returns `Ok(None)` when the class is not a supported histogram.
 pub fn decode_hist(class: &str, buf: &[u8]) -> DResult<Option<RawHist>> {
     let Some((kind, elem)) = hist_class(class) else { return Ok(None) };
-    let mut out = RawHist {
-        kind,
-        elem,
-        name: String::new(),
-        title: String::new(),
-        xaxis: RawAxis::unused("xaxis"),
-        yaxis: RawAxis::unused("yaxis"),
-        zaxis: RawAxis::unused("zaxis"),
-        entries: 0.0,
-        tsumw: 0.0,
-        tsumw2: 0.0,
-        tsumwx: 0.0,
-        tsumwx2: 0.0,
-        maximum: -1111.0,
-        minimum: -1111.0,
-        norm_factor: 0.0,
-        sumw2: Vec::new(),
-        contents: Vec::new(),
-        option: String::new(),
-        bin_stat_err_opt: 0,
-        stat_overflows: 0,
-        h2: None,
-        profile: None,
-    };
+    let mut out = RawHist::empty(kind, elem);
     let mut r = Reader::new(buf);
     match kind {
         HistKind::H1 | HistKind::H2 => read_storage_hist(&mut r, class, kind, elem, &mut out)?,
         HistKind::Profile | HistKind::Profile2D => read_profile(&mut r, class, kind, &mut out)?,
-    }
-    if kind == HistKind::Profile2D {
-        // A TProfile2D stores its TH2 statistics in the TH2D base; nothing extra here.
     }
     out.check().map_err(|e| DecodeError::new(0, format!("inconsistent {class}: {e}")))?;
     Ok(Some(out))
@@ -461,28 +435,18 @@ mod tests {
             y.xmax = 2.0;
         }
         let mut h = RawHist {
-            kind,
-            elem,
             name: "h".into(),
             title: "a title".into(),
             xaxis: x,
             yaxis: y,
-            zaxis: RawAxis::unused("zaxis"),
             entries: 7.0,
             tsumw: 7.0,
             tsumw2: 7.0,
             tsumwx: 3.5,
             tsumwx2: 12.25,
-            maximum: -1111.0,
-            minimum: -1111.0,
-            norm_factor: 0.0,
-            sumw2: Vec::new(),
-            contents: Vec::new(),
-            option: String::new(),
-            bin_stat_err_opt: 0,
             stat_overflows: 2,
             h2: (kind.dimension() == 2).then(|| RawH2 { scalefactor: 1.0, tsumwy: 1.0, tsumwy2: 2.0, tsumwxy: 3.0 }),
-            profile: None,
+            ..RawHist::empty(kind, elem)
         };
         let n = h.ncells();
         h.contents = (0..n).map(|i| (i % 5) as f64).collect();
