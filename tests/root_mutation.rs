@@ -44,7 +44,7 @@ fn read_all(bytes: Vec<u8>) -> Result<usize, RootError> {
     for e in entries.iter().filter(|e| !e.key.is_directory()) {
         match f.hist_from_key(&e.key, &e.path) {
             Ok(_) => n += 1,
-            Err(x) if matches!(x.kind, ErrorKind::UnsupportedClass { .. }) => {}
+            Err(x) if matches!(*x.kind, ErrorKind::UnsupportedClass { .. }) => {}
             Err(x) => return Err(x),
         }
     }
@@ -133,7 +133,7 @@ fn corrupted_compressed_payload() {
 fn unknown_class_is_a_typed_error() {
     let f = RootFile::open(fixture("root-written/uproot-hepdata-example.root")).unwrap();
     let e = f.hist("ntuple").unwrap_err();
-    assert!(matches!(e.kind, ErrorKind::UnsupportedClass { .. }), "{e}");
+    assert!(matches!(*e.kind, ErrorKind::UnsupportedClass { .. }), "{e}");
     assert!(e.to_string().contains("TNtuple"), "{e}");
 }
 
@@ -172,8 +172,8 @@ fn mutate(b: &mut Vec<u8>, r: &mut Rng) -> String {
     match r.below(5) {
         0 => {
             let n = 1 + r.below(4);
-            for i in at..(at + n).min(len) {
-                b[i] ^= 1 << r.below(8);
+            for x in &mut b[at..(at + n).min(len)] {
+                *x ^= 1 << r.below(8);
             }
             format!("flip bits at {at}")
         }

@@ -514,7 +514,7 @@ fn raw_common(
         option: carried.option.clone(),
         bin_stat_err_opt: carried.bin_stat_err_opt,
         stat_overflows: carried.stat_overflows,
-        h2: (axes.len() == 2).then(|| RawH2 {
+        h2: (axes.len() == 2).then_some(RawH2 {
             scalefactor: carried.scalefactor,
             tsumwy: stats.tsumwy,
             tsumwy2: stats.tsumwy2,

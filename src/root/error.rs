@@ -57,12 +57,13 @@ pub struct RootError {
     pub object: Option<String>,
     /// Absolute byte offset in the file, when known.
     pub offset: Option<u64>,
-    pub kind: ErrorKind,
+    /// Boxed so that `Result<_, RootError>` stays small on the success path.
+    pub kind: Box<ErrorKind>,
 }
 
 impl RootError {
     pub fn new(file: impl Into<PathBuf>, kind: ErrorKind) -> Self {
-        RootError { file: file.into(), object: None, offset: None, kind }
+        RootError { file: file.into(), object: None, offset: None, kind: Box::new(kind) }
     }
 
     pub fn object(mut self, path: impl Into<String>) -> Self {
@@ -77,7 +78,7 @@ impl RootError {
 
     /// What the user should do about it, in one sentence.
     pub fn hint(&self) -> &'static str {
-        match &self.kind {
+        match &*self.kind {
             ErrorKind::Io(_) => "check that the path exists and is readable",
             ErrorKind::NotRoot { .. } => "check that this is a ROOT file and not, e.g., a log or an HTML error page",
             ErrorKind::Truncated { .. } => {
@@ -114,7 +115,7 @@ impl fmt::Display for RootError {
 
 impl std::error::Error for RootError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &self.kind {
+        match &*self.kind {
             ErrorKind::Io(e) => Some(e),
             _ => None,
         }

@@ -148,9 +148,12 @@ pub struct RootFile {
     opts: ReadOptions,
 }
 
+/// A path component: a name and an optional cycle.
+type Part<'a> = (&'a str, Option<i16>);
+
 /// Splits `a/b/name;3` into directory parts, the name and the cycle.
-fn split_path(path: &str) -> (Vec<(&str, Option<i16>)>, &str, Option<i16>) {
-    let mut parts: Vec<(&str, Option<i16>)> = path
+fn split_path(path: &str) -> (Vec<Part<'_>>, &str, Option<i16>) {
+    let mut parts: Vec<Part<'_>> = path
         .split('/')
         .filter(|p| !p.is_empty())
         .map(|p| match p.rsplit_once(';') {
@@ -252,7 +255,7 @@ impl RootFile {
 
     /// Reads `n` bytes at `offset`, checking the file is long enough.
     fn read_at(&self, offset: u64, n: u64, what: &str) -> Result<Cow<'_, [u8]>> {
-        let end = offset.checked_add(n).unwrap_or(u64::MAX);
+        let end = offset.saturating_add(n);
         if end > self.len {
             return Err(self
                 .err(ErrorKind::Truncated { what: what.to_string(), start: offset, end, file_len: self.len })

@@ -445,7 +445,7 @@ mod tests {
             tsumwx: 3.5,
             tsumwx2: 12.25,
             stat_overflows: 2,
-            h2: (kind.dimension() == 2).then(|| RawH2 { scalefactor: 1.0, tsumwy: 1.0, tsumwy2: 2.0, tsumwxy: 3.0 }),
+            h2: (kind.dimension() == 2).then_some(RawH2 { scalefactor: 1.0, tsumwy: 1.0, tsumwy2: 2.0, tsumwxy: 3.0 }),
             ..RawHist::empty(kind, elem)
         };
         let n = h.ncells();
