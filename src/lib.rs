@@ -10,6 +10,9 @@
 //! See ARCHITECTURE.md for the invariants between modules.
 
 pub mod cli;
+pub mod dataset;
 pub mod hist;
 pub mod inspect;
+pub mod layout;
 pub mod root;
+pub mod simulate;

@@ -5,3 +5,4 @@ mod root_fixtures;
 mod root_mutation;
 mod root_write;
 mod cli;
+mod simulate;

@@ -324,6 +324,16 @@ impl Hist {
         if !(self.stats.tsumw == 0.0 && self.stats.entries > 0.0) {
             return self.stats;
         }
+        self.stats_from_bins()
+    }
+
+    /// Sets fEntries and recomputes the fTsumw* sums from the in-range bins at their
+    /// centres: for histograms whose bins were set directly (generators, merges).
+    pub fn set_stats_from_bins(&mut self, entries: f64) {
+        self.stats = Stats { entries, ..self.stats_from_bins() };
+    }
+
+    fn stats_from_bins(&self) -> Stats {
         let mut s = Stats { entries: self.stats.entries, ..Stats::default() };
         let nx = self.axes[0].nbins;
         let ny = self.axes.get(1).map_or(0, |a| a.nbins);

@@ -189,7 +189,13 @@ fn compress_block(chunk: &[u8], c: Compression, out: &mut Vec<u8>) -> Option<()>
             Some(())
         }
         Algorithm::Lzma => {
-            let mut s = liblzma::stream::Stream::new_easy_encoder(level, liblzma::stream::Check::Crc32).ok()?;
+            // The preset's dictionary (up to 64 MiB at level 9) is allocated per block;
+            // a dictionary larger than the block gains nothing, so cap it.
+            let mut opts = liblzma::stream::LzmaOptions::new_preset(level).ok()?;
+            opts.dict_size((chunk.len() as u32).next_power_of_two().clamp(4096, 1 << 26));
+            let mut filters = liblzma::stream::Filters::new();
+            filters.lzma2(&opts);
+            let mut s = liblzma::stream::Stream::new_stream_encoder(&filters, liblzma::stream::Check::Crc32).ok()?;
             out.reserve(chunk.len() + 1024);
             loop {
                 let before_in = s.total_in() as usize;
