@@ -14,7 +14,14 @@ CLASSES = [
     "TH1C", "TH1S", "TH1I", "TH1F", "TH1D",
     "TH2C", "TH2S", "TH2I", "TH2F", "TH2D", "TProfile", "TProfile2D",
     "TCollection", "TSeqCollection", "TList", "THashList", "TString",
+    "TObjArray", "ROOT::TIOFeatures", "TLeaf", "TLeafD", "TBranch", "TTree",
 ]
+
+
+# Classes written at an older version than ROOT 6.40's, with the streamer info ROOT
+# 6.28 stores for that version (same members): TAttMarker v3 only renamed a type, and
+# oxyroot 0.1.25 (which reads gm2dqc's timeTree) stops at TAttMarker v2.
+OLDER = {"TAttMarker": (2, 4207747460)}
 
 
 def rs(s):
@@ -26,15 +33,28 @@ print("pub const INFOS: &[Info] = &[")
 for c in CLASSES:
     cl = ROOT.TClass.GetClass(c)
     si = cl.GetStreamerInfo()
-    print(f"    Info {{ class: {rs(c)}, version: {cl.GetClassVersion()}, checksum: {si.GetCheckSum()}, elements: &[")
+    version = si.GetClassVersion()
+    if version < 0:
+        # A class without ClassDef (ROOT::TIOFeatures): ROOT stores its info in files as
+        # version 1 (seen in a file ROOT 6.40 wrote).
+        version = 1
+    checksum = si.GetCheckSum()
+    if c in OLDER:
+        version, checksum = OLDER[c]
+    print(f"    Info {{ class: {rs(c)}, version: {version}, checksum: {checksum}, elements: &[")
     for e in si.GetElements():
         kind = e.ClassName()
         extra = ""
+        maxi = [e.GetMaxIndex(i) for i in range(5)]
         if kind == "TStreamerBase":
-            extra = f", base_version: {e.GetBaseVersion()}"
+            base_version = e.GetBaseVersion()
+            if e.GetName() in OLDER:
+                base_version, chk = OLDER[e.GetName()]
+                maxi[1] = chk - (1 << 32) if chk >= (1 << 31) else chk
+            extra = f", base_version: {base_version}"
         elif kind == "TStreamerBasicPointer":
             extra = f", count: Some(({e.GetCountVersion()}, {rs(e.GetCountName())}, {rs(e.GetCountClass())}))"
-        maxi = ", ".join(str(e.GetMaxIndex(i)) for i in range(5))
+        maxi = ", ".join(str(m) for m in maxi)
         print(
             f"        El {{ kind: {rs(kind)}, name: {rs(e.GetName())}, title: {rs(e.GetTitle())}, "
             f"typ: {e.GetType()}, size: {e.GetSize()}, array_length: {e.GetArrayLength()}, "

@@ -19,6 +19,7 @@ pub mod file;
 pub mod model;
 pub mod objects;
 pub mod streamers;
+pub mod tree;
 pub mod write;
 
 pub use compression::{Algorithm, Compression};

@@ -246,7 +246,9 @@ pub mod versions {
     pub const TNAMED: i16 = 1;
     pub const TATTLINE: i16 = 2;
     pub const TATTFILL: i16 = 2;
-    pub const TATTMARKER: i16 = 3;
+    /// v2 (as ROOT 6.28 writes), not 6.40's v3: same members, and oxyroot 0.1.25
+    /// reads only up to v2.
+    pub const TATTMARKER: i16 = 2;
     pub const TATTAXIS: i16 = 4;
     pub const TAXIS: i16 = 10;
     pub const TH1: i16 = 8;

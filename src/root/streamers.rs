@@ -58,27 +58,30 @@ pub struct Info {
 /// ROOT lists them (a class after the classes it is built from).
 pub fn needed(hist_classes: &[&str]) -> Vec<&'static Info> {
     let mut out: Vec<&'static Info> = Vec::new();
-    fn add(class: &str, out: &mut Vec<&'static Info>) {
-        if out.iter().any(|i| i.class == class) {
+    // `seen` is marked before recursing: classes can refer to themselves
+    // (TLeaf::fLeafCount is a TLeaf*).
+    fn add(class: &str, out: &mut Vec<&'static Info>, seen: &mut Vec<String>) {
+        if seen.iter().any(|c| c == class) {
             return;
         }
+        seen.push(class.to_string());
         let Some(info) = INFOS.iter().find(|i| i.class == class) else { return };
         for e in info.elements {
             if e.kind == "TStreamerBase" {
-                add(e.name, out);
+                add(e.name, out, seen);
             } else {
-                let t = e.type_name.trim_end_matches('*');
-                add(t, out);
+                add(e.type_name.trim_end_matches('*'), out, seen);
             }
         }
         out.push(info);
     }
+    let mut seen = Vec::new();
     for c in hist_classes {
-        add(c, &mut out);
+        add(c, &mut out, &mut seen);
     }
     // The key list itself and fFunctions are TLists.
-    add("TList", &mut out);
-    add("THashList", &mut out);
+    add("TList", &mut out, &mut seen);
+    add("THashList", &mut out, &mut seen);
     out
 }
 
@@ -204,7 +207,7 @@ pub const INFOS: &[Info] = &[
         El { kind: "TStreamerBasicType", name: "fFillColor", title: "Fill area color", typ: 2, size: 2, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "short", ..El::DEFAULT },
         El { kind: "TStreamerBasicType", name: "fFillStyle", title: "Fill area style", typ: 2, size: 2, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "short", ..El::DEFAULT },
     ] },
-    Info { class: "TAttMarker", version: 3, checksum: 689802220, elements: &[
+    Info { class: "TAttMarker", version: 2, checksum: 4207747460, elements: &[
         El { kind: "TStreamerBasicType", name: "fMarkerColor", title: "Marker color", typ: 2, size: 2, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "short", ..El::DEFAULT },
         El { kind: "TStreamerBasicType", name: "fMarkerStyle", title: "Marker style", typ: 2, size: 2, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "short", ..El::DEFAULT },
         El { kind: "TStreamerBasicType", name: "fMarkerSize", title: "Marker size", typ: 5, size: 4, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "float", ..El::DEFAULT },
@@ -241,7 +244,7 @@ pub const INFOS: &[Info] = &[
         El { kind: "TStreamerBase", name: "TNamed", title: "The basis for a named object (name, title)", typ: 67, size: 64, array_length: 0, array_dim: 0, max_index: [0, -541636036, 0, 0, 0], type_name: "BASE", base_version: 1, ..El::DEFAULT },
         El { kind: "TStreamerBase", name: "TAttLine", title: "Line attributes", typ: 0, size: 16, array_length: 0, array_dim: 0, max_index: [0, -1811462839, 0, 0, 0], type_name: "BASE", base_version: 2, ..El::DEFAULT },
         El { kind: "TStreamerBase", name: "TAttFill", title: "Fill area attributes", typ: 0, size: 16, array_length: 0, array_dim: 0, max_index: [0, -2545006, 0, 0, 0], type_name: "BASE", base_version: 2, ..El::DEFAULT },
-        El { kind: "TStreamerBase", name: "TAttMarker", title: "Marker attributes", typ: 0, size: 16, array_length: 0, array_dim: 0, max_index: [0, 689802220, 0, 0, 0], type_name: "BASE", base_version: 3, ..El::DEFAULT },
+        El { kind: "TStreamerBase", name: "TAttMarker", title: "Marker attributes", typ: 0, size: 16, array_length: 0, array_dim: 0, max_index: [0, -87219836, 0, 0, 0], type_name: "BASE", base_version: 2, ..El::DEFAULT },
         El { kind: "TStreamerBasicType", name: "fNcells", title: "Number of bins(1D), cells (2D) +U/Overflows", typ: 3, size: 4, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "int", ..El::DEFAULT },
         El { kind: "TStreamerObject", name: "fXaxis", title: "X axis descriptor", typ: 61, size: 216, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "TAxis", ..El::DEFAULT },
         El { kind: "TStreamerObject", name: "fYaxis", title: "Y axis descriptor", typ: 61, size: 216, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "TAxis", ..El::DEFAULT },
@@ -371,6 +374,87 @@ pub const INFOS: &[Info] = &[
     ] },
     Info { class: "TString", version: 2, checksum: 95257, elements: &[
     ] },
+    Info { class: "TObjArray", version: 3, checksum: 2845730130, elements: &[
+        El { kind: "TStreamerBase", name: "TSeqCollection", title: "Sequenceable collection ABC", typ: 0, size: 48, array_length: 0, array_dim: 0, max_index: [0, -60015674, 0, 0, 0], type_name: "BASE", base_version: 0, ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fLowerBound", title: "Lower bound of the array", typ: 3, size: 4, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "int", ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fLast", title: "Last element in array containing an object", typ: 3, size: 4, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "int", ..El::DEFAULT },
+    ] },
+    Info { class: "ROOT::TIOFeatures", version: 1, checksum: 446770960, elements: &[
+        El { kind: "TStreamerBasicType", name: "fIOBits", title: "", typ: 11, size: 1, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "unsigned char", ..El::DEFAULT },
+    ] },
+    Info { class: "TLeaf", version: 2, checksum: 1830715730, elements: &[
+        El { kind: "TStreamerBase", name: "TNamed", title: "The basis for a named object (name, title)", typ: 67, size: 64, array_length: 0, array_dim: 0, max_index: [0, -541636036, 0, 0, 0], type_name: "BASE", base_version: 1, ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fLen", title: "Number of fixed length elements in the leaf's data.", typ: 3, size: 4, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "int", ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fLenType", title: "Number of bytes for this data type", typ: 3, size: 4, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "int", ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fOffset", title: "Offset in ClonesArray object (if one)", typ: 3, size: 4, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "int", ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fIsRange", title: "(=true if leaf has a range, false otherwise).  This is equivalent to being a 'leafcount'.  For a TLeafElement the range information is actually store in the TBranchElement.", typ: 18, size: 1, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "bool", ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fIsUnsigned", title: "(=true if unsigned, false otherwise)", typ: 18, size: 1, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "bool", ..El::DEFAULT },
+        El { kind: "TStreamerObjectPointer", name: "fLeafCount", title: "Pointer to Leaf count if variable length (we do not own the counter)", typ: 64, size: 8, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "TLeaf*", ..El::DEFAULT },
+    ] },
+    Info { class: "TLeafD", version: 1, checksum: 294553462, elements: &[
+        El { kind: "TStreamerBase", name: "TLeaf", title: "Leaf: description of a Branch data type", typ: 0, size: 112, array_length: 0, array_dim: 0, max_index: [0, 1830715730, 0, 0, 0], type_name: "BASE", base_version: 2, ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fMinimum", title: "Minimum value if leaf range is specified", typ: 8, size: 8, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "double", ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fMaximum", title: "Maximum value if leaf range is specified", typ: 8, size: 8, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "double", ..El::DEFAULT },
+    ] },
+    Info { class: "TBranch", version: 13, checksum: 278366892, elements: &[
+        El { kind: "TStreamerBase", name: "TNamed", title: "The basis for a named object (name, title)", typ: 67, size: 64, array_length: 0, array_dim: 0, max_index: [0, -541636036, 0, 0, 0], type_name: "BASE", base_version: 1, ..El::DEFAULT },
+        El { kind: "TStreamerBase", name: "TAttFill", title: "Fill area attributes", typ: 0, size: 16, array_length: 0, array_dim: 0, max_index: [0, -2545006, 0, 0, 0], type_name: "BASE", base_version: 2, ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fCompress", title: "Compression level and algorithm", typ: 3, size: 4, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "int", ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fBasketSize", title: "Initial Size of  Basket Buffer", typ: 3, size: 4, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "int", ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fEntryOffsetLen", title: "Initial Length of fEntryOffset table in the basket buffers", typ: 3, size: 4, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "int", ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fWriteBasket", title: "Last basket number written", typ: 3, size: 4, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "int", ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fEntryNumber", title: "Current entry number (last one filled in this branch)", typ: 16, size: 8, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "Long64_t", ..El::DEFAULT },
+        El { kind: "TStreamerObjectAny", name: "fIOFeatures", title: "IO features for newly-created baskets.", typ: 62, size: 1, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "ROOT::TIOFeatures", ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fOffset", title: "Offset of this branch", typ: 3, size: 4, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "int", ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fMaxBaskets", title: "Maximum number of Baskets so far", typ: 6, size: 4, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "int", ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fSplitLevel", title: "Branch split level", typ: 3, size: 4, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "int", ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fEntries", title: "Number of entries", typ: 16, size: 8, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "Long64_t", ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fFirstEntry", title: "Number of the first entry in this branch", typ: 16, size: 8, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "Long64_t", ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fTotBytes", title: "Total number of bytes in all leaves before compression", typ: 16, size: 8, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "Long64_t", ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fZipBytes", title: "Total number of bytes in all leaves after compression", typ: 16, size: 8, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "Long64_t", ..El::DEFAULT },
+        El { kind: "TStreamerObject", name: "fBranches", title: "-> List of Branches of this branch", typ: 61, size: 64, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "TObjArray", ..El::DEFAULT },
+        El { kind: "TStreamerObject", name: "fLeaves", title: "-> List of leaves of this branch", typ: 61, size: 64, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "TObjArray", ..El::DEFAULT },
+        El { kind: "TStreamerObject", name: "fBaskets", title: "-> List of baskets of this branch", typ: 61, size: 64, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "TObjArray", ..El::DEFAULT },
+        El { kind: "TStreamerBasicPointer", name: "fBasketBytes", title: "[fMaxBaskets] Length of baskets on file", typ: 43, size: 8, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "int*", count: Some((13, "fMaxBaskets", "TBranch")), ..El::DEFAULT },
+        El { kind: "TStreamerBasicPointer", name: "fBasketEntry", title: "[fMaxBaskets] Table of first entry in each basket", typ: 56, size: 8, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "Long64_t*", count: Some((13, "fMaxBaskets", "TBranch")), ..El::DEFAULT },
+        El { kind: "TStreamerBasicPointer", name: "fBasketSeek", title: "[fMaxBaskets] Addresses of baskets on file", typ: 56, size: 8, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "Long64_t*", count: Some((13, "fMaxBaskets", "TBranch")), ..El::DEFAULT },
+        El { kind: "TStreamerString", name: "fFileName", title: "Name of file where buffers are stored (\"\" if in same file as Tree header)", typ: 65, size: 24, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "TString", ..El::DEFAULT },
+    ] },
+    Info { class: "TTree", version: 20, checksum: 1919213695, elements: &[
+        El { kind: "TStreamerBase", name: "TNamed", title: "The basis for a named object (name, title)", typ: 67, size: 64, array_length: 0, array_dim: 0, max_index: [0, -541636036, 0, 0, 0], type_name: "BASE", base_version: 1, ..El::DEFAULT },
+        El { kind: "TStreamerBase", name: "TAttLine", title: "Line attributes", typ: 0, size: 16, array_length: 0, array_dim: 0, max_index: [0, -1811462839, 0, 0, 0], type_name: "BASE", base_version: 2, ..El::DEFAULT },
+        El { kind: "TStreamerBase", name: "TAttFill", title: "Fill area attributes", typ: 0, size: 16, array_length: 0, array_dim: 0, max_index: [0, -2545006, 0, 0, 0], type_name: "BASE", base_version: 2, ..El::DEFAULT },
+        El { kind: "TStreamerBase", name: "TAttMarker", title: "Marker attributes", typ: 0, size: 16, array_length: 0, array_dim: 0, max_index: [0, -87219836, 0, 0, 0], type_name: "BASE", base_version: 2, ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fEntries", title: "Number of entries", typ: 16, size: 8, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "Long64_t", ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fTotBytes", title: "Total number of bytes in all branches before compression", typ: 16, size: 8, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "Long64_t", ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fZipBytes", title: "Total number of bytes in all branches after compression", typ: 16, size: 8, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "Long64_t", ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fSavedBytes", title: "Number of autosaved bytes", typ: 16, size: 8, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "Long64_t", ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fFlushedBytes", title: "Number of auto-flushed bytes", typ: 16, size: 8, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "Long64_t", ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fWeight", title: "Tree weight (see TTree::SetWeight)", typ: 8, size: 8, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "double", ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fTimerInterval", title: "Timer interval in milliseconds", typ: 3, size: 4, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "int", ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fScanField", title: "Number of runs before prompting in Scan", typ: 3, size: 4, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "int", ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fUpdate", title: "Update frequency for EntryLoop", typ: 3, size: 4, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "int", ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fDefaultEntryOffsetLen", title: "Initial Length of fEntryOffset table in the basket buffers", typ: 3, size: 4, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "int", ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fNClusterRange", title: "Number of Cluster range in addition to the one defined by 'AutoFlush'", typ: 6, size: 4, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "int", ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fMaxEntries", title: "Maximum number of entries in case of circular buffers", typ: 16, size: 8, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "Long64_t", ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fMaxEntryLoop", title: "Maximum number of entries to process", typ: 16, size: 8, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "Long64_t", ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fMaxVirtualSize", title: "Maximum total size of buffers kept in memory", typ: 16, size: 8, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "Long64_t", ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fAutoSave", title: "Autosave tree when fAutoSave entries written or -fAutoSave (compressed) bytes produced", typ: 16, size: 8, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "Long64_t", ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fAutoFlush", title: "Auto-flush tree when fAutoFlush entries written or -fAutoFlush (compressed) bytes produced", typ: 16, size: 8, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "Long64_t", ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fEstimate", title: "Number of entries to estimate histogram limits", typ: 16, size: 8, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "Long64_t", ..El::DEFAULT },
+        El { kind: "TStreamerBasicPointer", name: "fClusterRangeEnd", title: "[fNClusterRange] Last entry of a cluster range.", typ: 56, size: 8, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "Long64_t*", count: Some((20, "fNClusterRange", "TTree")), ..El::DEFAULT },
+        El { kind: "TStreamerBasicPointer", name: "fClusterSize", title: "[fNClusterRange] Number of entries in each cluster for a given range.", typ: 56, size: 8, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "Long64_t*", count: Some((20, "fNClusterRange", "TTree")), ..El::DEFAULT },
+        El { kind: "TStreamerObjectAny", name: "fIOFeatures", title: "IO features to define for newly-written baskets and branches.", typ: 62, size: 1, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "ROOT::TIOFeatures", ..El::DEFAULT },
+        El { kind: "TStreamerObject", name: "fBranches", title: "List of Branches", typ: 61, size: 64, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "TObjArray", ..El::DEFAULT },
+        El { kind: "TStreamerObject", name: "fLeaves", title: "Direct pointers to individual branch leaves", typ: 61, size: 64, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "TObjArray", ..El::DEFAULT },
+        El { kind: "TStreamerObjectPointer", name: "fAliases", title: "List of aliases for expressions based on the tree branches.", typ: 64, size: 8, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "TList*", ..El::DEFAULT },
+        El { kind: "TStreamerObjectAny", name: "fIndexValues", title: "Sorted index values", typ: 62, size: 24, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "TArrayD", ..El::DEFAULT },
+        El { kind: "TStreamerObjectAny", name: "fIndex", title: "Index of sorted values", typ: 62, size: 24, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "TArrayI", ..El::DEFAULT },
+        El { kind: "TStreamerObjectPointer", name: "fTreeIndex", title: "Pointer to the tree Index (if any)", typ: 64, size: 8, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "TVirtualIndex*", ..El::DEFAULT },
+        El { kind: "TStreamerObjectPointer", name: "fFriends", title: "pointer to list of friend elements", typ: 64, size: 8, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "TList*", ..El::DEFAULT },
+        El { kind: "TStreamerObjectPointer", name: "fUserInfo", title: "pointer to a list of user objects associated to this Tree", typ: 64, size: 8, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "TList*", ..El::DEFAULT },
+        El { kind: "TStreamerObjectPointer", name: "fBranchRef", title: "Branch supporting the TRefTable (if any)", typ: 64, size: 8, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "TBranchRef*", ..El::DEFAULT },
+    ] },
 ];
 
 #[cfg(test)]
@@ -386,5 +470,8 @@ mod tests {
         assert!(pos("TNamed") < pos("TH1"));
         assert!(pos("TAxis") < pos("TH1"));
         assert!(v.contains(&"TList"));
+        // A self-referring class (TLeaf::fLeafCount) terminates.
+        let t: Vec<&str> = needed(&["TTree", "TBranch", "TLeafD"]).iter().map(|i| i.class).collect();
+        assert!(t.contains(&"TLeaf") && t.contains(&"ROOT::TIOFeatures"), "{t:?}");
     }
 }

@@ -19,6 +19,7 @@ use super::error::{ErrorKind, Result, RootError};
 use super::model::RawHist;
 use super::objects::encode_hist;
 use super::streamers;
+use super::tree::{basket_data, basket_key, basket_keylen, encode_tree, BasketInfo, TreeF64};
 
 /// Seeks beyond this use the large (64-bit) key format, as ROOT's kStartBigFile.
 const START_BIG_FILE: u64 = 2_000_000_000;
@@ -62,6 +63,7 @@ struct Object {
 enum Item {
     Object(Object),
     Dir(usize),
+    Tree(TreeF64),
 }
 
 struct Dir {
@@ -146,7 +148,7 @@ impl RootWriter {
                 cur = d;
                 continue;
             }
-            if self.dirs[cur].items.iter().any(|it| matches!(it, Item::Object(o) if o.name == part)) {
+            if self.dirs[cur].items.iter().any(|it| matches!(it, Item::Object(o) if o.name == part) || matches!(it, Item::Tree(t) if t.name == part)) {
                 return Err(self.err(format!("{part:?} already names an object, not a directory"), path));
             }
             let child_path =
@@ -174,6 +176,9 @@ impl RootWriter {
         if self.dirs[dir].items.iter().any(|it| matches!(it, Item::Dir(d) if self.dirs[*d].name == name)) {
             return Err(self.err(format!("{name:?} already names a directory"), path));
         }
+        if self.dirs[dir].items.iter().any(|it| matches!(it, Item::Tree(t) if t.name == name)) {
+            return Err(self.err(format!("{name:?} already names a tree"), path));
+        }
         let cycle = self.dirs[dir]
             .items
             .iter()
@@ -200,12 +205,51 @@ impl RootWriter {
         Ok(())
     }
 
+    /// Adds a TTree of one `double` branch at `path` (e.g. `timeTree` with branch
+    /// `unixTimeRecv`): one entry per value, in one basket.
+    pub fn put_tree_f64(&mut self, path: &str, branch: &str, values: &[f64]) -> Result<()> {
+        let (dir_path, name) = match path.rsplit_once('/') {
+            Some((d, n)) => (d, n),
+            None => ("", path),
+        };
+        if name.is_empty() || name.contains(';') || branch.is_empty() {
+            return Err(self.err(format!("bad tree or branch name {name:?}/{branch:?}"), path));
+        }
+        let dir = self.mkdir(dir_path)?;
+        let clash = self.dirs[dir].items.iter().any(|it| match it {
+            Item::Object(o) => o.name == name,
+            Item::Tree(t) => t.name == name,
+            Item::Dir(d) => self.dirs[*d].name == name,
+        });
+        if clash {
+            return Err(self.err(format!("{name:?} already exists"), path));
+        }
+        for c in ["TTree", "TBranch", "TLeafD"] {
+            self.classes.insert(c);
+        }
+        self.dirs[dir].items.push(Item::Tree(TreeF64 {
+            name: name.to_string(),
+            title: name.to_string(),
+            branch: branch.to_string(),
+            values: values.to_vec(),
+        }));
+        Ok(())
+    }
+
     /// Lays the file out and returns its bytes. `file_name` is stored as the TFile name.
     pub fn to_bytes(&self, file_name: &str) -> Vec<u8> {
         let opts = &self.opts;
         let dt = datime(opts.timestamp);
         let mut w = Writer::with_capacity(
-            1024 + self.dirs.iter().flat_map(|d| &d.items).map(|i| if let Item::Object(o) = i { o.data.len() + 100 } else { 200 }).sum::<usize>(),
+            1024 + self.dirs
+                .iter()
+                .flat_map(|d| &d.items)
+                .map(|i| match i {
+                    Item::Object(o) => o.data.len() + 100,
+                    Item::Tree(t) => t.values.len() * 8 + 2000,
+                    Item::Dir(_) => 200,
+                })
+                .sum::<usize>(),
         );
         w.bytes(&[0u8; 100]);
 
@@ -215,6 +259,7 @@ impl RootWriter {
         let nbytes_name = top_keylen + tstring_len(file_name) + tstring_len(top_title);
         let top_key_at = w.len() as u64;
         write_key_header(&mut w, &KeyHeader {
+            large: false,
             nbytes: (nbytes_name + DIR_RECORD_LEN) as u32,
             objlen: (nbytes_name - top_keylen + DIR_RECORD_LEN) as u32,
             datime: dt,
@@ -256,6 +301,7 @@ impl RootWriter {
                         let large = pos + o.data.len() as u64 + 100 > START_BIG_FILE;
                         let kl = keylen(o.class, &o.name, &o.title, large);
                         let h = KeyHeader {
+                            large,
                             nbytes: (kl + o.data.len()) as u32,
                             objlen: o.objlen,
                             datime: dt,
@@ -271,11 +317,49 @@ impl RootWriter {
                         placed[d].push(Placed { header: w.buf[start..].to_vec() });
                         w.bytes(&o.data);
                     }
+                    Item::Tree(t) => {
+                        // The basket first (the TTree records where it is), then the tree.
+                        let basket = (!t.values.is_empty()).then(|| {
+                            let data = basket_data(t);
+                            let stored = compress(&data, opts.compression).unwrap_or_else(|| data.clone());
+                            let bytes = basket_key(t, pos, seek_dir[d], dt, data.len(), &stored);
+                            let info = BasketInfo {
+                                seek: pos,
+                                nbytes: bytes.len() as u32,
+                                uncompressed: (basket_keylen(t) + data.len()) as u32,
+                            };
+                            w.bytes(&bytes);
+                            info
+                        });
+                        let tpos = w.len() as u64;
+                        let large = tpos + 100_000 > START_BIG_FILE;
+                        let kl = keylen("TTree", &t.name, &t.title, large);
+                        let raw = encode_tree(t, basket, opts.compression.fcompress(), kl);
+                        let objlen = raw.len() as u32;
+                        let data = compress(&raw, opts.compression).unwrap_or(raw);
+                        let h = KeyHeader {
+                            large,
+                            nbytes: (kl + data.len()) as u32,
+                            objlen,
+                            datime: dt,
+                            cycle: 1,
+                            seek_key: tpos,
+                            seek_pdir: seek_dir[d],
+                            class: "TTree",
+                            name: &t.name,
+                            title: &t.title,
+                        };
+                        let start = w.len();
+                        write_key_header(&mut w, &h);
+                        placed[d].push(Placed { header: w.buf[start..].to_vec() });
+                        w.bytes(&data);
+                    }
                     Item::Dir(c) => {
                         let sub = &self.dirs[*c];
                         let large = pos + 200 > START_BIG_FILE;
                         let kl = keylen("TDirectory", &sub.name, &sub.title, large);
                         let h = KeyHeader {
+                            large,
                             nbytes: (kl + DIR_RECORD_LEN) as u32,
                             objlen: DIR_RECORD_LEN as u32,
                             datime: dt,
@@ -309,6 +393,7 @@ impl RootWriter {
         let objlen = raw.len() as u32;
         let data = compress(&raw, opts.compression).unwrap_or(raw);
         write_key_header(&mut w, &KeyHeader {
+            large,
             nbytes: (kl + data.len()) as u32,
             objlen,
             datime: dt,
@@ -333,6 +418,7 @@ impl RootWriter {
             let kl = keylen(class, name, &dir.title, large);
             let body: usize = 4 + placed[d].iter().map(|p| p.header.len()).sum::<usize>();
             write_key_header(&mut w, &KeyHeader {
+                large,
                 nbytes: (kl + body) as u32,
                 objlen: body as u32,
                 datime: dt,
@@ -358,6 +444,7 @@ impl RootWriter {
         let body = if large_free { 2 + 16 } else { 2 + 8 };
         let end = seek_free + (kl + body) as u64;
         write_key_header(&mut w, &KeyHeader {
+            large: large_free,
             nbytes: (kl + body) as u32,
             objlen: body as u32,
             datime: dt,
@@ -432,6 +519,8 @@ impl RootWriter {
 }
 
 struct KeyHeader<'a> {
+    /// 64-bit seeks: decided by the caller, who computed the key length with it.
+    large: bool,
     nbytes: u32,
     objlen: u32,
     datime: u32,
@@ -444,7 +533,7 @@ struct KeyHeader<'a> {
 }
 
 fn write_key_header(w: &mut Writer, k: &KeyHeader) {
-    let large = k.seek_key > START_BIG_FILE || k.seek_key + u64::from(k.nbytes) > START_BIG_FILE;
+    let large = k.large;
     let kl = keylen(k.class, k.name, k.title, large);
     w.i32(k.nbytes as i32);
     w.i16(if large { 1004 } else { 4 });

@@ -316,6 +316,11 @@ pub fn generate(plan: &Plan, sp: &SubrunPlan) -> (Vec<u8>, Quantities) {
         let h = by_path.remove(&spec.path).expect("every contract object generated");
         w.put_hist(&spec.path, &h.to_raw()).expect("generated histograms are consistent");
     }
+    // timeTree: the receive time of every fill, ~12 fills a second.
+    let times: Vec<f64> = (0..nodqc as usize).map(|i| sp.start_time + i as f64 / 12.0).collect();
+    q.start_time = times.first().copied();
+    q.end_time = times.last().copied();
+    w.put_tree_f64(paths::TIME_TREE, "unixTimeRecv", &times).expect("timeTree is a new top-level name");
     let name = crate::dataset::file_name(&plan.prefix, sp.id);
     (w.to_bytes(&name), q)
 }
