@@ -136,6 +136,12 @@ fn an_existing_dataset_is_not_overwritten_without_force() {
     run(&cfg, 1);
     let e = simulate(&cfg, &|_| {}).unwrap_err().to_string();
     assert!(e.contains("--force"), "{e}");
+    // --force replaces the dataset: a smaller one leaves no stale subrun files behind.
     cfg.force = true;
+    cfg.subruns = 2;
     simulate(&cfg, &|_| {}).unwrap();
+    cfg.subruns = 1;
+    simulate(&cfg, &|_| {}).unwrap();
+    let names: Vec<String> = files(&dir.0).into_iter().map(|f| f.0).collect();
+    assert_eq!(names, vec!["gm2dqc_sim_15921.00001.root".to_string(), "truth.json".to_string()]);
 }

@@ -370,8 +370,18 @@ pub fn simulate(cfg: &SimConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<SimS
     }
     std::fs::create_dir_all(&cfg.out).map_err(|source| SimError::Io { path: cfg.out.clone(), source })?;
     let truth_path = cfg.out.join("truth.json");
-    if truth_path.exists() && !cfg.force {
-        return Err(SimError::Exists(cfg.out.clone()));
+    if truth_path.exists() {
+        if !cfg.force {
+            return Err(SimError::Exists(cfg.out.clone()));
+        }
+        // Remove the old dataset's subrun files, so none outlives its truth.
+        let entries = std::fs::read_dir(&cfg.out).map_err(|source| SimError::Io { path: cfg.out.clone(), source })?;
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if crate::dataset::parse_file_name(&name).is_some_and(|(p, _)| p == cfg.prefix) {
+                std::fs::remove_file(e.path()).map_err(|source| SimError::Io { path: e.path(), source })?;
+            }
+        }
     }
     let t0 = Instant::now();
     let plan = plan(cfg);

@@ -9,6 +9,8 @@
 # `cargo run --example write_sample` into a temporary directory, runs crosscheck.py and
 # removes the temporary directory (which also holds the > 2 GiB file of part e: set TMPDIR
 # to put it on a disk with ~2.5 GB free). PYTHON chooses the python3 that creates the venv.
+# Then check_simulation.py checks `gm2dqc simulate` against its truth.json (~3 min, ~210 MB
+# in the temporary directory). The exit status is non-zero when either script failed.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -49,4 +51,14 @@ trap 'exit 143' TERM
 echo "run.sh: cargo run --example write_sample -- $TMP/sample"
 (cd "$REPO" && cargo run --quiet --example write_sample -- "$TMP/sample")
 
-"$PYENV/bin/python" "$HERE/crosscheck.py" --bin "$BIN" --sample-dir "$TMP/sample" --work "$TMP/work" "$@"
+status=0
+"$PYENV/bin/python" "$HERE/crosscheck.py" --bin "$BIN" --sample-dir "$TMP/sample" --work "$TMP/work" "$@" || status=$?
+echo
+echo "run.sh: check_simulation.py (gm2dqc simulate vs its truth.json)"
+"$PYENV/bin/python" "$HERE/check_simulation.py" --bin "$BIN" --work "$TMP/simcheck" || { rc=$?; [ "$status" -ne 0 ] || status=$rc; }
+if [ "$status" -eq 0 ]; then
+    echo "run.sh: crosscheck.py and check_simulation.py passed"
+else
+    echo "run.sh: FAILED (exit $status): see the FAIL lines above" >&2
+fi
+exit "$status"
