@@ -9,6 +9,7 @@
 //!
 //! See ARCHITECTURE.md for the invariants between modules.
 
+pub mod analysis;
 pub mod cli;
 pub mod dataset;
 pub mod hist;

@@ -4,5 +4,6 @@ mod common;
 mod root_fixtures;
 mod root_mutation;
 mod root_write;
+mod analysis;
 mod cli;
 mod simulate;

@@ -1,0 +1,95 @@
+//! The analyses against a simulated dataset's truth (the truth itself is checked
+//! independently with uproot in tests/crosscheck/check_simulation.py).
+
+use gm2dqc::analysis::channels::ChannelCuts;
+use gm2dqc::analysis::metrics::subrun_metrics;
+use gm2dqc::dataset::{parse_file_name, SubrunId};
+use gm2dqc::hist::{Axis, Hist};
+use gm2dqc::root::bytes::ArrayElem;
+use gm2dqc::root::{RootFile, RootWriter, WriteOptions};
+use gm2dqc::simulate::{simulate, SimConfig, Truth};
+
+use crate::common::TempDir;
+
+#[test]
+fn subrun_metrics_reproduce_the_injected_quantities() {
+    let dir = TempDir::new("metrics");
+    let mut cfg = SimConfig::new(&dir.0, 1, 4, 21);
+    cfg.fault_rate = 1.0;
+    simulate(&cfg, &|_| {}).unwrap();
+    let truth: Truth = serde_json::from_slice(&std::fs::read(dir.0.join("truth.json")).unwrap()).unwrap();
+    for s in &truth.subruns {
+        let f = RootFile::open(dir.0.join(&s.file)).unwrap();
+        let id = parse_file_name(&s.file).unwrap().1;
+        let r = subrun_metrics(&f, id, &ChannelCuts::STANDARD);
+        assert!(r.errors.is_empty(), "{:?}", r.errors);
+        let (m, q) = (&r.metrics, &s.quantities);
+        let what = format!("{} ({:?})", s.file, s.fault);
+        assert_eq!(m.fills, Some(q.fills), "{what}");
+        assert_eq!(m.fills_nodqc, Some(q.fills_nodqc), "{what}");
+        assert_eq!(m.fill_fraction, Some(q.fills / q.fills_nodqc), "{what}");
+        assert_eq!(m.ctags, Some(q.ctags), "{what}");
+        assert_eq!(m.ctags_nodqc, Some(q.ctags_nodqc), "{what}");
+        assert_eq!(m.t0, Some(q.t0), "{what}");
+        assert_eq!(m.quad_step1, Some(q.quad_step1), "{what}");
+        assert_eq!(m.quad_step2, Some(q.quad_step2), "{what}");
+        assert_eq!(m.kicker_amplitude, q.kicker_amplitude.map(Some), "{what}");
+        assert_eq!(m.kicker_timing, q.kicker_timing.map(Some), "{what}");
+        assert_eq!(m.kicker_fwhm, q.kicker_fwhm.map(Some), "{what}");
+        assert_eq!(m.laser_sm, q.laser_sm.map(Some), "{what}");
+        assert_eq!((m.singles, m.doubles, m.background), (Some(q.singles), Some(q.doubles), Some(q.background)), "{what}");
+        assert_eq!(m.hv_trip_fills, Some(q.hv_trip_fills), "{what}");
+        assert_eq!(m.n_dead_xtals, Some(q.n_dead_xtals as u32), "{what}");
+        assert_eq!(m.n_hot_xtals, Some(q.n_hot_xtals as u32), "{what}");
+        assert_eq!(m.n_noisy_xtals, Some(q.n_noisy_xtals as u32), "{what}");
+        assert_eq!(m.n_dead_straws, Some(q.n_dead_straws as u32), "{what}");
+        assert_eq!(m.n_noisy_straws, Some(q.n_noisy_straws as u32), "{what}");
+        // The loss ratio by the g-2 formula, written out here by hand.
+        let (d, b, c) = (q.doubles, q.background, q.ctags);
+        let want = (d - b) / c;
+        let err = want * (((d + b).sqrt() / (d - b)).powi(2) + 1.0 / c).sqrt();
+        assert!((m.loss_ratio_ctags.unwrap() - want).abs() <= 1e-12 * want.abs(), "{what}");
+        assert!((m.loss_ratio_ctags_err.unwrap() - err).abs() <= 1e-12 * err.abs(), "{what}");
+        // The channel status names exactly the injected channels (plus the fault's).
+        let xt = r.xtals.as_ref().unwrap();
+        for c in &truth.crystals {
+            assert_eq!(xt[c.channel].hot, c.hot, "{what}: crystal {}", c.channel);
+            assert_eq!(xt[c.channel].noisy, c.noisy, "{what}: crystal {}", c.channel);
+            if c.dead {
+                assert!(xt[c.channel].dead, "{what}: crystal {}", c.channel);
+            }
+        }
+        let st = r.straws.as_ref().unwrap();
+        for &w in &truth.dead_straws {
+            assert!(st[w].dead, "{what}: straw {w}");
+        }
+        for &w in &truth.noisy_straws {
+            assert!(st[w].noisy, "{what}: straw {w}");
+        }
+    }
+}
+
+#[test]
+fn a_missing_object_nulls_its_metrics_and_names_itself() {
+    let dir = TempDir::new("metrics-missing");
+    let mut w = RootWriter::new(WriteOptions::default());
+    let mut bunch = Hist::new_1d("bunch", "", Axis::fixed(16, 0.0, 16.0), ArrayElem::F64);
+    for i in 0..100 {
+        bunch.fill((i % 16) as f64 + 0.5, 1.0);
+    }
+    w.put_hist("offNearlineWithDQC/bunch", &bunch.to_raw()).unwrap();
+    w.put_hist("offNearlineNoDQC/bunch", &bunch.to_raw()).unwrap();
+    let path = dir.0.join("partial_15921.00001.root");
+    w.write(&path).unwrap();
+    let f = RootFile::open(&path).unwrap();
+    let r = subrun_metrics(&f, SubrunId { run: 15921, subrun: 1 }, &ChannelCuts::STANDARD);
+    assert_eq!(r.metrics.fills, Some(100.0));
+    assert_eq!(r.metrics.fill_fraction, Some(1.0));
+    assert_eq!(r.metrics.ctags, None);
+    assert_eq!(r.metrics.ctags_per_fill, None);
+    assert_eq!(r.metrics.loss_ratio, None);
+    assert!(r.xtals.is_none() && r.straws.is_none());
+    let msgs: Vec<String> = r.errors.iter().map(|e| e.to_string()).collect();
+    assert!(msgs.iter().any(|m| m.contains("partial_15921.00001.root") && m.contains("'offNearlineWithDQC/nearlineCTag'")), "{msgs:?}");
+    assert!(msgs.iter().any(|m| m.contains("'calo/calo24/xtal53Energy'")), "{msgs:?}");
+}
