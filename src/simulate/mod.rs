@@ -329,6 +329,12 @@ pub fn plan(cfg: &SimConfig) -> Plan {
     }
 }
 
+/// The bytes of the `i`-th subrun file of a plan (what `simulate` writes), for
+/// benchmarks and tests that want one realistic file without a dataset on disk.
+pub fn subrun_file(plan: &Plan, i: usize) -> Vec<u8> {
+    subrun::generate(plan, &plan.subruns[i]).0
+}
+
 /// Summary of a simulation.
 #[derive(Debug)]
 pub struct SimSummary {
