@@ -54,10 +54,12 @@ import shutil
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 
 import numpy as np
 import uproot
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from report import Report  # noqa: E402  (shared PASS/FAIL reporting)
 
 SIM_ARGS = ["--runs", "2", "--subruns", "10", "--seed", "3", "--compression", "mixed", "--fault-rate", "0.6", "--force"]
 MEAN_RTOL = 1e-12
@@ -138,40 +140,6 @@ def xtal_of(ch):
 
 # --------------------------------------------------------------------------- reporting
 
-
-class Report:
-    """Collects named PASS/FAIL checks and times the parts (as crosscheck.py)."""
-
-    def __init__(self):
-        self.passed = 0
-        self.failed = []
-        self.timings = []
-
-    def check(self, name, problems, note=None):
-        if problems:
-            self.failed.append(name)
-            print("FAIL  %s" % name)
-            for p in problems[:MAX_LISTED]:
-                print("        %s" % p)
-            if len(problems) > MAX_LISTED:
-                print("        ... %d problems in all" % len(problems))
-        else:
-            self.passed += 1
-            print("PASS  %s%s" % (name, "  (%s)" % note if note else ""))
-        sys.stdout.flush()
-        return not problems
-
-    @contextmanager
-    def part(self, label):
-        print("\n=== %s" % label)
-        sys.stdout.flush()
-        t0 = time.monotonic()
-        try:
-            yield
-        finally:
-            dt = time.monotonic() - t0
-            self.timings.append((label, dt))
-            print("--- %s: %.1f s" % (label, dt))
 
 
 # --------------------------------------------------------------------------- histogram access

@@ -47,10 +47,12 @@ import struct
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 
 import numpy as np
 import uproot
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from report import Report  # noqa: E402  (shared PASS/FAIL reporting)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT_SIDE = os.path.join(HERE, "root_side.py")
@@ -76,39 +78,6 @@ SEED_UPROOT = 8128
 
 # --------------------------------------------------------------------------- reporting
 
-
-class Report:
-    """Collects named PASS/FAIL checks and times the parts."""
-
-    def __init__(self):
-        self.passed = 0
-        self.failed = []
-        self.timings = []
-
-    def check(self, name, problems):
-        """One named check: passes when `problems` (a list of strings) is empty."""
-        if problems:
-            self.failed.append(name)
-            print("FAIL  %s" % name)
-            for p in problems:
-                print("        %s" % p)
-        else:
-            self.passed += 1
-            print("PASS  %s" % name)
-        sys.stdout.flush()
-        return not problems
-
-    @contextmanager
-    def part(self, label):
-        print("\n=== %s" % label)
-        sys.stdout.flush()
-        t0 = time.monotonic()
-        try:
-            yield
-        finally:
-            dt = time.monotonic() - t0
-            self.timings.append((label, dt))
-            print("--- %s: %.1f s" % (label, dt))
 
 
 # --------------------------------------------------------------------------- comparison
