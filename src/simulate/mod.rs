@@ -280,7 +280,6 @@ pub fn plan(cfg: &SimConfig) -> Plan {
         })
         .filter(|w| !straw_dead[*w] && !straw_noisy[*w])
         .collect();
-    let fault_dead_xtals: Vec<usize> = fault_dead_xtals;
 
     // Bad subruns: a share of all subruns, causes dealt round-robin in a shuffled
     // order so that every kind appears once there are enough bad subruns.
