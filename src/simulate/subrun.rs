@@ -40,6 +40,8 @@ fn new_object(spec: &layout::ObjectSpec) -> Histogram {
 }
 
 /// Builds the file of one subrun in memory; returns its bytes and its quantities.
+// Channel loops index several per-channel arrays at once: an index reads clearer.
+#[allow(clippy::needless_range_loop)]
 pub fn generate(plan: &Plan, sp: &SubrunPlan) -> (Vec<u8>, Quantities) {
     let mut r = Rng::new(plan.seed, &[u64::from(sp.id.run), u64::from(sp.id.subrun), 1]);
     let run = &plan.runs[sp.run_index];
