@@ -25,6 +25,8 @@ fn subrun_metrics_reproduce_the_injected_quantities() {
         assert!(r.errors.is_empty(), "{:?}", r.errors);
         let (m, q) = (&r.metrics, &s.quantities);
         let what = format!("{} ({:?})", s.file, s.fault);
+        assert_eq!((m.start_time, m.end_time), (q.start_time, q.end_time), "{what}");
+        assert!(m.start_time.is_some(), "{what}: the simulator writes a timeTree");
         assert_eq!(m.fills, Some(q.fills), "{what}");
         assert_eq!(m.fills_nodqc, Some(q.fills_nodqc), "{what}");
         assert_eq!(m.fill_fraction, Some(q.fills / q.fills_nodqc), "{what}");
@@ -84,6 +86,8 @@ fn a_missing_object_nulls_its_metrics_and_names_itself() {
     let f = RootFile::open(&path).unwrap();
     let r = subrun_metrics(&f, SubrunId { run: 15921, subrun: 1 }, &ChannelCuts::STANDARD);
     assert_eq!(r.metrics.fills, Some(100.0));
+    assert_eq!(r.metrics.start_time, None, "no timeTree: no times, and no error for it");
+    assert!(!r.errors.iter().any(|e| e.to_string().contains("timeTree")));
     assert_eq!(r.metrics.fill_fraction, Some(1.0));
     assert_eq!(r.metrics.ctags, None);
     assert_eq!(r.metrics.ctags_per_fill, None);

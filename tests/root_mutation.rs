@@ -41,7 +41,15 @@ fn read_all(bytes: Vec<u8>) -> Result<usize, RootError> {
         return Err(e);
     }
     let mut n = 0;
-    for e in entries.iter().filter(|e| !e.key.is_directory()) {
+    for e in entries.iter().filter(|e| e.key.class_name == "TTree") {
+        // Flat trees: every branch name is tried; unsupported layouts are typed errors.
+        match gm2dqc::root::tree::read_f64_branch(&f, &e.path, "unixTimeRecv") {
+            Ok(_) => n += 1,
+            Err(x) if matches!(*x.kind, ErrorKind::UnsupportedClass { .. } | ErrorKind::NotFound { .. } | ErrorKind::Decode { .. }) => {}
+            Err(x) => return Err(x),
+        }
+    }
+    for e in entries.iter().filter(|e| !e.key.is_directory() && e.key.class_name != "TTree") {
         match f.hist_from_key(&e.key, &e.path) {
             Ok(_) => n += 1,
             Err(x) if matches!(*x.kind, ErrorKind::UnsupportedClass { .. }) => {}
@@ -214,7 +222,7 @@ fn mutate(b: &mut Vec<u8>, r: &mut Rng) -> String {
 fn mutated_fixtures_never_panic() {
     let seconds: u64 = std::env::var("GM2DQC_FUZZ_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
     let mut inputs: Vec<(String, Vec<u8>)> = Vec::new();
-    for sub in ["root640", "uproot-written", "root-written"] {
+    for sub in ["root640", "uproot-written", "root-written", "trees"] {
         for f in root_files(sub) {
             let b = std::fs::read(&f).unwrap();
             if b.len() < 300_000 {

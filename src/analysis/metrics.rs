@@ -20,6 +20,9 @@ pub struct SubrunMetrics {
     pub run: u32,
     pub subrun: u32,
     pub file: String,
+    /// First and last `unixTimeRecv` of the optional top-level `timeTree` (Unix seconds).
+    pub start_time: Option<f64>,
+    pub end_time: Option<f64>,
     pub fills: Option<f64>,
     pub fills_nodqc: Option<f64>,
     pub fill_fraction: Option<f64>,
@@ -147,6 +150,13 @@ pub fn subrun_metrics(file: &RootFile, id: SubrunId, cuts: &ChannelCuts) -> Subr
         file: file.path().file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default(),
         ..SubrunMetrics::default()
     };
+    // timeTree is optional: absent means no times, unreadable is an error.
+    if file.top().key(paths::TIME_TREE, None).is_some() {
+        match crate::root::tree::read_f64_branch(file, paths::TIME_TREE, "unixTimeRecv") {
+            Ok(t) => (m.start_time, m.end_time) = (t.first().copied(), t.last().copied()),
+            Err(e) => r.errors.push(e),
+        }
+    }
     m.fills = r.hist(&paths::nearline(true, "bunch")).map(|h| h.integral(1, 16));
     m.fills_nodqc = r.hist(&paths::nearline(false, "bunch")).map(|h| h.integral(1, 16));
     m.fill_fraction = ratio(m.fills, m.fills_nodqc);

@@ -89,7 +89,7 @@ pub fn read_tnamed(r: &mut Reader) -> DResult<(String, String)> {
 }
 
 /// Skips a class section we do not need (TAttLine, TAttAxis, ...), using its byte count.
-fn skip_section(r: &mut Reader, class: &str) -> DResult<()> {
+pub(crate) fn skip_section(r: &mut Reader, class: &str) -> DResult<()> {
     let s = read_section(r, class)?;
     if s.end.is_none() {
         return Err(DecodeError::new(s.start, format!("{class} has no byte count and cannot be skipped")));

@@ -1,10 +1,22 @@
-//! Writing a flat TTree of one `double` branch (the contract's `timeTree` with
-//! `unixTimeRecv`), laid out byte for byte as C++ ROOT 6.40 writes it: the TTree
+//! Flat TTrees of `double` branches (the contract's `timeTree` with `unixTimeRecv`).
+//!
+//! Writing: one branch, laid out byte for byte as C++ ROOT 6.40 writes it: the TTree
 //! object (TTree v20 > TObjArray of one TBranch v13 > TLeafD) and one TBasket key
-//! holding every entry. Reading trees is oxyroot's job, not this module's.
+//! holding every entry.
+//!
+//! Reading: [`read_f64_branch`] reads one `double` branch of a flat tree written by
+//! ROOT 5.34 or 6.x (TTree v19/v20, TBranch v12/v13), basket by basket, with every
+//! compression. oxyroot 0.1.25 panics on ZSTD baskets, ROOT's default, which is why
+//! the project reads its one tree itself. Split objects, TBranchElement and
+//! variable-length leaves are not supported (a typed error says so).
 
-use super::bytes::Writer;
-use super::objects::{begin_section, end_section, write_tnamed, write_tobject, K_BYTE_COUNT_MASK, K_MAP_OFFSET, K_NEW_CLASS_TAG};
+use super::bytes::{DecodeError, Reader, Writer};
+use super::error::{ErrorKind, RootError};
+use super::file::RootFile;
+use super::objects::{
+    begin_section, end_section, read_section, read_tnamed, skip_section, write_tnamed, write_tobject,
+    K_BYTE_COUNT_MASK, K_CLASS_MASK, K_MAP_OFFSET, K_NEW_CLASS_TAG,
+};
 
 /// A tree with one branch of f64, one entry per value.
 #[derive(Debug, Clone, PartialEq)]
@@ -233,6 +245,188 @@ pub fn encode_tree(t: &TreeF64, basket: Option<BasketInfo>, compress: i32, displ
     w.buf
 }
 
+/// What the reader needs of one TBranch.
+struct BranchInfo {
+    name: String,
+    leaf_class: String,
+    entries: i64,
+    write_basket: usize,
+    basket_entry: Vec<i64>,
+    basket_seek: Vec<i64>,
+}
+
+/// Reads a TObjArray's header; returns (section, number of objects).
+fn read_tobjarray(r: &mut Reader) -> Result<(super::objects::Section, usize), DecodeError> {
+    let s = read_section(r, "TObjArray")?;
+    super::objects::read_tobject(r)?;
+    r.tstring()?;
+    let at = r.pos();
+    let n = r.i32()?;
+    r.i32()?; // fLowerBound
+    let n = usize::try_from(n).map_err(|_| DecodeError::new(at, format!("negative object count {n}")))?;
+    Ok((s, n))
+}
+
+/// Reads an object pointer's header: its end (from the byte count) and class name,
+/// or `None` for a null pointer or a reference to an object already read.
+fn read_pointer(r: &mut Reader, displacement: usize, classes: &mut Vec<(u32, String)>) -> Result<Option<(usize, String)>, DecodeError> {
+    let start = r.pos();
+    let bcnt = r.u32()?;
+    if bcnt == 0 || bcnt & K_BYTE_COUNT_MASK == 0 {
+        return Ok(None);
+    }
+    let end = r.pos() + (bcnt & !K_BYTE_COUNT_MASK) as usize;
+    let tag_at = r.pos();
+    let tag = r.u32()?;
+    let class = if tag == K_NEW_CLASS_TAG {
+        let name = r.cstring()?;
+        classes.push(((displacement + tag_at) as u32 + K_MAP_OFFSET, name.clone()));
+        name
+    } else if tag & K_CLASS_MASK != 0 {
+        let idx = tag & !K_CLASS_MASK;
+        classes
+            .iter()
+            .find(|(i, _)| *i == idx)
+            .map(|(_, n)| n.clone())
+            .ok_or_else(|| DecodeError::new(start, format!("unknown class reference {idx:#x}")))?
+    } else {
+        return Err(DecodeError::new(start, format!("unexpected object tag {tag:#x}")));
+    };
+    if end > r.len() {
+        return Err(DecodeError::new(start, "object byte count runs past the end"));
+    }
+    Ok(Some((end, class)))
+}
+
+/// `flag byte + n values` of a `T* fArray //[n]` member.
+fn read_counted_i64(r: &mut Reader, n: usize, four_bytes: bool) -> Result<Vec<i64>, DecodeError> {
+    // A corrupt count must not allocate more than the buffer could hold.
+    if n > r.remaining() {
+        return Err(DecodeError::new(r.pos(), format!("array count {n} exceeds the {} bytes left", r.remaining())));
+    }
+    if r.u8()? == 0 {
+        return Ok(vec![0; n]);
+    }
+    (0..n).map(|_| if four_bytes { r.i32().map(i64::from) } else { r.i64() }).collect()
+}
+
+fn read_branch(r: &mut Reader, end: usize, displacement: usize, classes: &mut Vec<(u32, String)>) -> Result<BranchInfo, DecodeError> {
+    let s = read_section(r, "TBranch")?;
+    if !(12..=13).contains(&s.version) {
+        return Err(DecodeError::new(r.pos(), format!("TBranch version {} (12 and 13 are supported)", s.version)));
+    }
+    let (name, _) = read_tnamed(r)?;
+    skip_section(r, "TAttFill")?;
+    r.skip(4 + 4 + 4)?; // fCompress, fBasketSize, fEntryOffsetLen
+    let write_basket = r.i32()?.max(0) as usize;
+    r.i64()?; // fEntryNumber
+    if s.version >= 13 {
+        skip_section(r, "ROOT::TIOFeatures")?;
+    }
+    r.i32()?; // fOffset
+    let max_baskets = r.i32()?.max(0) as usize;
+    r.i32()?; // fSplitLevel
+    let entries = r.i64()?;
+    r.skip(8 * 3)?; // fFirstEntry, fTotBytes, fZipBytes
+    let (sub, _) = read_tobjarray(r)?; // fBranches
+    sub.finish(r, "TObjArray")?;
+    let (leaves, nleaves) = read_tobjarray(r)?;
+    let leaf_class = if nleaves == 1 {
+        read_pointer(r, displacement, classes)?.map(|(_, c)| c).unwrap_or_default()
+    } else {
+        format!("{nleaves} leaves")
+    };
+    leaves.finish(r, "TObjArray")?;
+    let (baskets, _) = read_tobjarray(r)?;
+    baskets.finish(r, "TObjArray")?;
+    let _bytes = read_counted_i64(r, max_baskets, true)?;
+    let basket_entry = read_counted_i64(r, max_baskets, false)?;
+    let basket_seek = read_counted_i64(r, max_baskets, false)?;
+    r.seek(end)?;
+    Ok(BranchInfo { name, leaf_class, entries, write_basket, basket_entry, basket_seek })
+}
+
+/// The branches of a TTree payload whose key header is `displacement` bytes long.
+fn read_branches(buf: &[u8], displacement: usize) -> Result<(i64, Vec<BranchInfo>), DecodeError> {
+    let mut r = Reader::new(buf);
+    let s = read_section(&mut r, "TTree")?;
+    if !(19..=20).contains(&s.version) {
+        return Err(DecodeError::new(0, format!("TTree version {} (19 and 20, ROOT 5.34 and 6.x, are supported)", s.version)));
+    }
+    read_tnamed(&mut r)?;
+    for c in ["TAttLine", "TAttFill", "TAttMarker"] {
+        skip_section(&mut r, c)?;
+    }
+    let entries = r.i64()?;
+    r.skip(8 * 4)?; // fTotBytes, fZipBytes, fSavedBytes, fFlushedBytes
+    r.skip(8 + 4 * 4)?; // fWeight, fTimerInterval, fScanField, fUpdate, fDefaultEntryOffsetLen
+    let nclusters = r.i32()?.max(0) as usize; // fNClusterRange
+    r.skip(8 * 6)?; // fMaxEntries, fMaxEntryLoop, fMaxVirtualSize, fAutoSave, fAutoFlush, fEstimate
+    read_counted_i64(&mut r, nclusters, false)?; // fClusterRangeEnd
+    read_counted_i64(&mut r, nclusters, false)?; // fClusterSize
+    if s.version >= 20 {
+        skip_section(&mut r, "ROOT::TIOFeatures")?;
+    }
+    let (arr, n) = read_tobjarray(&mut r)?;
+    let mut classes = Vec::new();
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        match read_pointer(&mut r, displacement, &mut classes)? {
+            Some((end, class)) if class == "TBranch" => out.push(read_branch(&mut r, end, displacement, &mut classes)?),
+            Some((end, _)) => r.seek(end)?, // TBranchElement and others: not flat
+            None => {}
+        }
+    }
+    arr.finish(&mut r, "TObjArray")?;
+    Ok((entries, out))
+}
+
+/// Reads every entry of the `double` branch `branch` of the flat tree at `tree_path`.
+pub fn read_f64_branch(file: &RootFile, tree_path: &str, branch: &str) -> Result<Vec<f64>, RootError> {
+    let object = format!("{tree_path}/{branch}");
+    let err = |kind: ErrorKind| RootError::new(file.path(), kind).object(object.clone());
+    let key = file.key(tree_path)?;
+    if key.class_name != "TTree" {
+        return Err(err(ErrorKind::UnsupportedClass { class: key.class_name.clone() }).at(key.seek_key));
+    }
+    let buf = file.object_bytes(&key, tree_path)?;
+    let (entries, branches) = read_branches(&buf, usize::from(key.keylen)).map_err(|e| {
+        err(ErrorKind::Decode { class: "TTree".into(), version: -1, detail: format!("{} (byte {} of the tree object)", e.what, e.offset) })
+            .at(key.seek_key)
+    })?;
+    let b = branches.iter().find(|b| b.name == branch).ok_or_else(|| {
+        err(ErrorKind::NotFound { name: branch.into(), dir: tree_path.into(), available: branches.iter().map(|b| b.name.clone()).collect() })
+    })?;
+    if b.leaf_class != "TLeafD" {
+        return Err(err(ErrorKind::UnsupportedClass { class: format!("branch with {} (only TLeafD is read)", b.leaf_class) }));
+    }
+    // Capacity from the file is a hint only: a corrupt count must not allocate.
+    let mut values = Vec::with_capacity((b.entries.max(0) as usize).min(1 << 20));
+    for i in 0..b.write_basket.min(b.basket_seek.len()) {
+        let seek = u64::try_from(b.basket_seek[i]).map_err(|_| err(ErrorKind::Corrupt { what: "basket seek".into(), detail: b.basket_seek[i].to_string() }))?;
+        let bkey = file.read_key_at(seek, &format!("basket {i} of {object}")).map_err(|e| e.object(object.clone()))?;
+        let data = file.object_bytes(&bkey, &object)?;
+        let first = b.basket_entry[i];
+        let next = b.basket_entry.get(i + 1).copied().filter(|&e| e > first).unwrap_or(b.entries);
+        let n = usize::try_from(next - first).unwrap_or(0);
+        if data.len() < 8 * n {
+            return Err(err(ErrorKind::Corrupt {
+                what: format!("basket {i}"),
+                detail: format!("{} bytes hold fewer than its {n} entries", data.len()),
+            })
+            .at(seek));
+        }
+        values.extend(data[..8 * n].chunks_exact(8).map(|c| f64::from_be_bytes(c.try_into().expect("8 bytes"))));
+    }
+    if values.len() as i64 != entries {
+        return Err(err(ErrorKind::Corrupt {
+            what: "tree".into(),
+            detail: format!("{entries} entries but the written baskets hold {} (a basket kept in memory at close?)", values.len()),
+        }));
+    }
+    Ok(values)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -270,5 +464,44 @@ mod tests {
         let data = basket_data(&t);
         let ours_basket = basket_key(&t, bseek, 100, datime, data.len(), &data);
         assert_eq!(&ours_basket[..], &bkey[..nbytes as usize]);
+    }
+
+    fn expected(n: usize) -> Vec<f64> {
+        (0..n).map(|i| 1_617_000_000.0 + 0.1 * i as f64).collect()
+    }
+
+    #[test]
+    fn reads_branches_root_wrote_one_basket_and_three_zstd_baskets() {
+        for (file, n) in [("tree-ref.root", 5), ("tree-zstd.root", 10_000)] {
+            let path = format!("{}/data-fixtures/trees/{file}", env!("CARGO_MANIFEST_DIR"));
+            let f = RootFile::open(&path).unwrap();
+            let v = read_f64_branch(&f, "timeTree", "unixTimeRecv").unwrap();
+            assert_eq!(v, expected(n), "{file}");
+            let e = read_f64_branch(&f, "timeTree", "nope").unwrap_err().to_string();
+            assert!(e.contains("nope") && e.contains("unixTimeRecv"), "{e}");
+        }
+    }
+
+    #[test]
+    fn reads_what_the_writer_writes_with_every_compression() {
+        for c in ["none", "zlib", "lz4", "zstd", "lzma"] {
+            let mut w = crate::root::RootWriter::new(crate::root::WriteOptions { compression: c.parse().unwrap(), timestamp: 0, title: String::new() });
+            let v = expected(777);
+            w.put_tree_f64("timeTree", "unixTimeRecv", &v).unwrap();
+            let f = RootFile::from_bytes("t.root", w.to_bytes("t.root")).unwrap();
+            assert_eq!(read_f64_branch(&f, "timeTree", "unixTimeRecv").unwrap(), v, "{c}");
+        }
+        let mut w = crate::root::RootWriter::new(crate::root::WriteOptions::default());
+        w.put_tree_f64("timeTree", "unixTimeRecv", &[]).unwrap();
+        let f = RootFile::from_bytes("t.root", w.to_bytes("t.root")).unwrap();
+        assert!(read_f64_branch(&f, "timeTree", "unixTimeRecv").unwrap().is_empty());
+    }
+
+    #[test]
+    fn a_histogram_is_not_a_tree() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data-fixtures/root640/classes-zstd.root");
+        let f = RootFile::open(path).unwrap();
+        let e = read_f64_branch(&f, "h1d", "x").unwrap_err();
+        assert!(matches!(*e.kind, ErrorKind::UnsupportedClass { .. }), "{e}");
     }
 }
