@@ -3,6 +3,10 @@
 //!
 //! - [`metrics`]: per-subrun metrics of spec section 3 (the map stage).
 //! - [`channels`]: dead, hot and noisy crystals and straws.
+//! - [`merge`]: the interval sums (the hadd stage), streamed file by file.
+//! - [`gain`]: out-of-fill gain per crystal against the reference interval.
 
 pub mod channels;
+pub mod gain;
+pub mod merge;
 pub mod metrics;
