@@ -8,9 +8,11 @@
 //! partial sums in a fixed order.
 
 use crate::dataset::SubrunId;
-use crate::hist::{Histogram, Profile};
+use crate::hist::{HistError, Profile};
 use crate::layout::{paths, N_STRAWS, N_XTALS, XTALS_PER_CALO};
-use crate::root::{RootError, RootFile};
+use crate::root::{ErrorKind, RootError, RootFile};
+
+use super::read::ObjectReader;
 
 /// The summed inputs of the constants of one interval.
 #[derive(Debug)]
@@ -33,28 +35,14 @@ pub struct IntervalSums {
     pub errors: Vec<RootError>,
 }
 
-fn add_profile(slot: &mut Option<Profile>, p: Profile, file: &RootFile, path: &str, errors: &mut Vec<RootError>) {
+/// Adds `p` into `slot`, which becomes `p` when still empty.
+fn accumulate(slot: &mut Option<Profile>, p: Profile) -> Result<(), HistError> {
     match slot {
-        None => *slot = Some(p),
-        Some(s) => {
-            if let Err(e) = s.add(&p) {
-                errors.push(RootError::new(file.path(), crate::root::ErrorKind::Corrupt { what: "binning".into(), detail: e.to_string() }).object(path.to_string()));
-            }
+        None => {
+            *slot = Some(p);
+            Ok(())
         }
-    }
-}
-
-fn read_profile(file: &RootFile, path: &str, errors: &mut Vec<RootError>) -> Option<Profile> {
-    match file.hist(path).map(Histogram::from_raw) {
-        Ok(Ok(Histogram::Profile(p))) => Some(p),
-        Ok(_) => {
-            errors.push(RootError::new(file.path(), crate::root::ErrorKind::Corrupt { what: "object class".into(), detail: "expected a TProfile".into() }).object(path.to_string()));
-            None
-        }
-        Err(e) => {
-            errors.push(e);
-            None
-        }
+        Some(s) => s.add(&p),
     }
 }
 
@@ -78,35 +66,29 @@ impl IntervalSums {
     /// are still added.
     pub fn add_file(&mut self, file: &RootFile, id: SubrunId) {
         self.subruns.push(id);
-        let errors = &mut self.errors;
-        if let Some(p) = read_profile(file, paths::OUT_OF_FILL, errors) {
-            add_profile(&mut self.out_of_fill, p, file, paths::OUT_OF_FILL, errors);
-        }
-        if let Some(p) = read_profile(file, paths::PEDESTAL_RMS, errors) {
-            add_profile(&mut self.pedestal, p, file, paths::PEDESTAL_RMS, errors);
-        }
-        for ch in 0..N_XTALS {
-            let (calo, xtal) = (ch / XTALS_PER_CALO + 1, ch % XTALS_PER_CALO);
-            let path = paths::in_fill(calo, xtal);
-            if let Some(p) = read_profile(file, &path, errors) {
-                add_profile(&mut self.in_fill[ch], p, file, &path, errors);
-            }
-            let epath = paths::xtal_energy(calo, xtal);
-            match file.hist(&epath).map(Histogram::from_raw) {
-                Ok(Ok(Histogram::Hist(h))) => self.xtal_hits[ch] += h.integral(0, 251),
-                Ok(_) => errors.push(RootError::new(file.path(), crate::root::ErrorKind::Corrupt { what: "object class".into(), detail: "expected a TH1".into() }).object(epath)),
-                Err(e) => errors.push(e),
-            }
-        }
-        match file.hist(paths::STRAW_HITS).map(Histogram::from_raw) {
-            Ok(Ok(Histogram::Hist(h))) => {
-                for (w, s) in self.straw_hits.iter_mut().enumerate() {
-                    *s += h.bin_content(w + 1);
+        let mut r = ObjectReader::new(file);
+        let add = |r: &mut ObjectReader, slot: &mut Option<Profile>, path: &str| {
+            if let Some(p) = r.profile(path) {
+                if let Err(e) = accumulate(slot, p) {
+                    r.error(path, "binning", e.to_string());
                 }
             }
-            Ok(_) => errors.push(RootError::new(file.path(), crate::root::ErrorKind::Corrupt { what: "object class".into(), detail: "expected a TH1".into() }).object(paths::STRAW_HITS)),
-            Err(e) => errors.push(e),
+        };
+        add(&mut r, &mut self.out_of_fill, paths::OUT_OF_FILL);
+        add(&mut r, &mut self.pedestal, paths::PEDESTAL_RMS);
+        for ch in 0..N_XTALS {
+            let (calo, xtal) = (ch / XTALS_PER_CALO + 1, ch % XTALS_PER_CALO);
+            add(&mut r, &mut self.in_fill[ch], &paths::in_fill(calo, xtal));
+            if let Some(h) = r.hist(&paths::xtal_energy(calo, xtal)) {
+                self.xtal_hits[ch] += h.integral(0, 251);
+            }
         }
+        if let Some(h) = r.hist(paths::STRAW_HITS) {
+            for (w, s) in self.straw_hits.iter_mut().enumerate() {
+                *s += h.bin_content(w + 1);
+            }
+        }
+        self.errors.extend(r.errors);
     }
 
     /// Adds the sums of another part of the same interval (for parallel partial sums,
@@ -118,12 +100,16 @@ impl IntervalSums {
         let mut errors = std::mem::take(&mut self.errors);
         for (slot, p) in [(&mut self.out_of_fill, other.out_of_fill), (&mut self.pedestal, other.pedestal)] {
             if let Some(p) = p {
-                merge_slot(slot, p, &mut errors);
+                if let Err(e) = accumulate(slot, p) {
+                    errors.push(RootError::new("<merge>", ErrorKind::Corrupt { what: "binning".into(), detail: e.to_string() }));
+                }
             }
         }
         for (slot, p) in self.in_fill.iter_mut().zip(other.in_fill) {
             if let Some(p) = p {
-                merge_slot(slot, p, &mut errors);
+                if let Err(e) = accumulate(slot, p) {
+                    errors.push(RootError::new("<merge>", ErrorKind::Corrupt { what: "binning".into(), detail: e.to_string() }));
+                }
             }
         }
         for (a, b) in self.xtal_hits.iter_mut().zip(other.xtal_hits) {
@@ -134,16 +120,5 @@ impl IntervalSums {
         }
         errors.extend(other.errors);
         self.errors = errors;
-    }
-}
-
-fn merge_slot(slot: &mut Option<Profile>, p: Profile, errors: &mut Vec<RootError>) {
-    match slot {
-        None => *slot = Some(p),
-        Some(s) => {
-            if let Err(e) = s.add(&p) {
-                errors.push(RootError::new("<merge>", crate::root::ErrorKind::Corrupt { what: "binning".into(), detail: e.to_string() }));
-            }
-        }
     }
 }

@@ -7,11 +7,11 @@
 use serde::Serialize;
 
 use crate::dataset::SubrunId;
-use crate::hist::{Hist, Histogram, Profile};
 use crate::layout::{paths, N_KICKERS, N_LASERS, N_STRAWS, N_XTALS, XTALS_PER_CALO};
 use crate::root::{RootError, RootFile};
 
 use super::channels::{straw_status, xtal_status, ChannelCuts, StrawStatus, XtalStatus};
+use super::read::ObjectReader;
 
 /// The metrics of one subrun. `None` means the inputs were missing or undefined (a
 /// ratio with a zero denominator).
@@ -85,65 +85,9 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
     }
 }
 
-/// Reads objects, recording failures instead of stopping.
-struct Reader<'a> {
-    file: &'a RootFile,
-    errors: Vec<RootError>,
-}
-
-impl Reader<'_> {
-    fn hist(&mut self, path: &str) -> Option<Hist> {
-        match self.any(path)? {
-            Histogram::Hist(h) => Some(h),
-            Histogram::Profile(_) => {
-                self.errors.push(wrong_class(self.file, path, "a TH1/TH2"));
-                None
-            }
-        }
-    }
-
-    fn profile(&mut self, path: &str) -> Option<Profile> {
-        match self.any(path)? {
-            Histogram::Profile(p) => Some(p),
-            Histogram::Hist(_) => {
-                self.errors.push(wrong_class(self.file, path, "a TProfile"));
-                None
-            }
-        }
-    }
-
-    fn any(&mut self, path: &str) -> Option<Histogram> {
-        let raw = match self.file.hist(path) {
-            Ok(r) => r,
-            Err(e) => {
-                self.errors.push(e);
-                return None;
-            }
-        };
-        match Histogram::from_raw(raw) {
-            Ok(h) => Some(h),
-            Err(e) => {
-                self.errors.push(
-                    RootError::new(self.file.path(), crate::root::ErrorKind::Corrupt { what: "histogram".into(), detail: e.to_string() })
-                        .object(path.to_string()),
-                );
-                None
-            }
-        }
-    }
-}
-
-fn wrong_class(file: &RootFile, path: &str, want: &str) -> RootError {
-    RootError::new(
-        file.path(),
-        crate::root::ErrorKind::Corrupt { what: "object class".into(), detail: format!("expected {want}") },
-    )
-    .object(path.to_string())
-}
-
 /// Computes every metric of spec section 3 for one subrun file.
 pub fn subrun_metrics(file: &RootFile, id: SubrunId, cuts: &ChannelCuts) -> SubrunResult {
-    let mut r = Reader { file, errors: Vec::new() };
+    let mut r = ObjectReader::new(file);
     let mut m = SubrunMetrics {
         run: id.run,
         subrun: id.subrun,

@@ -10,3 +10,4 @@ pub mod channels;
 pub mod gain;
 pub mod merge;
 pub mod metrics;
+mod read;

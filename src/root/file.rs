@@ -222,9 +222,10 @@ impl RootFile {
         };
         f.header = f.read_header()?;
         let begin = f.header.begin;
-        let top_key = f.read_key_at(begin, "the top directory")?;
+        // The TFile key at fBEGIN is read only to check it is there and sound; the
+        // directory record follows its name and title.
+        f.read_key_at(begin, "the top directory")?;
         let record = begin + u64::try_from(f.header.nbytes_name).unwrap_or(0);
-        let _ = top_key;
         f.top = Arc::new(f.read_directory(record, String::new())?);
         Ok(f)
     }
