@@ -450,8 +450,9 @@ mod tests {
             branch: "unixTimeRecv".into(),
             values: (0..5).map(|i| 1_617_000_000.0 + 0.1 * f64::from(i)).collect(),
         };
-        // The basket ROOT wrote: seek and size as its TBranch records them.
-        let bseek = 232u64;
+        // The basket ROOT wrote: where its TBranch says it is.
+        let (_, branches) = read_branches(&theirs, usize::from(key.keylen)).unwrap();
+        let bseek = branches[0].basket_seek[0] as u64;
         let bkey = &raw[bseek as usize..];
         let nbytes = u32::from_be_bytes(bkey[..4].try_into().unwrap());
         let ours = encode_tree(&t, Some(BasketInfo { seek: bseek, nbytes, uncompressed: nbytes }), 0, usize::from(key.keylen));
