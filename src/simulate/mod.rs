@@ -14,7 +14,8 @@
 //! decaying with the dilated muon lifetime; doubles with a coincidence peak at 4 ns
 //! over a flat accidental background; per-calorimeter energy spectra; triangular
 //! drift times over 0-100 ns. In-fill gain follows N (1 - A exp(-t/tau)) with
-//! A in [0.002, 0.05], tau in [3, 40] us and ~4 laser pulses per fill per crystal.
+//! A in [0.01, 0.05], tau in [6, 40] us; in-fill laser pulses at fixed 2 us delays,
+//! ~0.5 per fill per delay per crystal (about 50 per bin per subrun).
 
 mod rng;
 mod subrun;
@@ -243,8 +244,8 @@ pub fn plan(cfg: &SimConfig) -> Plan {
                 calo,
                 xtal,
                 ifg_norm: 1.0 + r.gauss(0.0, 0.0005),
-                ifg_amp: r.range(0.002, 0.05),
-                ifg_tau_us: r.range(3.0, 40.0),
+                ifg_amp: r.range(0.01, 0.05),
+                ifg_tau_us: r.range(6.0, 40.0),
                 oof_base: r.range(0.6, 1.0),
                 gain: (0..nruns).map(|i| if i == 0 { 1.0 } else { 1.0 + calo_drift[calo - 1][i] + wobble }).collect(),
                 dead: dead.contains(&ch),

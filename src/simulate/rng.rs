@@ -120,6 +120,35 @@ impl Rng {
         }
     }
 
+    /// Gamma(shape, 1) by Marsaglia and Tsang (shape < 1 by the u^(1/shape) boost).
+    pub fn gamma(&mut self, shape: f64) -> f64 {
+        if shape <= 0.0 {
+            return 0.0;
+        }
+        if shape < 1.0 {
+            let u = self.uniform();
+            return self.gamma(shape + 1.0) * u.powf(1.0 / shape);
+        }
+        let d = shape - 1.0 / 3.0;
+        let c = 1.0 / (9.0 * d).sqrt();
+        loop {
+            let x = self.normal();
+            let v = (1.0 + c * x).powi(3);
+            if v <= 0.0 {
+                continue;
+            }
+            let u = self.uniform();
+            if u.ln() < 0.5 * x * x + d - d * v + d * v.ln() {
+                return d * v;
+            }
+        }
+    }
+
+    /// Chi-square with `k` degrees of freedom (0 for k = 0).
+    pub fn chi_square(&mut self, k: u64) -> f64 {
+        2.0 * self.gamma(k as f64 / 2.0)
+    }
+
     /// Picks `k` distinct indices from 0..n (partial Fisher-Yates), in draw order.
     pub fn choose(&mut self, n: usize, k: usize) -> Vec<usize> {
         let mut idx: Vec<usize> = (0..n).collect();

@@ -29,6 +29,14 @@ fn quantise(y: f64) -> f64 {
     (y * 8192.0).round() / 8192.0
 }
 
+/// Quantises a sum of squares of quantised values to 2^-26.
+fn quantise2(y: f64) -> f64 {
+    (y * 67_108_864.0).round() / 67_108_864.0
+}
+
+/// Mean in-fill laser pulses per fill in each 2 us delay bin of a crystal.
+const IN_FILL_PULSES_PER_FILL_PER_BIN: f64 = 0.5;
+
 fn new_object(spec: &layout::ObjectSpec) -> Histogram {
     let name = spec.path.rsplit('/').next().expect("paths are non-empty");
     match spec.class {
@@ -164,7 +172,6 @@ pub fn generate(plan: &Plan, sp: &SubrunPlan) -> (Vec<u8>, Quantities) {
     q.laser_sm = std::array::from_fn(|l| sm.bin_content(l + 1));
     out.push((paths::SOURCE_MONITOR.into(), Histogram::Profile(sm)));
     let mut oof = take_profile(&mut objects, paths::OUT_OF_FILL);
-    let pulses_per_bin = fills * 4.0 / 200.0;
     for ch in 0..N_XTALS {
         let c = &plan.crystals[ch];
         if c.dead || extra_dead.contains(&ch) {
@@ -182,13 +189,26 @@ pub fn generate(plan: &Plan, sp: &SubrunPlan) -> (Vec<u8>, Quantities) {
         let path = paths::in_fill(calo, xtal);
         let mut p = take_profile(&mut objects, &path);
         if !(c.dead || extra_dead.contains(&ch)) {
-            for bin in 0..200 {
-                for _ in 0..r.poisson(pulses_per_bin) {
-                    let t = (bin as f64 + r.uniform()) * 2.0;
-                    let g = c.ifg_norm * (1.0 - c.ifg_amp * (-t / c.ifg_tau_us).exp());
-                    p.fill(t, quantise(g + 0.004 * r.normal()), 1.0);
+            // The in-fill laser fires at fixed delays, one per 2 us bin centre, on about
+            // half of the fills per delay. Only the profile's sums reach the file, so
+            // they are drawn from their sampling distributions: n pulses with mean g and
+            // spread 0.4 % give sum y = n g + sqrt(n) s Z and a spread sum with
+            // (n - 1) s^2 chi2_{n-1}. Sums are quantised to 2^-13 and 2^-26 so that
+            // they add exactly across subruns.
+            let sigma = 0.004;
+            for bin in 1..=200usize {
+                let n = r.poisson(fills * IN_FILL_PULSES_PER_FILL_PER_BIN);
+                if n == 0 {
+                    continue;
                 }
+                let t = p.axes()[0].center(bin);
+                let g = c.ifg_norm * (1.0 - c.ifg_amp * (-t / c.ifg_tau_us).exp());
+                let nf = n as f64;
+                let sum_y = quantise(nf * g + nf.sqrt() * sigma * r.normal());
+                let sum_y2 = if n == 1 { sum_y * sum_y } else { quantise2(sum_y * sum_y / nf + sigma * sigma * r.chi_square(n - 1)) };
+                p.set_cell(bin, nf, sum_y, sum_y2);
             }
+            p.recompute_stats();
         }
         out.push((path, Histogram::Profile(p)));
     }
