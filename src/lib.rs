@@ -15,5 +15,7 @@ pub mod dataset;
 pub mod hist;
 pub mod inspect;
 pub mod layout;
+pub mod pipeline;
 pub mod root;
 pub mod simulate;
+pub mod tables;

@@ -1,10 +1,10 @@
-//! The `gm2dqc inspect` command as scripts use it.
+//! The `gm2dqc inspect` and `gm2dqc analyze` commands as scripts use them.
 
 use std::process::Command;
 
 use serde_json::Value;
 
-use crate::common::fixture;
+use crate::common::{fixture, TempDir};
 
 fn gm2dqc(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_gm2dqc")).args(args).output().expect("binary runs");
@@ -68,4 +68,55 @@ fn inspect_bad_input_exits_1_with_the_file_named() {
     let (code, _, err) = gm2dqc(&["inspect", f.to_str().unwrap(), "--object", "dir1/nope", "--json"]);
     assert_eq!(code, 1);
     assert!(err.contains("nope") && err.contains("dir2"), "{err}");
+}
+
+/// The columns of spec section 3 (subrun_metrics), in order.
+const SUBRUN_METRICS_COLUMNS: &str = "run subrun file start_time end_time fills fills_nodqc fill_fraction ctags ctags_nodqc ctags_per_fill t0 \
+    ibms1x_mean ibms1y_mean ibms2x_mean ibms2y_mean ibms1x_rms ibms1y_rms ibms2x_rms ibms2y_rms quad_step1 quad_step2 \
+    kicker1_amplitude kicker2_amplitude kicker3_amplitude kicker1_timing kicker2_timing kicker3_timing kicker1_fwhm kicker2_fwhm kicker3_fwhm \
+    laser1_sm laser2_sm laser3_sm laser4_sm laser5_sm laser6_sm singles doubles background loss_ratio loss_ratio_err loss_ratio_ctags \
+    loss_ratio_ctags_err n_dead_xtals n_hot_xtals n_noisy_xtals n_dead_straws n_noisy_straws hv_trip_fills";
+
+/// Spec section 4's columns, with the two extras of gain_constants (ifg_norm_err, detail).
+const GAIN_COLUMNS: &str = "run_first run_last calo xtal channel oof_ratio oof_ratio_err gain gain_err energy_scale ifg_norm ifg_norm_err ifg_amp \
+    ifg_amp_err ifg_tau_us ifg_tau_err ifg_cov_amp_tau ifg_chi2_ndf ifg_ndf status detail";
+const CALO_COLUMNS: &str = "run_first run_last channel calo xtal hits pedestal_rms dead hot noisy ok";
+const TRACKER_COLUMNS: &str = "run_first run_last channel station module straw hits drift_mean_ns drift_rms_ns dead noisy ok";
+
+#[test]
+fn analyze_writes_the_tables_and_exits_1_naming_a_broken_file() {
+    let dir = TempDir::new("cli-analyze");
+    let sim = dir.0.join("sim");
+    let (code, _, err) = gm2dqc(&["simulate", "--out", sim.to_str().unwrap(), "--runs", "1", "--subruns", "3", "--seed", "3"]);
+    assert_eq!(code, 0, "{err}");
+    // Cut one file in half: it can no longer be read, the other two are analysed.
+    let broken = sim.join("gm2dqc_sim_15921.00002.root");
+    let bytes = std::fs::read(&broken).unwrap();
+    std::fs::write(&broken, &bytes[..bytes.len() / 2]).unwrap();
+    let out = dir.0.join("out");
+    let (code, stdout, err) = gm2dqc(&["analyze", "--input", sim.to_str().unwrap(), "--out", out.to_str().unwrap(), "--threads", "2"]);
+    assert_eq!(code, 1, "stdout: {stdout}\nstderr: {err}");
+    assert!(stdout.contains("FAILED") && stdout.contains("gm2dqc_sim_15921.00002.root"), "{stdout}");
+    let errors = std::fs::read_to_string(out.join("errors.txt")).unwrap();
+    assert!(errors.contains("gm2dqc_sim_15921.00002.root"), "{errors}");
+    for (table, columns, rows) in [
+        ("subrun_metrics", SUBRUN_METRICS_COLUMNS, 3),
+        ("gain_constants", GAIN_COLUMNS, 1296),
+        ("calo_channel_status", CALO_COLUMNS, 1296),
+        ("tracker_channel_status", TRACKER_COLUMNS, 2048),
+    ] {
+        let df = gm2dqc::tables::read_parquet(&out.join(format!("{table}.parquet"))).unwrap();
+        let names: Vec<&str> = df.get_column_names().iter().map(|s| s.as_str()).collect();
+        assert_eq!(names, columns.split_whitespace().collect::<Vec<_>>(), "{table}");
+        assert_eq!(df.height(), rows, "{table}");
+    }
+    let summary: Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!(summary["files"], 3);
+    assert_eq!(summary["failed"], true);
+    // A reference run outside the dataset is a configuration error: exit 2, nothing read.
+    let out2 = dir.0.join("out2");
+    let (code, _, err) = gm2dqc(&["analyze", "--input", sim.to_str().unwrap(), "--out", out2.to_str().unwrap(), "--reference-run", "1"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("reference run 1 is not in the dataset"), "{err}");
+    assert!(!out2.exists(), "nothing is written for a configuration error");
 }

@@ -5,5 +5,6 @@ mod root_fixtures;
 mod root_mutation;
 mod root_write;
 mod analysis;
+mod pipeline;
 mod cli;
 mod simulate;

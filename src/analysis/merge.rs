@@ -7,11 +7,14 @@
 //! of the thread count add files in a fixed order (sorted by run and subrun) or merge
 //! partial sums in a fixed order.
 
+use std::collections::BTreeMap;
+
 use crate::dataset::SubrunId;
-use crate::hist::{HistError, Profile};
+use crate::hist::{Hist, HistError, Profile};
 use crate::layout::{paths, N_STRAWS, N_XTALS, XTALS_PER_CALO};
 use crate::root::{ErrorKind, RootError, RootFile};
 
+use super::metrics::SubrunResult;
 use super::read::ObjectReader;
 
 /// The summed inputs of the constants of one interval.
@@ -23,6 +26,8 @@ pub struct IntervalSums {
     pub subruns: Vec<SubrunId>,
     /// `laser/outOfFill` summed.
     pub out_of_fill: Option<Profile>,
+    /// `laser/outOfFill` summed per run of the interval (the gain reference is a run).
+    pub run_out_of_fill: BTreeMap<u32, Profile>,
     /// `calo/pedestalRMS` summed.
     pub pedestal: Option<Profile>,
     /// `laser/inFill/calo{c}/xtal{x}` summed, by crystal channel id.
@@ -31,19 +36,42 @@ pub struct IntervalSums {
     pub xtal_hits: Vec<f64>,
     /// `tracker/strawHits` summed, by straw channel id.
     pub straw_hits: Vec<f64>,
+    /// `tracker/driftTime` summed.
+    pub drift_time: Option<Hist>,
     /// What could not be read or added; the rest of the interval is still summed.
     pub errors: Vec<RootError>,
 }
 
+/// Histograms that can be summed as hadd does.
+trait Summable: Sized {
+    fn add_to(&mut self, other: &Self) -> Result<(), HistError>;
+}
+
+impl Summable for Profile {
+    fn add_to(&mut self, other: &Self) -> Result<(), HistError> {
+        self.add(other)
+    }
+}
+
+impl Summable for Hist {
+    fn add_to(&mut self, other: &Self) -> Result<(), HistError> {
+        self.add(other)
+    }
+}
+
 /// Adds `p` into `slot`, which becomes `p` when still empty.
-fn accumulate(slot: &mut Option<Profile>, p: Profile) -> Result<(), HistError> {
+fn accumulate<T: Summable>(slot: &mut Option<T>, p: T) -> Result<(), HistError> {
     match slot {
         None => {
             *slot = Some(p);
             Ok(())
         }
-        Some(s) => s.add(&p),
+        Some(s) => s.add_to(&p),
     }
+}
+
+fn merge_error(e: HistError) -> RootError {
+    RootError::new("<merge>", ErrorKind::Corrupt { what: "binning".into(), detail: e.to_string() })
 }
 
 impl IntervalSums {
@@ -53,20 +81,50 @@ impl IntervalSums {
             run_last,
             subruns: Vec::new(),
             out_of_fill: None,
+            run_out_of_fill: BTreeMap::new(),
             pedestal: None,
             in_fill: vec![None; N_XTALS],
             xtal_hits: vec![0.0; N_XTALS],
             straw_hits: vec![0.0; N_STRAWS],
+            drift_time: None,
             errors: Vec::new(),
         }
     }
 
-    /// Adds one subrun file. Objects that are missing or do not match the binning of
-    /// the sums so far are recorded as errors and skipped; the file's other objects
-    /// are still added.
+    /// Adds one subrun file, reading every object the sums need.
     pub fn add_file(&mut self, file: &RootFile, id: SubrunId) {
-        self.subruns.push(id);
         let mut r = ObjectReader::new(file);
+        let mut hits = vec![f64::NAN; N_XTALS];
+        for (ch, h) in hits.iter_mut().enumerate() {
+            let (calo, xtal) = (ch / XTALS_PER_CALO + 1, ch % XTALS_PER_CALO);
+            if let Some(e) = r.hist(&paths::xtal_energy(calo, xtal)) {
+                *h = e.integral(0, 251);
+            }
+        }
+        let straws: Option<Vec<f64>> = r.hist(paths::STRAW_HITS).map(|h| (0..N_STRAWS).map(|w| h.bin_content(w + 1)).collect());
+        self.errors.extend(std::mem::take(&mut r.errors));
+        self.add_laser_and_tracker(r, id, &hits, straws.as_deref());
+    }
+
+    /// Adds one subrun whose metrics were computed already: the hits come from
+    /// `result`, and only the objects the metrics do not need are read here.
+    pub fn add_subrun(&mut self, file: &RootFile, id: SubrunId, result: &SubrunResult) {
+        let straws: Option<Vec<f64>> = result.straws.as_ref().map(|s| s.iter().map(|x| x.hits).collect());
+        self.add_laser_and_tracker(ObjectReader::new(file), id, &result.xtal_hits, straws.as_deref());
+    }
+
+    fn add_laser_and_tracker(&mut self, mut r: ObjectReader, id: SubrunId, xtal_hits: &[f64], straw_hits: Option<&[f64]>) {
+        self.subruns.push(id);
+        for (sum, h) in self.xtal_hits.iter_mut().zip(xtal_hits) {
+            if h.is_finite() {
+                *sum += h;
+            }
+        }
+        if let Some(s) = straw_hits {
+            for (sum, h) in self.straw_hits.iter_mut().zip(s) {
+                *sum += h;
+            }
+        }
         let add = |r: &mut ObjectReader, slot: &mut Option<Profile>, path: &str| {
             if let Some(p) = r.profile(path) {
                 if let Err(e) = accumulate(slot, p) {
@@ -74,18 +132,22 @@ impl IntervalSums {
                 }
             }
         };
-        add(&mut r, &mut self.out_of_fill, paths::OUT_OF_FILL);
+        if let Some(p) = r.profile(paths::OUT_OF_FILL) {
+            let mut run = self.run_out_of_fill.remove(&id.run);
+            let added = accumulate(&mut run, p.clone()).and_then(|()| accumulate(&mut self.out_of_fill, p));
+            if let Err(e) = added {
+                r.error(paths::OUT_OF_FILL, "binning", e.to_string());
+            }
+            self.run_out_of_fill.extend(run.map(|s| (id.run, s)));
+        }
         add(&mut r, &mut self.pedestal, paths::PEDESTAL_RMS);
         for ch in 0..N_XTALS {
             let (calo, xtal) = (ch / XTALS_PER_CALO + 1, ch % XTALS_PER_CALO);
             add(&mut r, &mut self.in_fill[ch], &paths::in_fill(calo, xtal));
-            if let Some(h) = r.hist(&paths::xtal_energy(calo, xtal)) {
-                self.xtal_hits[ch] += h.integral(0, 251);
-            }
         }
-        if let Some(h) = r.hist(paths::STRAW_HITS) {
-            for (w, s) in self.straw_hits.iter_mut().enumerate() {
-                *s += h.bin_content(w + 1);
+        if let Some(h) = r.hist(paths::DRIFT_TIME) {
+            if let Err(e) = accumulate(&mut self.drift_time, h) {
+                r.error(paths::DRIFT_TIME, "binning", e.to_string());
             }
         }
         self.errors.extend(r.errors);
@@ -98,19 +160,28 @@ impl IntervalSums {
         self.run_last = self.run_last.max(other.run_last);
         self.subruns.extend(other.subruns);
         let mut errors = std::mem::take(&mut self.errors);
+        let mut push = |r: Result<(), HistError>| {
+            if let Err(e) = r {
+                errors.push(merge_error(e));
+            }
+        };
         for (slot, p) in [(&mut self.out_of_fill, other.out_of_fill), (&mut self.pedestal, other.pedestal)] {
             if let Some(p) = p {
-                if let Err(e) = accumulate(slot, p) {
-                    errors.push(RootError::new("<merge>", ErrorKind::Corrupt { what: "binning".into(), detail: e.to_string() }));
-                }
+                push(accumulate(slot, p));
             }
+        }
+        for (run, p) in other.run_out_of_fill {
+            let mut slot = self.run_out_of_fill.remove(&run);
+            push(accumulate(&mut slot, p));
+            self.run_out_of_fill.extend(slot.map(|s| (run, s)));
         }
         for (slot, p) in self.in_fill.iter_mut().zip(other.in_fill) {
             if let Some(p) = p {
-                if let Err(e) = accumulate(slot, p) {
-                    errors.push(RootError::new("<merge>", ErrorKind::Corrupt { what: "binning".into(), detail: e.to_string() }));
-                }
+                push(accumulate(slot, p));
             }
+        }
+        if let Some(h) = other.drift_time {
+            push(accumulate(&mut self.drift_time, h));
         }
         for (a, b) in self.xtal_hits.iter_mut().zip(other.xtal_hits) {
             *a += b;

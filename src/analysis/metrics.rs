@@ -62,6 +62,8 @@ pub struct SubrunResult {
     pub xtals: Option<Vec<XtalStatus>>,
     /// Per straw (channel id order), when `tracker/strawHits` was read.
     pub straws: Option<Vec<StrawStatus>>,
+    /// Crystal hits by channel id; NaN where the energy histogram could not be read.
+    pub xtal_hits: Vec<f64>,
     /// Objects that were missing or unreadable.
     pub errors: Vec<RootError>,
 }
@@ -171,7 +173,7 @@ pub fn subrun_metrics(file: &RootFile, id: SubrunId, cuts: &ChannelCuts) -> Subr
         m.n_dead_straws = Some(s.iter().filter(|x| x.dead).count() as u32);
         m.n_noisy_straws = Some(s.iter().filter(|x| x.noisy).count() as u32);
     }
-    SubrunResult { metrics: m, xtals, straws, errors: r.errors }
+    SubrunResult { metrics: m, xtals, straws, xtal_hits: hits, errors: r.errors }
 }
 
 #[cfg(test)]

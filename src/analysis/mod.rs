@@ -4,10 +4,12 @@
 //! - [`metrics`]: per-subrun metrics of spec section 3 (the map stage).
 //! - [`channels`]: dead, hot and noisy crystals and straws.
 //! - [`merge`]: the interval sums (the hadd stage), streamed file by file.
-//! - [`gain`]: out-of-fill gain per crystal against the reference interval.
+//! - [`fit`]: the in-fill gain fit of one crystal.
+//! - [`interval`]: gain constants and channel status of one interval (the reduce side).
 
 pub mod channels;
-pub mod gain;
+pub mod fit;
+pub mod interval;
 pub mod merge;
 pub mod metrics;
 mod read;

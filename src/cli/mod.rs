@@ -15,6 +15,8 @@ use crate::hist::Histogram;
 use crate::inspect;
 use crate::root::RootFile;
 
+mod analyze;
+
 /// gm2dqc: data-quality control and gain calibration for g-2 style production files.
 #[derive(Debug, Parser)]
 #[command(name = "gm2dqc", version, about, long_about = None, propagate_version = true)]
@@ -36,6 +38,49 @@ pub enum Command {
     ///
     /// The same seed gives byte-identical files whatever the thread count.
     Simulate(SimulateArgs),
+    /// Analyse a dataset: per-subrun metrics and channel status (the metrics stage),
+    /// histogram sums per interval of validity (the merge stage), and the gain
+    /// constants with the in-fill gain fits (the gain stage), in one pass over the files.
+    ///
+    /// Writes OUT/subrun_metrics.parquet, OUT/gain_constants.parquet,
+    /// OUT/calo_channel_status.parquet, OUT/tracker_channel_status.parquet,
+    /// OUT/errors.txt (every input problem, one per line) and OUT/summary.json.
+    /// Exit code 0 when everything was read and every fit converged, 1 when some input
+    /// or fit failed (everything else is still written), 2 for a configuration error
+    /// (found before any file is read).
+    ///
+    /// Example: gm2dqc analyze --input sim --out out --threads 2
+    Analyze(AnalyzeArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub struct AnalyzeArgs {
+    /// The dataset: a directory of subrun files (searched recursively) or a text file
+    /// listing one path per line.
+    #[arg(long, value_name = "DATASET")]
+    pub input: PathBuf,
+    /// Output directory (created if missing; tables in it are replaced).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Gain reference run (default: the first run of the dataset).
+    #[arg(long, value_name = "RUN")]
+    pub reference_run: Option<u32>,
+    /// An interval of validity as an inclusive run range FIRST-LAST; repeat for several.
+    /// Default: one interval per run.
+    #[arg(long = "interval", value_name = "FIRST-LAST", value_parser = parse_run_range)]
+    pub intervals: Vec<(u32, u32)>,
+    /// Worker threads (default: all cores). Results are identical for any count.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+fn parse_run_range(s: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("expected FIRST-LAST (two run numbers), got {s:?}");
+    let (a, b) = s.split_once('-').ok_or_else(bad)?;
+    Ok((a.trim().parse().map_err(|_| bad())?, b.trim().parse().map_err(|_| bad())?))
 }
 
 #[derive(Debug, clap::Args)]
@@ -120,6 +165,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     match cli.command {
         Command::Inspect(args) => run_inspect(args),
         Command::Simulate(args) => run_simulate(args),
+        Command::Analyze(args) => analyze::run(args),
     }
 }
 

@@ -1,0 +1,148 @@
+//! `gm2dqc analyze`: the metrics, merge and gain stages in one pass, with the tables
+//! written to the output directory and a summary of what failed.
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+use serde::Serialize;
+
+use super::{progress_bar, AnalyzeArgs};
+use crate::analysis::interval::GainStatus;
+use crate::dataset;
+use crate::pipeline::{self, Analysis, Config};
+use crate::tables;
+
+/// What `analyze` prints at the end (and writes to OUT/summary.json).
+#[derive(Debug, Serialize)]
+pub struct Summary {
+    pub dataset: String,
+    pub out: String,
+    pub files: usize,
+    pub bytes: u64,
+    pub runs: Vec<u32>,
+    pub intervals: Vec<(u32, u32)>,
+    pub reference_run: u32,
+    pub files_failed: usize,
+    pub input_errors: usize,
+    /// Gain rows per status, over all intervals.
+    pub gain_status: BTreeMap<&'static str, usize>,
+    /// Interval channel status: crystals and straws that are not ok, over all intervals.
+    pub bad_xtals: usize,
+    pub bad_straws: usize,
+    pub threads: usize,
+    pub seconds: f64,
+    pub files_per_second: f64,
+    pub mb_per_second: f64,
+    /// True when an input could not be read or a fit failed (exit code 1).
+    pub failed: bool,
+}
+
+fn summarise(args: &AnalyzeArgs, ds: &dataset::Dataset, a: &Analysis, seconds: f64) -> Summary {
+    Summary {
+        dataset: args.input.display().to_string(),
+        out: args.out.display().to_string(),
+        files: ds.files.len(),
+        bytes: ds.bytes(),
+        runs: ds.runs(),
+        intervals: a.intervals.iter().map(|i| (i.run_first, i.run_last)).collect(),
+        reference_run: a.reference_run,
+        files_failed: a.files_failed,
+        input_errors: a.errors.len(),
+        gain_status: GainStatus::ALL.iter().map(|&s| (s.as_str(), a.count_gain_status(s))).collect(),
+        bad_xtals: a.intervals.iter().flat_map(|i| &i.xtals).filter(|x| !x.ok()).count(),
+        bad_straws: a.intervals.iter().flat_map(|i| &i.straws).filter(|x| !x.status.ok()).count(),
+        threads: rayon::current_num_threads(),
+        seconds,
+        files_per_second: ds.files.len() as f64 / seconds,
+        mb_per_second: ds.bytes() as f64 / 1e6 / seconds,
+        failed: a.has_failures(),
+    }
+}
+
+pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
+    let ds = match dataset::scan(&args.input) {
+        Ok(ds) => ds,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let cfg = Config { reference_run: args.reference_run, intervals: args.intervals.clone(), ..Config::standard() };
+    // Configuration problems are found before any file is read.
+    if let Err(e) = pipeline::check(&ds, &cfg) {
+        eprintln!("error: {e}");
+        return Ok(ExitCode::from(2));
+    }
+    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads.unwrap_or(0)).build()?;
+    let bar = progress_bar(ds.files.len() as u64, "analysing");
+    let t0 = Instant::now();
+    let analysis = pool.install(|| pipeline::analyze(&ds, &cfg, &|n| bar.inc(n)))?;
+    bar.finish_and_clear();
+
+    let out = &args.out;
+    for (name, mut df) in [
+        ("subrun_metrics", tables::subrun_metrics(&analysis.metrics)),
+        ("gain_constants", tables::gain_constants(&analysis.intervals)),
+        ("calo_channel_status", tables::calo_channel_status(&analysis.intervals)),
+        ("tracker_channel_status", tables::tracker_channel_status(&analysis.intervals)),
+    ] {
+        tables::write_parquet(&mut df, &out.join(format!("{name}.parquet")))?;
+    }
+    let mut errors_txt = String::new();
+    for e in &analysis.errors {
+        errors_txt.push_str(&e.to_string());
+        errors_txt.push('\n');
+    }
+    std::fs::write(out.join("errors.txt"), errors_txt).with_context(|| format!("writing {}", out.join("errors.txt").display()))?;
+    let seconds = pool.install(|| t0.elapsed().as_secs_f64());
+    let summary = pool.install(|| summarise(&args, &ds, &analysis, seconds));
+    std::fs::write(out.join("summary.json"), serde_json::to_vec_pretty(&summary)?)?;
+
+    let stdout = std::io::stdout();
+    let mut o = stdout.lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut o, &summary)?;
+        writeln!(o)?;
+    } else {
+        print_summary(&mut o, &summary, &analysis)?;
+    }
+    Ok(if summary.failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn print_summary(o: &mut impl Write, s: &Summary, a: &Analysis) -> std::io::Result<()> {
+    writeln!(
+        o,
+        "analysed {} files ({:.1} MB, {} runs, {} intervals) in {:.2} s on {} threads: {:.1} files/s, {:.1} MB/s",
+        s.files,
+        s.bytes as f64 / 1e6,
+        s.runs.len(),
+        s.intervals.len(),
+        s.seconds,
+        s.threads,
+        s.files_per_second,
+        s.mb_per_second
+    )?;
+    writeln!(o, "gain reference run {}", s.reference_run)?;
+    let statuses: Vec<String> = s.gain_status.iter().map(|(k, v)| format!("{k} {v}")).collect();
+    writeln!(o, "gain constants: {}", statuses.join(", "))?;
+    writeln!(o, "channels not ok (all intervals): {} crystals, {} straws", s.bad_xtals, s.bad_straws)?;
+    for g in a.intervals.iter().flat_map(|i| i.gains.iter().map(move |g| (i, g))).filter(|(_, g)| g.status == GainStatus::FitFailed).take(10) {
+        let (calo, xtal) = crate::layout::xtal_of(g.1.channel);
+        writeln!(o, "  fit failed: runs {}-{} calo {calo} xtal {xtal}: {}", g.0.run_first, g.0.run_last, g.1.detail)?;
+    }
+    if !a.errors.is_empty() {
+        writeln!(o, "{} input problems ({} files could not be opened); all in {}/errors.txt; the first:", a.errors.len(), s.files_failed, s.out)?;
+        for e in a.errors.iter().take(10) {
+            writeln!(o, "  {e}")?;
+        }
+    }
+    writeln!(o, "tables written to {}/", s.out)?;
+    if s.failed {
+        writeln!(o, "FAILED: some inputs or fits failed (see above); everything else was processed")?;
+    }
+    Ok(())
+}

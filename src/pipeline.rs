@@ -1,0 +1,227 @@
+//! The analysis pass over a dataset, as map and reduce:
+//!
+//! - **map** (per subrun file): open it once, compute the subrun metrics and channel
+//!   status, and add its per-channel histograms to the partial sums of its interval.
+//! - **reduce** (per interval of validity): merge the partial sums, fit the 1296
+//!   in-fill profiles, judge the gains against the reference run and the channel status.
+//!
+//! Determinism: files are processed in (run, subrun) order in chunks of
+//! [`CHUNK_FILES`] consecutive files of one interval. Chunks run in parallel, but each
+//! chunk sums its files in order and chunks are merged in order, so every
+//! floating-point sum is the same whatever the thread count. Memory: at most a window
+//! of chunks (twice the thread count) holds partial sums at once, plus the running sum
+//! of the current interval, so memory is bounded by the channel count and the thread
+//! count, never by the number of files.
+//!
+//! Isolation: a file that cannot be opened still gets a metrics row (all metrics null)
+//! and an error naming it; a missing object nulls what needs it; a channel whose fit
+//! fails gets its status. Nothing stops the other files or channels.
+
+use std::collections::HashSet;
+
+use rayon::prelude::*;
+
+use crate::analysis::channels::ChannelCuts;
+use crate::analysis::fit::FitConfig;
+use crate::analysis::interval::{interval_result, oof_ratio, ConstantLimits, GainStatus, IntervalResult};
+use crate::analysis::merge::IntervalSums;
+use crate::analysis::metrics::{subrun_metrics, SubrunMetrics};
+use crate::dataset::{Dataset, SubrunFile};
+use crate::hist::Profile;
+use crate::layout::{paths, N_XTALS};
+use crate::root::{RootError, RootFile};
+
+/// Consecutive files of one interval summed by one task. Part of the definition of
+/// the result (floating-point sums depend on grouping): do not make it depend on the
+/// machine.
+pub const CHUNK_FILES: usize = 8;
+
+/// What the analysis needs from the cut file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub channel_cuts: ChannelCuts,
+    pub fit: FitConfig,
+    pub limits: ConstantLimits,
+    /// The gain reference run; `None`: the first run of the dataset.
+    pub reference_run: Option<u32>,
+    /// Intervals of validity as inclusive run ranges; empty: one interval per run.
+    pub intervals: Vec<(u32, u32)>,
+}
+
+impl Config {
+    /// The standard cut set of spec section 5, one interval per run.
+    pub fn standard() -> Self {
+        Config { channel_cuts: ChannelCuts::STANDARD, fit: FitConfig::STANDARD, limits: ConstantLimits::STANDARD, reference_run: None, intervals: Vec::new() }
+    }
+}
+
+/// A configuration that does not fit the dataset; found before any file is read.
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ConfigError {
+    #[error("reference run {run} is not in the dataset (runs {first}..={last}); choose one with --reference-run")]
+    ReferenceRunMissing { run: u32, first: u32, last: u32 },
+    #[error("run {run} is in no interval of validity (intervals: {intervals}); add a range that covers it")]
+    RunOutsideIntervals { run: u32, intervals: String },
+    #[error("intervals {a:?} and {b:?} overlap; each run belongs to one interval")]
+    OverlappingIntervals { a: (u32, u32), b: (u32, u32) },
+    #[error("interval {0:?} has its first run after its last")]
+    EmptyInterval((u32, u32)),
+}
+
+/// The result of the analysis of a dataset.
+#[derive(Debug)]
+pub struct Analysis {
+    /// One row per subrun file, in (run, subrun) order.
+    pub metrics: Vec<SubrunMetrics>,
+    /// One result per interval, in run order.
+    pub intervals: Vec<IntervalResult>,
+    pub reference_run: u32,
+    /// Everything that could not be read, in file order. Each names its file and object.
+    pub errors: Vec<RootError>,
+    /// Files that could not be opened at all.
+    pub files_failed: usize,
+}
+
+impl Analysis {
+    /// Gain rows with the given status, over all intervals.
+    pub fn count_gain_status(&self, status: GainStatus) -> usize {
+        self.intervals.iter().flat_map(|i| &i.gains).filter(|g| g.status == status).count()
+    }
+
+    /// True when something failed: an input error or a fit that did not converge.
+    /// (A dead crystal's `no_laser` or a `low_stats` channel is a finding, not a failure.)
+    pub fn has_failures(&self) -> bool {
+        !self.errors.is_empty() || self.count_gain_status(GainStatus::FitFailed) > 0
+    }
+}
+
+/// The intervals of validity for the dataset's runs (sorted, distinct), checked.
+pub fn plan_intervals(runs: &[u32], cfg: &Config) -> Result<Vec<(u32, u32)>, ConfigError> {
+    if cfg.intervals.is_empty() {
+        return Ok(runs.iter().map(|&r| (r, r)).collect());
+    }
+    let mut iv = cfg.intervals.clone();
+    iv.sort();
+    if let Some(&bad) = iv.iter().find(|(a, b)| a > b) {
+        return Err(ConfigError::EmptyInterval(bad));
+    }
+    if let Some(w) = iv.windows(2).find(|w| w[1].0 <= w[0].1) {
+        return Err(ConfigError::OverlappingIntervals { a: w[0], b: w[1] });
+    }
+    if let Some(&run) = runs.iter().find(|&&r| !iv.iter().any(|&(a, b)| a <= r && r <= b)) {
+        let intervals = iv.iter().map(|(a, b)| format!("{a}-{b}")).collect::<Vec<_>>().join(", ");
+        return Err(ConfigError::RunOutsideIntervals { run, intervals });
+    }
+    // Only the intervals that hold data.
+    iv.retain(|&(a, b)| runs.iter().any(|&r| a <= r && r <= b));
+    Ok(iv)
+}
+
+/// Checks the configuration against the dataset: the intervals and the reference run.
+pub fn check(ds: &Dataset, cfg: &Config) -> Result<(Vec<(u32, u32)>, u32), ConfigError> {
+    let runs = ds.runs();
+    let intervals = plan_intervals(&runs, cfg)?;
+    let (first, last) = (runs[0], runs[runs.len() - 1]);
+    let reference = cfg.reference_run.unwrap_or(first);
+    if !runs.contains(&reference) {
+        return Err(ConfigError::ReferenceRunMissing { run: reference, first, last });
+    }
+    Ok((intervals, reference))
+}
+
+/// The reference run's summed out-of-fill profile, files in order. Errors are not
+/// recorded here: the main pass reads the same object and records them.
+fn reference_out_of_fill(ds: &Dataset, run: u32) -> Option<Profile> {
+    let mut sum: Option<Profile> = None;
+    for f in ds.files.iter().filter(|f| f.id.run == run) {
+        let Ok(file) = RootFile::open(&f.path) else { continue };
+        let Some(p) = file.hist(paths::OUT_OF_FILL).ok().and_then(|raw| Profile::from_raw(raw).ok()) else { continue };
+        match &mut sum {
+            None => sum = Some(p),
+            Some(s) => {
+                let _ = s.add(&p);
+            }
+        }
+    }
+    sum
+}
+
+struct ChunkOut {
+    interval: usize,
+    sums: IntervalSums,
+    metrics: Vec<SubrunMetrics>,
+    errors: Vec<RootError>,
+    files_failed: usize,
+}
+
+fn map_chunk(interval: usize, range: (u32, u32), files: &[SubrunFile], cfg: &Config, progress: &(dyn Fn(u64) + Sync)) -> ChunkOut {
+    let mut out = ChunkOut { interval, sums: IntervalSums::new(range.0, range.1), metrics: Vec::with_capacity(files.len()), errors: Vec::new(), files_failed: 0 };
+    for f in files {
+        match RootFile::open(&f.path) {
+            Ok(file) => {
+                let r = subrun_metrics(&file, f.id, &cfg.channel_cuts);
+                out.sums.add_subrun(&file, f.id, &r);
+                // The pedestal profile is read by both sides: report each problem once.
+                let mut seen = HashSet::new();
+                for e in r.errors.into_iter().chain(std::mem::take(&mut out.sums.errors)) {
+                    if seen.insert(e.to_string()) {
+                        out.errors.push(e);
+                    }
+                }
+                out.metrics.push(r.metrics);
+            }
+            Err(e) => {
+                out.errors.push(e);
+                out.files_failed += 1;
+                let file = f.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+                out.metrics.push(SubrunMetrics { run: f.id.run, subrun: f.id.subrun, file, ..SubrunMetrics::default() });
+            }
+        }
+        progress(1);
+    }
+    out
+}
+
+/// Runs the analysis over a dataset on the current rayon pool. `progress` is called
+/// with the number of files done since the last call.
+pub fn analyze(ds: &Dataset, cfg: &Config, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, ConfigError> {
+    let (intervals, reference_run) = check(ds, cfg)?;
+    let reference = reference_out_of_fill(ds, reference_run);
+    let reference_ratio: Option<Vec<Option<(f64, f64)>>> = reference.as_ref().map(|p| (0..N_XTALS).map(|ch| oof_ratio(p, ch)).collect());
+
+    // The chunks, in order: consecutive files of one interval.
+    let mut chunks: Vec<(usize, &[SubrunFile])> = Vec::new();
+    for (k, &(a, b)) in intervals.iter().enumerate() {
+        let start = ds.files.partition_point(|f| f.id.run < a);
+        let end = ds.files.partition_point(|f| f.id.run <= b);
+        chunks.extend(ds.files[start..end].chunks(CHUNK_FILES).map(|c| (k, c)));
+    }
+    let mut remaining: Vec<usize> = vec![0; intervals.len()];
+    for (k, _) in &chunks {
+        remaining[*k] += 1;
+    }
+
+    let mut analysis = Analysis { metrics: Vec::with_capacity(ds.files.len()), intervals: Vec::new(), reference_run, errors: Vec::new(), files_failed: 0 };
+    let mut current: Option<IntervalSums> = None;
+    let window = 2 * rayon::current_num_threads().max(1);
+    for batch in chunks.chunks(window) {
+        let outs: Vec<ChunkOut> = batch.par_iter().map(|&(k, files)| map_chunk(k, intervals[k], files, cfg, progress)).collect();
+        for out in outs {
+            analysis.metrics.extend(out.metrics);
+            analysis.errors.extend(out.errors);
+            analysis.files_failed += out.files_failed;
+            match &mut current {
+                Some(sums) => sums.merge(out.sums),
+                None => current = Some(out.sums),
+            }
+            remaining[out.interval] -= 1;
+            if remaining[out.interval] == 0 {
+                let mut sums = current.take().expect("an interval with chunks has sums");
+                analysis.errors.append(&mut sums.errors);
+                let same = sums.run_first == reference_run && sums.run_last == reference_run;
+                analysis.intervals.push(interval_result(&sums, reference_ratio.as_deref(), same, &cfg.channel_cuts, &cfg.fit, &cfg.limits));
+            }
+        }
+    }
+    Ok(analysis)
+}
