@@ -10,7 +10,9 @@
 # removes the temporary directory (which also holds the > 2 GiB file of part e: set TMPDIR
 # to put it on a disk with ~2.5 GB free). PYTHON chooses the python3 that creates the venv.
 # Then check_simulation.py checks `gm2dqc simulate` against its truth.json (~3 min, ~210 MB
-# in the temporary directory). The exit status is non-zero when either script failed.
+# in the temporary directory), and check_analysis.py checks `gm2dqc analyze` against uproot,
+# numpy and iminuit on a simulated dataset (~2 min, ~200 MB). The exit status is non-zero when
+# any of the three scripts failed.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -56,8 +58,11 @@ status=0
 echo
 echo "run.sh: check_simulation.py (gm2dqc simulate vs its truth.json)"
 "$PYENV/bin/python" "$HERE/check_simulation.py" --bin "$BIN" --work "$TMP/simcheck" || { rc=$?; [ "$status" -ne 0 ] || status=$rc; }
+echo
+echo "run.sh: check_analysis.py (gm2dqc analyze vs uproot, numpy and iminuit)"
+"$PYENV/bin/python" "$HERE/check_analysis.py" --bin "$BIN" --work "$TMP/analysischeck" || { rc=$?; [ "$status" -ne 0 ] || status=$rc; }
 if [ "$status" -eq 0 ]; then
-    echo "run.sh: crosscheck.py and check_simulation.py passed"
+    echo "run.sh: crosscheck.py, check_simulation.py and check_analysis.py passed"
 else
     echo "run.sh: FAILED (exit $status): see the FAIL lines above" >&2
 fi
