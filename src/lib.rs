@@ -11,6 +11,7 @@
 
 pub mod analysis;
 pub mod cli;
+pub mod cuts;
 pub mod dataset;
 pub mod hist;
 pub mod inspect;

@@ -17,7 +17,7 @@
 //! and an error naming it; a missing object nulls what needs it; a channel whose fit
 //! fails gets its status. Nothing stops the other files or channels.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
 use rayon::prelude::*;
 
@@ -44,6 +44,8 @@ pub struct Config {
     pub limits: ConstantLimits,
     /// The gain reference run; `None`: the first run of the dataset.
     pub reference_run: Option<u32>,
+    /// Run periods with their own reference run: an interval inside the period uses it.
+    pub reference_overrides: Vec<((u32, u32), u32)>,
     /// Intervals of validity as inclusive run ranges; empty: one interval per run.
     pub intervals: Vec<(u32, u32)>,
 }
@@ -51,7 +53,14 @@ pub struct Config {
 impl Config {
     /// The standard cut set of spec section 5, one interval per run.
     pub fn standard() -> Self {
-        Config { channel_cuts: ChannelCuts::STANDARD, fit: FitConfig::STANDARD, limits: ConstantLimits::STANDARD, reference_run: None, intervals: Vec::new() }
+        Config {
+            channel_cuts: ChannelCuts::STANDARD,
+            fit: FitConfig::STANDARD,
+            limits: ConstantLimits::STANDARD,
+            reference_run: None,
+            reference_overrides: Vec::new(),
+            intervals: Vec::new(),
+        }
     }
 }
 
@@ -66,6 +75,8 @@ pub enum ConfigError {
     OverlappingIntervals { a: (u32, u32), b: (u32, u32) },
     #[error("interval {0:?} has its first run after its last")]
     EmptyInterval((u32, u32)),
+    #[error("interval {}-{} is partly inside the reference-run period {}-{}; make the period cover whole intervals", interval.0, interval.1, period.0, period.1)]
+    IntervalStraddlesReferencePeriod { interval: (u32, u32), period: (u32, u32) },
 }
 
 /// The result of the analysis of a dataset.
@@ -75,6 +86,7 @@ pub struct Analysis {
     pub metrics: Vec<SubrunMetrics>,
     /// One result per interval, in run order.
     pub intervals: Vec<IntervalResult>,
+    /// The default gain reference run (see also `Config::reference_overrides`).
     pub reference_run: u32,
     /// Everything that could not be read, in file order. Each names its file and object.
     pub errors: Vec<RootError>,
@@ -117,16 +129,39 @@ pub fn plan_intervals(runs: &[u32], cfg: &Config) -> Result<Vec<(u32, u32)>, Con
     Ok(iv)
 }
 
-/// Checks the configuration against the dataset: the intervals and the reference run.
-pub fn check(ds: &Dataset, cfg: &Config) -> Result<(Vec<(u32, u32)>, u32), ConfigError> {
+/// A checked plan: the intervals with data, each with its reference run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    pub intervals: Vec<(u32, u32)>,
+    /// The reference run of each interval.
+    pub references: Vec<u32>,
+    /// The default reference run.
+    pub reference_run: u32,
+}
+
+/// Checks the configuration against the dataset: the intervals and the reference runs.
+pub fn check(ds: &Dataset, cfg: &Config) -> Result<Plan, ConfigError> {
     let runs = ds.runs();
     let intervals = plan_intervals(&runs, cfg)?;
     let (first, last) = (runs[0], runs[runs.len() - 1]);
-    let reference = cfg.reference_run.unwrap_or(first);
-    if !runs.contains(&reference) {
-        return Err(ConfigError::ReferenceRunMissing { run: reference, first, last });
+    let missing = |run: u32| if runs.contains(&run) { Ok(run) } else { Err(ConfigError::ReferenceRunMissing { run, first, last }) };
+    let reference_run = missing(cfg.reference_run.unwrap_or(first))?;
+    let mut references = Vec::with_capacity(intervals.len());
+    for &(a, b) in &intervals {
+        let mut reference = reference_run;
+        for &(period, run) in &cfg.reference_overrides {
+            let inside = period.0 <= a && b <= period.1;
+            let apart = b < period.0 || period.1 < a;
+            if !inside && !apart {
+                return Err(ConfigError::IntervalStraddlesReferencePeriod { interval: (a, b), period });
+            }
+            if inside {
+                reference = missing(run)?;
+            }
+        }
+        references.push(reference);
     }
-    Ok((intervals, reference))
+    Ok(Plan { intervals, references, reference_run })
 }
 
 /// The reference run's summed out-of-fill profile, files in order. Errors are not
@@ -185,9 +220,14 @@ fn map_chunk(interval: usize, range: (u32, u32), files: &[SubrunFile], cfg: &Con
 /// Runs the analysis over a dataset on the current rayon pool. `progress` is called
 /// with the number of files done since the last call.
 pub fn analyze(ds: &Dataset, cfg: &Config, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, ConfigError> {
-    let (intervals, reference_run) = check(ds, cfg)?;
-    let reference = reference_out_of_fill(ds, reference_run);
-    let reference_ratio: Option<Vec<Option<(f64, f64)>>> = reference.as_ref().map(|p| (0..N_XTALS).map(|ch| oof_ratio(p, ch)).collect());
+    let Plan { intervals, references, reference_run } = check(ds, cfg)?;
+    // The reference runs' out-of-fill ratios, each summed once before the pass.
+    let mut reference_ratio: BTreeMap<u32, Option<Vec<Option<(f64, f64)>>>> = BTreeMap::new();
+    for &run in &references {
+        reference_ratio
+            .entry(run)
+            .or_insert_with(|| reference_out_of_fill(ds, run).map(|p| (0..N_XTALS).map(|ch| oof_ratio(&p, ch)).collect()));
+    }
 
     // The chunks, in order: consecutive files of one interval.
     let mut chunks: Vec<(usize, &[SubrunFile])> = Vec::new();
@@ -218,8 +258,10 @@ pub fn analyze(ds: &Dataset, cfg: &Config, progress: &(dyn Fn(u64) + Sync)) -> R
             if remaining[out.interval] == 0 {
                 let mut sums = current.take().expect("an interval with chunks has sums");
                 analysis.errors.append(&mut sums.errors);
-                let same = sums.run_first == reference_run && sums.run_last == reference_run;
-                analysis.intervals.push(interval_result(&sums, reference_ratio.as_deref(), same, &cfg.channel_cuts, &cfg.fit, &cfg.limits));
+                let reference = references[out.interval];
+                let same = sums.run_first == reference && sums.run_last == reference;
+                let ratio = reference_ratio[&reference].as_deref();
+                analysis.intervals.push(interval_result(&sums, ratio, same, &cfg.channel_cuts, &cfg.fit, &cfg.limits));
             }
         }
     }

@@ -156,6 +156,13 @@ fn configuration_errors_are_found_before_reading() {
     assert_eq!(err(cfg(Some(9), vec![])), ConfigError::ReferenceRunMissing { run: 9, first: 10, last: 12 });
     assert!(matches!(err(cfg(None, vec![(10, 11)])), ConfigError::RunOutsideIntervals { run: 12, .. }));
     assert_eq!(err(cfg(None, vec![(10, 11), (11, 12)])), ConfigError::OverlappingIntervals { a: (10, 11), b: (11, 12) });
-    let (iv, reference) = gm2dqc::pipeline::check(&ds, &cfg(Some(11), vec![(12, 20), (1, 11)])).unwrap();
-    assert_eq!((iv, reference), (vec![(1, 11), (12, 20)], 11));
+    let plan = gm2dqc::pipeline::check(&ds, &cfg(Some(11), vec![(12, 20), (1, 11)])).unwrap();
+    assert_eq!((plan.intervals, plan.references, plan.reference_run), (vec![(1, 11), (12, 20)], vec![11, 11], 11));
+    // A reference-run period: the intervals inside it use its reference run.
+    let periods = Config { reference_overrides: vec![((11, 12), 12)], ..cfg(None, vec![]) };
+    assert_eq!(gm2dqc::pipeline::check(&ds, &periods).unwrap().references, vec![10, 12, 12]);
+    let straddle = Config { reference_overrides: vec![((11, 12), 12)], ..cfg(None, vec![(10, 11), (12, 12)]) };
+    assert_eq!(err(straddle), ConfigError::IntervalStraddlesReferencePeriod { interval: (10, 11), period: (11, 12) });
+    let absent = Config { reference_overrides: vec![((12, 12), 30)], ..cfg(None, vec![]) };
+    assert_eq!(err(absent), ConfigError::ReferenceRunMissing { run: 30, first: 10, last: 12 });
 }

@@ -6,5 +6,6 @@ mod root_mutation;
 mod root_write;
 mod analysis;
 mod pipeline;
+mod cuts;
 mod cli;
 mod simulate;

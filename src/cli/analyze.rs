@@ -11,14 +11,20 @@ use serde::Serialize;
 
 use super::{progress_bar, AnalyzeArgs};
 use crate::analysis::interval::GainStatus;
+use crate::cuts::eval::Evaluation;
+use crate::cuts::CutFile;
 use crate::dataset;
-use crate::pipeline::{self, Analysis, Config};
+use crate::pipeline::{self, Analysis};
 use crate::tables;
 
 /// What `analyze` prints at the end (and writes to OUT/summary.json).
 #[derive(Debug, Serialize)]
 pub struct Summary {
     pub dataset: String,
+    pub cuts: String,
+    pub cuts_sha256: String,
+    /// Subruns that pass every required flag.
+    pub good_subruns: usize,
     pub out: String,
     pub files: usize,
     pub bytes: u64,
@@ -40,8 +46,11 @@ pub struct Summary {
     pub failed: bool,
 }
 
-fn summarise(args: &AnalyzeArgs, ds: &dataset::Dataset, a: &Analysis, seconds: f64) -> Summary {
+fn summarise(args: &AnalyzeArgs, ds: &dataset::Dataset, a: &Analysis, cuts: &CutFile, ev: &Evaluation, seconds: f64) -> Summary {
     Summary {
+        cuts: cuts.source.clone(),
+        cuts_sha256: cuts.sha256.clone(),
+        good_subruns: ev.ok.iter().filter(|x| **x).count(),
         dataset: args.input.display().to_string(),
         out: args.out.display().to_string(),
         files: ds.files.len(),
@@ -70,7 +79,15 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         }
     };
-    let cfg = Config { reference_run: args.reference_run, intervals: args.intervals.clone(), ..Config::standard() };
+    // The cut file first: an invalid one stops everything before any data is read.
+    let Some(cutfile) = super::cuts::load_or_report(args.cuts.as_deref()) else { return Ok(ExitCode::from(2)) };
+    let mut cfg = cutfile.config();
+    if args.reference_run.is_some() {
+        cfg.reference_run = args.reference_run;
+    }
+    if !args.intervals.is_empty() {
+        cfg.intervals = args.intervals.clone();
+    }
     // Configuration problems are found before any file is read.
     if let Err(e) = pipeline::check(&ds, &cfg) {
         eprintln!("error: {e}");
@@ -84,8 +101,12 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     bar.finish_and_clear();
 
     let out = &args.out;
+    let metrics = tables::subrun_metrics(&analysis.metrics);
+    let evaluation = crate::cuts::eval::evaluate(&cutfile, &metrics)?;
     for (name, mut df) in [
-        ("subrun_metrics", tables::subrun_metrics(&analysis.metrics)),
+        ("subrun_status", evaluation.status_frame()),
+        ("run_summary", evaluation.summary_frame()),
+        ("subrun_metrics", metrics),
         ("gain_constants", tables::gain_constants(&analysis.intervals)),
         ("calo_channel_status", tables::calo_channel_status(&analysis.intervals)),
         ("tracker_channel_status", tables::tracker_channel_status(&analysis.intervals)),
@@ -99,7 +120,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     }
     std::fs::write(out.join("errors.txt"), errors_txt).with_context(|| format!("writing {}", out.join("errors.txt").display()))?;
     let seconds = pool.install(|| t0.elapsed().as_secs_f64());
-    let summary = pool.install(|| summarise(&args, &ds, &analysis, seconds));
+    let summary = pool.install(|| summarise(&args, &ds, &analysis, &cutfile, &evaluation, seconds));
     std::fs::write(out.join("summary.json"), serde_json::to_vec_pretty(&summary)?)?;
 
     let stdout = std::io::stdout();
@@ -108,12 +129,12 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         serde_json::to_writer_pretty(&mut o, &summary)?;
         writeln!(o)?;
     } else {
-        print_summary(&mut o, &summary, &analysis)?;
+        print_summary(&mut o, &summary, &analysis, &cutfile, &evaluation)?;
     }
     Ok(if summary.failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
 }
 
-fn print_summary(o: &mut impl Write, s: &Summary, a: &Analysis) -> std::io::Result<()> {
+fn print_summary(o: &mut impl Write, s: &Summary, a: &Analysis, cuts: &CutFile, ev: &Evaluation) -> std::io::Result<()> {
     writeln!(
         o,
         "analysed {} files ({:.1} MB, {} runs, {} intervals) in {:.2} s on {} threads: {:.1} files/s, {:.1} MB/s",
@@ -140,6 +161,8 @@ fn print_summary(o: &mut impl Write, s: &Summary, a: &Analysis) -> std::io::Resu
             writeln!(o, "  {e}")?;
         }
     }
+    writeln!(o, "subrun flags with cuts {}: {} of {} subruns ok", cuts.label(), s.good_subruns, s.files)?;
+    super::cuts::print_summary(o, ev)?;
     writeln!(o, "tables written to {}/", s.out)?;
     if s.failed {
         writeln!(o, "FAILED: some inputs or fits failed (see above); everything else was processed")?;

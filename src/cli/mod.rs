@@ -16,6 +16,7 @@ use crate::inspect;
 use crate::root::RootFile;
 
 mod analyze;
+mod cuts;
 
 /// gm2dqc: data-quality control and gain calibration for g-2 style production files.
 #[derive(Debug, Parser)]
@@ -44,6 +45,7 @@ pub enum Command {
     ///
     /// Writes OUT/subrun_metrics.parquet, OUT/gain_constants.parquet,
     /// OUT/calo_channel_status.parquet, OUT/tracker_channel_status.parquet,
+    /// OUT/subrun_status.parquet and OUT/run_summary.parquet (the cut file's flags),
     /// OUT/errors.txt (every input problem, one per line) and OUT/summary.json.
     /// Exit code 0 when everything was read and every fit converged, 1 when some input
     /// or fit failed (everything else is still written), 2 for a configuration error
@@ -51,6 +53,9 @@ pub enum Command {
     ///
     /// Example: gm2dqc analyze --input sim --out out --threads 2
     Analyze(AnalyzeArgs),
+    /// Cut files: check one, apply one to a metrics table (what-if), compare two.
+    #[command(subcommand)]
+    Cuts(cuts::CutsCommand),
 }
 
 #[derive(Debug, clap::Args)]
@@ -62,11 +67,15 @@ pub struct AnalyzeArgs {
     /// Output directory (created if missing; tables in it are replaced).
     #[arg(long, value_name = "DIR")]
     pub out: PathBuf,
-    /// Gain reference run (default: the first run of the dataset).
+    /// The cut file: flags, channel cuts, fit range, reference run, intervals
+    /// (default: the built-in cuts/standard.toml). Checked before any file is read.
+    #[arg(long, value_name = "FILE")]
+    pub cuts: Option<PathBuf>,
+    /// Gain reference run (default: the cut file's, else the first run of the dataset).
     #[arg(long, value_name = "RUN")]
     pub reference_run: Option<u32>,
     /// An interval of validity as an inclusive run range FIRST-LAST; repeat for several.
-    /// Default: one interval per run.
+    /// Default: the cut file's intervals, else one interval per run.
     #[arg(long = "interval", value_name = "FIRST-LAST", value_parser = parse_run_range)]
     pub intervals: Vec<(u32, u32)>,
     /// Worker threads (default: all cores). Results are identical for any count.
@@ -166,6 +175,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Inspect(args) => run_inspect(args),
         Command::Simulate(args) => run_simulate(args),
         Command::Analyze(args) => analyze::run(args),
+        Command::Cuts(cmd) => cuts::run(cmd),
     }
 }
 

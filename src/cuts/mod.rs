@@ -1,0 +1,169 @@
+//! Expert-edited cut files (TOML): the data-quality flags and their cuts, the channel
+//! cuts, the gain-calibration settings, and run-period overrides.
+//!
+//! - [`load`] / [`parse`] read and validate a file, reporting every problem at once as
+//!   [`Diagnostic`]s with file:line:column and a hint. A file with any problem is
+//!   refused as a whole: the pipeline never runs half a cut file.
+//! - [`eval`] applies a cut file to a `subrun_metrics` table.
+//! - [`catalog`] lists the metrics a cut can name, with units.
+//!
+//! The format is documented in `cuts/README.md`; `cuts/standard.toml` is the standard
+//! set of spec section 5 and is built into the binary ([`standard`]).
+
+pub mod catalog;
+pub mod eval;
+mod parse;
+
+use std::fmt;
+use std::path::Path;
+
+use crate::analysis::channels::ChannelCuts;
+use crate::analysis::fit::FitConfig;
+use crate::analysis::interval::ConstantLimits;
+use crate::pipeline::Config;
+
+/// The text of `cuts/standard.toml`, built into the binary.
+pub const STANDARD_TOML: &str = include_str!("../../cuts/standard.toml");
+
+/// One side of a bound: the value and whether equality fails (`above`/`below`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bound {
+    pub value: f64,
+    pub strict: bool,
+}
+
+/// What a cut tests.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Test {
+    /// `min`/`above` and `max`/`below` (absolute bounds; either may be absent).
+    Range { low: Option<Bound>, high: Option<Bound> },
+    /// `equals`.
+    Equals(f64),
+    /// `within_fraction_of_run_median`: |v - median| <= f |median|.
+    FractionOfRunMedian(f64),
+    /// `within_errors_of_run_median`: |v - median| <= k x the subrun's own error.
+    ErrorsOfRunMedian { k: f64, error: &'static str },
+}
+
+/// One cut: a test on a metric, or on every metric of a group.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cut {
+    /// Unique name, `<flag>.<metric or group>` unless the file gives one.
+    pub name: String,
+    pub flag: String,
+    /// The metric or group name as written.
+    pub target: String,
+    /// The metrics tested (one, or every member of the group).
+    pub metrics: Vec<&'static str>,
+    pub unit: &'static str,
+    pub test: Test,
+}
+
+/// A run-period override: from `runs.0` to `runs.1` inclusive, `cut` uses `test`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Override {
+    pub runs: (u32, u32),
+    pub cut: String,
+    pub test: Test,
+}
+
+/// A validated cut file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CutFile {
+    /// Where it came from (for messages), and the SHA-256 of its bytes.
+    pub source: String,
+    pub sha256: String,
+    pub name: String,
+    pub description: String,
+    /// Every flag, in the order of first definition.
+    pub flags: Vec<String>,
+    pub required: Vec<String>,
+    pub cuts: Vec<Cut>,
+    pub overrides: Vec<Override>,
+    pub channels: ChannelCuts,
+    pub fit: FitConfig,
+    pub limits: ConstantLimits,
+    pub reference_run: Option<u32>,
+    /// Reference-run overrides: intervals within `runs` use `run` as reference.
+    pub reference_overrides: Vec<((u32, u32), u32)>,
+    pub intervals: Vec<(u32, u32)>,
+}
+
+impl CutFile {
+    /// The test of cut `i` for `run`: an override's when one covers the run.
+    pub fn test_for(&self, i: usize, run: u32) -> &Test {
+        let cut = &self.cuts[i];
+        self.overrides
+            .iter()
+            .find(|o| o.cut == cut.name && o.runs.0 <= run && run <= o.runs.1)
+            .map_or(&cut.test, |o| &o.test)
+    }
+
+    /// The analysis configuration this file gives.
+    pub fn config(&self) -> Config {
+        Config {
+            channel_cuts: self.channels,
+            fit: self.fit,
+            limits: self.limits,
+            reference_run: self.reference_run,
+            reference_overrides: self.reference_overrides.clone(),
+            intervals: self.intervals.clone(),
+        }
+    }
+
+    /// A short label: the name and the first 12 hex digits of the hash.
+    pub fn label(&self) -> String {
+        format!("{} ({})", self.name, &self.sha256[..12])
+    }
+}
+
+/// One problem in a cut file, located in the file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Diagnostic {
+    pub file: String,
+    pub line: usize,
+    pub column: usize,
+    pub message: String,
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for Diagnostic {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: error: {}", self.file, self.line, self.column, self.message)?;
+        if let Some(h) = &self.hint {
+            write!(f, "\n  hint: {h}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a cut file could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum CutFileError {
+    #[error("{path}: {source}", path = path.display())]
+    Io { path: std::path::PathBuf, source: std::io::Error },
+    #[error("{} problem(s) in the cut file:\n{}", .0.len(), .0.iter().map(|d| d.to_string()).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Diagnostic>),
+}
+
+/// SHA-256 of bytes, as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Parses and validates cut-file text; `source` names it in diagnostics.
+pub fn parse(text: &str, source: &str) -> Result<CutFile, Vec<Diagnostic>> {
+    parse::parse(text, source)
+}
+
+/// Reads and validates a cut file.
+pub fn load(path: &Path) -> Result<CutFile, CutFileError> {
+    let text = std::fs::read_to_string(path).map_err(|source| CutFileError::Io { path: path.to_path_buf(), source })?;
+    parse(&text, &path.display().to_string()).map_err(CutFileError::Invalid)
+}
+
+/// The built-in standard cut set (`cuts/standard.toml`).
+pub fn standard() -> CutFile {
+    parse(STANDARD_TOML, "cuts/standard.toml (built in)").expect("the built-in standard cut file is valid")
+}
