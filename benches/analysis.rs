@@ -20,6 +20,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
+mod timing;
+use timing::{median, time};
+
 use gm2dqc::analysis::channels::ChannelCuts;
 use gm2dqc::analysis::fit::{fit_in_fill, FitConfig};
 use gm2dqc::analysis::interval::{interval_result, ConstantLimits};
@@ -33,24 +36,6 @@ use gm2dqc::simulate::{plan, simulate, subrun_file, CompressionChoice, SimConfig
 use rayon::prelude::*;
 
 const CHANNELS: f64 = (N_XTALS + N_STRAWS) as f64;
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-/// Median seconds of `reps` runs of `f`.
-fn time<T>(reps: usize, mut f: impl FnMut() -> T) -> f64 {
-    median(
-        (0..reps)
-            .map(|_| {
-                let t0 = Instant::now();
-                std::hint::black_box(f());
-                t0.elapsed().as_secs_f64()
-            })
-            .collect(),
-    )
-}
 
 fn read_everything(file: &RootFile) -> usize {
     let (entries, errors) = file.walk();

@@ -8,7 +8,9 @@
 //! repetitions.
 
 use std::path::Path;
-use std::time::Instant;
+
+mod timing;
+use timing::time;
 
 use gm2dqc::analysis::metrics::SubrunMetrics;
 use gm2dqc::cuts::{self, eval};
@@ -77,23 +79,6 @@ fn table(runs: u32, subruns: u32) -> Vec<SubrunMetrics> {
         }
     }
     rows
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-fn time<T>(reps: usize, mut f: impl FnMut() -> T) -> f64 {
-    median(
-        (0..reps)
-            .map(|_| {
-                let t0 = Instant::now();
-                std::hint::black_box(f());
-                t0.elapsed().as_secs_f64()
-            })
-            .collect(),
-    )
 }
 
 fn main() {

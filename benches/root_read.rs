@@ -8,7 +8,9 @@
 //! The files are written to target/bench-data/subrun-<compression>.root.
 
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+
+mod timing;
+use timing::time;
 
 use gm2dqc::hist::Histogram;
 use gm2dqc::root::RootFile;
@@ -25,24 +27,6 @@ fn contract_subrun(compression: &str) -> Vec<u8> {
 /// Histograms and profiles: what is read (the timeTree is oxyroot's business).
 fn is_hist(key: &gm2dqc::root::Key) -> bool {
     gm2dqc::root::model::hist_class(&key.class_name).is_some()
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    v[v.len() / 2]
-}
-
-/// Median seconds of `reps` runs of `f`.
-fn time(reps: usize, mut f: impl FnMut() -> usize) -> (f64, usize) {
-    let mut n = 0;
-    let t: Vec<f64> = (0..reps)
-        .map(|_| {
-            let t0 = Instant::now();
-            n = std::hint::black_box(f());
-            t0.elapsed().as_secs_f64()
-        })
-        .collect();
-    (median(t), n)
 }
 
 fn read_everything(file: &RootFile) -> usize {
@@ -81,18 +65,18 @@ fn main() {
         let objects: Vec<_> = entries.iter().filter(|e| is_hist(&e.key)).cloned().collect();
         let raw_mb: f64 = objects.iter().map(|e| e.key.objlen as f64).sum::<f64>() / 1e6;
         // Floor: only fetch and decompress every payload (what any reader must do).
-        let (t_floor, _) = pool1.install(|| time(reps, || objects.iter().map(|e| file.object_bytes(&e.key, &e.path).unwrap().len()).sum()));
+        let t_floor = pool1.install(|| time(reps, || objects.iter().map(|e| file.object_bytes(&e.key, &e.path).unwrap().len()).sum::<usize>()));
         // Full: parse the file from its bytes in memory (as the floor has them), walk the
         // directories, decode every object, build histograms.
         let shared = std::sync::Arc::new(bytes.clone());
-        let (t_read, _) = pool1.install(|| {
+        let t_read = pool1.install(|| {
             time(reps, || {
                 let f = RootFile::from_shared(&path, shared.clone()).unwrap();
                 read_everything(&f)
             })
         });
         // From disk with positioned reads, objects decoded in parallel on 2 threads.
-        let (t_par, _) = pool2.install(|| {
+        let t_par = pool2.install(|| {
             time(reps, || {
                 let f = RootFile::open(&path).unwrap();
                 let (entries, _) = f.walk();
@@ -100,7 +84,7 @@ fn main() {
                     .par_iter()
                     .filter(|e| is_hist(&e.key))
                     .map(|e| Histogram::from_raw(f.hist_from_key(&e.key, &e.path).unwrap()).unwrap().axes().len())
-                    .sum()
+                    .sum::<usize>()
             })
         });
         let n = objects.len() as f64;
