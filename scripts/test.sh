@@ -11,8 +11,21 @@
 #    and gm2dqc reads the files they write, including a > 2 GiB file.
 #    GM2DQC_SKIP_CROSSCHECK=1 skips it (no network); GM2DQC_SKIP_LARGE=1 skips the
 #    2 GiB file.
+# The database tests run on SQLite and on a throwaway PostgreSQL server started here
+# (scripts/pg.sh, Debian's postgresql-15) and stopped at exit. Without the server the
+# PostgreSQL half is skipped with a message, unless CI=true (.ci/run), where it fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+if [[ -z "${GM2DQC_TEST_PG_HOST:-}" ]]; then
+    if pg_env="$(bash scripts/pg.sh start)"; then
+        eval "$pg_env"
+        trap 'bash scripts/pg.sh stop "$GM2DQC_TEST_PG_DIR"' EXIT
+        echo "== PostgreSQL test server at $GM2DQC_TEST_PG_HOST (port $GM2DQC_TEST_PG_PORT)"
+    else
+        echo "== no PostgreSQL test server (see above)"
+    fi
+fi
 
 export GM2DQC_FUZZ_SECONDS="${GM2DQC_FUZZ_SECONDS:-20}"
 echo "== cargo test"

@@ -13,6 +13,7 @@ pub mod analysis;
 pub mod cli;
 pub mod cuts;
 pub mod dataset;
+pub mod db;
 pub mod hist;
 pub mod inspect;
 pub mod layout;

@@ -92,6 +92,9 @@ pub struct Analysis {
     pub errors: Vec<RootError>,
     /// Files that could not be opened at all.
     pub files_failed: usize,
+    /// Every input file read, with its size and SHA-256 (the provenance of uploads and
+    /// the key of work already done), in file order.
+    pub inputs: Vec<crate::db::InputFile>,
 }
 
 impl Analysis {
@@ -187,12 +190,26 @@ struct ChunkOut {
     metrics: Vec<SubrunMetrics>,
     errors: Vec<RootError>,
     files_failed: usize,
+    inputs: Vec<crate::db::InputFile>,
+}
+
+/// Reads a whole file once: its checksum, and the ROOT file parsed from memory.
+fn open_with_checksum(f: &SubrunFile) -> (Option<crate::db::InputFile>, Result<RootFile, RootError>) {
+    match std::fs::read(&f.path) {
+        Ok(bytes) => {
+            let input = crate::db::InputFile { path: f.path.display().to_string(), size: bytes.len() as u64, sha256: crate::cuts::sha256_hex(&bytes) };
+            (Some(input), RootFile::from_bytes(&f.path, bytes))
+        }
+        Err(e) => (None, Err(RootError::new(&f.path, crate::root::ErrorKind::Io(e)))),
+    }
 }
 
 fn map_chunk(interval: usize, range: (u32, u32), files: &[SubrunFile], cfg: &Config, progress: &(dyn Fn(u64) + Sync)) -> ChunkOut {
-    let mut out = ChunkOut { interval, sums: IntervalSums::new(range.0, range.1), metrics: Vec::with_capacity(files.len()), errors: Vec::new(), files_failed: 0 };
+    let mut out = ChunkOut { interval, sums: IntervalSums::new(range.0, range.1), metrics: Vec::with_capacity(files.len()), errors: Vec::new(), files_failed: 0, inputs: Vec::new() };
     for f in files {
-        match RootFile::open(&f.path) {
+        let (input, file) = open_with_checksum(f);
+        out.inputs.extend(input);
+        match file {
             Ok(file) => {
                 let r = subrun_metrics(&file, f.id, &cfg.channel_cuts);
                 out.sums.add_subrun(&file, f.id, &r);
@@ -241,7 +258,7 @@ pub fn analyze(ds: &Dataset, cfg: &Config, progress: &(dyn Fn(u64) + Sync)) -> R
         remaining[*k] += 1;
     }
 
-    let mut analysis = Analysis { metrics: Vec::with_capacity(ds.files.len()), intervals: Vec::new(), reference_run, errors: Vec::new(), files_failed: 0 };
+    let mut analysis = Analysis { metrics: Vec::with_capacity(ds.files.len()), intervals: Vec::new(), reference_run, errors: Vec::new(), files_failed: 0, inputs: Vec::new() };
     let mut current: Option<IntervalSums> = None;
     let window = 2 * rayon::current_num_threads().max(1);
     for batch in chunks.chunks(window) {
@@ -250,6 +267,7 @@ pub fn analyze(ds: &Dataset, cfg: &Config, progress: &(dyn Fn(u64) + Sync)) -> R
             analysis.metrics.extend(out.metrics);
             analysis.errors.extend(out.errors);
             analysis.files_failed += out.files_failed;
+            analysis.inputs.extend(out.inputs);
             match &mut current {
                 Some(sums) => sums.merge(out.sums),
                 None => current = Some(out.sums),

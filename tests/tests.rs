@@ -7,5 +7,6 @@ mod root_write;
 mod analysis;
 mod pipeline;
 mod cuts;
+mod db;
 mod cli;
 mod simulate;

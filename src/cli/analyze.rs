@@ -118,6 +118,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
         errors_txt.push_str(&e.to_string());
         errors_txt.push('\n');
     }
+    std::fs::write(out.join("inputs.json"), serde_json::to_vec_pretty(&analysis.inputs)?)?;
     std::fs::write(out.join("errors.txt"), errors_txt).with_context(|| format!("writing {}", out.join("errors.txt").display()))?;
     let seconds = pool.install(|| t0.elapsed().as_secs_f64());
     let summary = pool.install(|| summarise(&args, &ds, &analysis, &cutfile, &evaluation, seconds));

@@ -17,6 +17,7 @@ use crate::root::RootFile;
 
 mod analyze;
 mod cuts;
+mod db;
 
 /// gm2dqc: data-quality control and gain calibration for g-2 style production files.
 #[derive(Debug, Parser)]
@@ -46,7 +47,8 @@ pub enum Command {
     /// Writes OUT/subrun_metrics.parquet, OUT/gain_constants.parquet,
     /// OUT/calo_channel_status.parquet, OUT/tracker_channel_status.parquet,
     /// OUT/subrun_status.parquet and OUT/run_summary.parquet (the cut file's flags),
-    /// OUT/errors.txt (every input problem, one per line) and OUT/summary.json.
+    /// OUT/errors.txt (every input problem, one per line), OUT/inputs.json (every
+    /// input file with its size and SHA-256) and OUT/summary.json.
     /// Exit code 0 when everything was read and every fit converged, 1 when some input
     /// or fit failed (everything else is still written), 2 for a configuration error
     /// (found before any file is read).
@@ -56,6 +58,13 @@ pub enum Command {
     /// Cut files: check one, apply one to a metrics table (what-if), compare two.
     #[command(subcommand)]
     Cuts(cuts::CutsCommand),
+    /// The conditions database: upload an analysis, read constants for a run and
+    /// subrun (as of any earlier time), list and lock tags, show history.
+    ///
+    /// The database is --db URL, else $GM2DQC_DB, else conditions.sqlite in the
+    /// current directory: postgres://user@host/db for PostgreSQL, a path (or
+    /// sqlite:PATH) for the embedded SQLite file.
+    Db(db::DbArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -176,6 +185,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Simulate(args) => run_simulate(args),
         Command::Analyze(args) => analyze::run(args),
         Command::Cuts(cmd) => cuts::run(cmd),
+        Command::Db(args) => db::run(args),
     }
 }
 

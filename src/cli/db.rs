@@ -1,0 +1,307 @@
+//! `gm2dqc db`: the conditions database from the command line.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Subcommand, ValueEnum};
+use polars::prelude::*;
+
+use crate::db::payload::Payload;
+use crate::db::{self, schema, time, InputFile, Iov, Provenance};
+use crate::tables;
+
+#[derive(Debug, clap::Args)]
+pub struct DbArgs {
+    /// The database: postgres://user@host/db, or a SQLite file path (default:
+    /// $GM2DQC_DB, else conditions.sqlite here).
+    #[arg(long, global = true, value_name = "URL")]
+    pub db: Option<String>,
+    #[command(subcommand)]
+    pub command: DbCommand,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum Format {
+    Csv,
+    Json,
+    Parquet,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCommand {
+    /// Create the schema (or check it), and with --roles print the PostgreSQL role setup
+    /// (reader: read only; writer: uploads, never changes history or unlocks a tag).
+    Init {
+        #[arg(long)]
+        roles: bool,
+        /// Apply the role setup too (PostgreSQL, as the database owner).
+        #[arg(long, requires = "roles")]
+        apply: bool,
+    },
+    /// Upload the tables of `gm2dqc analyze --out OUT` into a tag, one transaction per
+    /// folder: gain_constants and the channel status per interval, subrun_metrics and
+    /// subrun_status per run, with provenance (inputs with checksums, cut-file hash,
+    /// software version, user, host, command line). Identical content is not written
+    /// again.
+    ///
+    /// Example: gm2dqc db --db out/conditions.sqlite upload --from out --tag dqc-v1
+    Upload {
+        #[arg(long, value_name = "OUT")]
+        from: PathBuf,
+        #[arg(long)]
+        tag: String,
+    },
+    /// The constants of FOLDER valid at a run (and subrun) in a tag.
+    ///
+    /// Example: gm2dqc db get gain_constants --tag dqc-v1 --run 15921 --format csv
+    Get {
+        /// gain_constants, calo_channel_status, tracker_channel_status, subrun_metrics, subrun_status
+        folder: String,
+        #[arg(long)]
+        tag: String,
+        #[arg(long)]
+        run: u32,
+        /// The subrun (default 0, the start of the run); for subrun_metrics and
+        /// subrun_status only that subrun's row is printed when given.
+        #[arg(long)]
+        subrun: Option<u32>,
+        /// Read the tag as it stood at this time (UTC, e.g. 2026-11-30T04:00:00Z).
+        #[arg(long, value_name = "TIME")]
+        as_of: Option<String>,
+        #[arg(long, value_enum, default_value = "csv")]
+        format: Format,
+        /// Write to this file instead of stdout (required for parquet).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Every tag: locked or not, when created, how many intervals.
+    Tags {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The history of FOLDER in a tag: every upload, including superseded ones.
+    History {
+        folder: String,
+        #[arg(long)]
+        tag: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Lock a tag: it refuses every later upload, for good.
+    Lock { tag: String },
+}
+
+fn url(args: &DbArgs) -> String {
+    args.db.clone().or_else(|| std::env::var("GM2DQC_DB").ok()).unwrap_or_else(|| "conditions.sqlite".into())
+}
+
+pub fn run(args: DbArgs) -> anyhow::Result<ExitCode> {
+    let url = url(&args);
+    let mut b = db::open(&url)?;
+    let stdout = std::io::stdout();
+    let mut o = stdout.lock();
+    match args.command {
+        DbCommand::Init { roles, apply } => {
+            writeln!(o, "{}: schema version {}", b.location(), schema::SCHEMA_VERSION)?;
+            if roles {
+                let sql = schema::roles_sql();
+                if apply {
+                    let mut tx = b.begin(true)?;
+                    if tx.dialect() != schema::Dialect::Postgres {
+                        anyhow::bail!("roles exist on PostgreSQL only; SQLite files are protected by file permissions");
+                    }
+                    tx.exec(&sql, &[])?;
+                    tx.commit()?;
+                    writeln!(o, "roles gm2dqc_reader and gm2dqc_writer set up")?;
+                } else {
+                    write!(o, "{sql}")?;
+                }
+            }
+        }
+        DbCommand::Upload { from, tag } => {
+            let reports = upload_outputs(b.as_mut(), &from, &tag)?;
+            for (folder, r) in reports {
+                match r.upload_id {
+                    Some(id) => writeln!(o, "{folder}: upload {id}: {} intervals written, {} unchanged, {} new payloads, {} rows", r.written, r.unchanged, r.new_payloads, r.rows)?,
+                    None => writeln!(o, "{folder}: nothing new ({} intervals already current in tag {tag})", r.unchanged)?,
+                }
+                for (a, z) in &r.gaps {
+                    writeln!(o, "  gap: no constants from {}.{} to {}.{}", a.0, a.1, z.0, z.1)?;
+                }
+            }
+        }
+        DbCommand::Get { folder, tag, run, subrun, as_of, format, out } => {
+            let as_of_us = match as_of.as_deref().map(time::parse_us) {
+                Some(None) => anyhow::bail!("--as-of {}: expected a UTC time such as 2026-11-30T04:00:00Z", as_of.unwrap_or_default()),
+                Some(Some(t)) => Some(t),
+                None => None,
+            };
+            let Some((iov, payload)) = db::get(b.as_mut(), &tag, &folder, (run, subrun.unwrap_or(0)), as_of_us)? else {
+                eprintln!("no {folder} in tag {tag} for run {run} subrun {}", subrun.unwrap_or(0));
+                return Ok(ExitCode::from(1));
+            };
+            let mut df = payload.to_frame();
+            if let (Some(s), true) = (subrun, df.column("subrun").is_ok()) {
+                let mask = df.column("subrun")?.as_materialized_series().equal(s)?;
+                df = df.filter(&mask)?;
+            }
+            eprintln!("{folder} in tag {tag}, interval {iov}, {} rows", df.height());
+            write_frame(&mut df, format, out.as_deref(), &mut o)?;
+        }
+        DbCommand::Tags { json } => {
+            let tags = db::tags(b.as_mut())?;
+            if json {
+                serde_json::to_writer_pretty(&mut o, &tags)?;
+                writeln!(o)?;
+            } else {
+                writeln!(o, "{:<24} {:<7} {:>6}  {:<27}  description", "tag", "locked", "iovs", "created")?;
+                for t in tags {
+                    writeln!(o, "{:<24} {:<7} {:>6}  {:<27}  {}", t.name, if t.locked { "yes" } else { "no" }, t.iovs, time::format_us(t.created_at_us), t.description)?;
+                }
+            }
+        }
+        DbCommand::History { folder, tag, json } => {
+            let h = db::history(b.as_mut(), &tag, &folder)?;
+            if json {
+                serde_json::to_writer_pretty(&mut o, &h)?;
+                writeln!(o)?;
+            } else {
+                writeln!(o, "{:<24} {:<27} {:>7} {:<12} {:>6}  {:<10} dataset", "interval", "inserted", "upload", "payload", "rows", "user")?;
+                for r in h {
+                    writeln!(o, "{:<24} {:<27} {:>7} {:<12} {:>6}  {:<10} {}", r.iov.to_string(), time::format_us(r.inserted_at_us), r.upload_id, &r.payload_hash[..12], r.nrows, r.user, r.dataset)?;
+                }
+            }
+        }
+        DbCommand::Lock { tag } => {
+            if db::lock_tag(b.as_mut(), &tag)? {
+                writeln!(o, "tag {tag} locked")?;
+            } else {
+                writeln!(o, "tag {tag} was already locked")?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_frame(df: &mut DataFrame, format: Format, out: Option<&Path>, stdout: &mut impl Write) -> anyhow::Result<()> {
+    match format {
+        Format::Parquet => {
+            let Some(path) = out else { anyhow::bail!("--format parquet needs --out FILE") };
+            tables::write_parquet(df, path)?;
+        }
+        Format::Csv | Format::Json => {
+            let text = if matches!(format, Format::Csv) { frame_csv(df) } else { serde_json::to_string_pretty(&frame_json(df))? + "\n" };
+            match out {
+                Some(p) => std::fs::write(p, text)?,
+                None => stdout.write_all(text.as_bytes())?,
+            }
+        }
+    }
+    Ok(())
+}
+
+fn cell(c: &Column, i: usize) -> AnyValue<'_> {
+    c.get(i).unwrap_or(AnyValue::Null)
+}
+
+fn frame_csv(df: &DataFrame) -> String {
+    let mut s = df.get_column_names().iter().map(|n| n.as_str()).collect::<Vec<_>>().join(",");
+    s.push('\n');
+    for i in 0..df.height() {
+        let row: Vec<String> = df
+            .columns()
+            .iter()
+            .map(|c| match cell(c, i) {
+                AnyValue::Null => String::new(),
+                AnyValue::String(t) => format!("\"{}\"", t.replace('"', "\"\"")),
+                AnyValue::StringOwned(t) => format!("\"{}\"", t.replace('"', "\"\"")),
+                AnyValue::Float64(x) => format!("{x:?}"),
+                v => v.to_string(),
+            })
+            .collect();
+        s.push_str(&row.join(","));
+        s.push('\n');
+    }
+    s
+}
+
+fn frame_json(df: &DataFrame) -> serde_json::Value {
+    let rows: Vec<serde_json::Value> = (0..df.height())
+        .map(|i| {
+            let m: serde_json::Map<String, serde_json::Value> = df
+                .columns()
+                .iter()
+                .map(|c| {
+                    let v = match cell(c, i) {
+                        AnyValue::Null => serde_json::Value::Null,
+                        AnyValue::Boolean(b) => b.into(),
+                        AnyValue::Int64(x) => x.into(),
+                        AnyValue::Float64(x) => serde_json::Number::from_f64(x).map_or(serde_json::Value::Null, serde_json::Value::Number),
+                        AnyValue::String(t) => t.into(),
+                        AnyValue::StringOwned(t) => t.as_str().into(),
+                        v => v.to_string().into(),
+                    };
+                    (c.name().to_string(), v)
+                })
+                .collect();
+            serde_json::Value::Object(m)
+        })
+        .collect();
+    serde_json::Value::Array(rows)
+}
+
+/// The per-interval or per-run payloads of one analysis table.
+fn split(df: &DataFrame, folder: &schema::Folder, by_interval: bool) -> anyhow::Result<Vec<(Iov, Payload)>> {
+    let (a, z) = if by_interval { ("run_first", "run_last") } else { ("run", "run") };
+    let first = df.column(a)?.cast(&DataType::UInt32)?;
+    let last = df.column(z)?.cast(&DataType::UInt32)?;
+    let (first, last) = (first.u32()?, last.u32()?);
+    let mut keys: Vec<(u32, u32)> = first.iter().zip(last.iter()).filter_map(|(x, y)| x.zip(y)).collect();
+    keys.dedup();
+    keys.sort();
+    keys.dedup();
+    let mut out = Vec::new();
+    for (x, y) in keys {
+        let mask = first.equal(x) & last.equal(y);
+        let part = df.filter(&mask)?;
+        out.push((Iov::runs(x, y), Payload::from_frame(folder, &part)?));
+    }
+    Ok(out)
+}
+
+/// The database form of subrun_status: the cut file's flags as one JSON column.
+fn status_for_db(df: &DataFrame) -> anyhow::Result<DataFrame> {
+    let fixed = ["run", "subrun", "ok", "reasons", "cuts_sha256"];
+    let flags: Vec<&Column> = df.columns().iter().filter(|c| !fixed.contains(&c.name().as_str())).collect();
+    let json: Vec<String> = (0..df.height())
+        .map(|i| {
+            let m: serde_json::Map<String, serde_json::Value> = flags.iter().map(|c| (c.name().to_string(), matches!(cell(c, i), AnyValue::Boolean(true)).into())).collect();
+            serde_json::Value::Object(m).to_string()
+        })
+        .collect();
+    let mut out = df.select(fixed)?;
+    out.with_column(Column::new("flags_json".into(), json))?;
+    Ok(out)
+}
+
+/// Uploads every table of an analysis output directory; one transaction per folder.
+pub fn upload_outputs(b: &mut dyn db::Backend, out: &Path, tag: &str) -> anyhow::Result<Vec<(&'static str, db::UploadReport)>> {
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).map_err(|e| anyhow::anyhow!("{}: {e} (run gm2dqc analyze --out {} first)", out.join("summary.json").display(), out.display()))?)?;
+    let inputs: Vec<InputFile> = match std::fs::read(out.join("inputs.json")) {
+        Ok(b) => serde_json::from_slice(&b)?,
+        Err(_) => Vec::new(),
+    };
+    let prov = Provenance::here(summary["dataset"].as_str().unwrap_or("unknown"), summary["cuts_sha256"].as_str().map(str::to_string), inputs);
+    let mut reports = Vec::new();
+    for (name, by_interval) in [("gain_constants", true), ("calo_channel_status", true), ("tracker_channel_status", true), ("subrun_metrics", false), ("subrun_status", false)] {
+        let folder = schema::folder(name).expect("known folder");
+        let mut df = tables::read_parquet(&out.join(format!("{name}.parquet")))?;
+        if name == "subrun_status" {
+            df = status_for_db(&df)?;
+        }
+        let items = split(&df, &folder, by_interval)?;
+        reports.push((name, db::upload(b, tag, &items, &prov)?));
+    }
+    Ok(reports)
+}

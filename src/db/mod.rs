@@ -1,0 +1,517 @@
+//! The conditions database: constants and subrun flags with explicit intervals of
+//! validity, named tags that can be locked, content-addressed immutable payloads,
+//! append-only history with "as of" reads, and provenance for every upload.
+//!
+//! Two backends behind one interface: SQLite (the default, a file in the output
+//! directory; no server) and PostgreSQL (`postgres://...`). The logic of uploads and
+//! reads is written once here against [`Tx`], a transaction with a few primitive
+//! operations that each backend implements; SQL uses `$N` placeholders everywhere and
+//! values are always bound, never spliced into the text (the only identifiers in SQL
+//! text are the folder table and column names of [`schema`], never user input).
+
+pub mod payload;
+pub mod postgres;
+pub mod schema;
+pub mod sqlite;
+pub mod time;
+
+use std::collections::BTreeMap;
+
+use payload::{Payload, Value};
+use schema::{ColType, Dialect, Folder};
+
+/// Why a database operation failed. Nothing is written when an upload fails.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("database: {0}")]
+    Backend(String),
+    #[error("tag `{0}` is locked: it accepts no more uploads (make a new tag)")]
+    TagLocked(String),
+    #[error("no tag `{0}` (`gm2dqc db tags` lists them)")]
+    NoTag(String),
+    #[error("no folder `{0}`; folders: gain_constants, calo_channel_status, tracker_channel_status, subrun_metrics, subrun_status")]
+    NoFolder(String),
+    #[error("intervals {a} and {b} of one upload overlap")]
+    Overlap { a: Iov, b: Iov },
+    #[error("payload: {0}")]
+    Payload(String),
+    #[error("the database has schema version {found}, this gm2dqc reads {expected}: {hint}")]
+    Schema { found: i64, expected: i64, hint: &'static str },
+    #[error("invalid database URL `{0}`: expected postgres://..., postgresql://..., sqlite:PATH or a file path")]
+    Url(String),
+}
+
+pub type Result<T> = std::result::Result<T, DbError>;
+
+/// A point of validity: (run, subrun).
+pub type Point = (u32, u32);
+
+/// A half-open interval of validity `[first, end)`; `end = None` is open-ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+pub struct Iov {
+    pub first: Point,
+    pub end: Option<Point>,
+}
+
+impl Iov {
+    /// All subruns of the runs `first..=last`: `[(first, 0), (last + 1, 0))`.
+    pub fn runs(first: u32, last: u32) -> Iov {
+        Iov { first: (first, 0), end: Some((last + 1, 0)) }
+    }
+
+    pub fn contains(&self, p: Point) -> bool {
+        self.first <= p && self.end.is_none_or(|e| p < e)
+    }
+
+    pub fn overlaps(&self, o: &Iov) -> bool {
+        self.end.is_none_or(|e| o.first < e) && o.end.is_none_or(|e| self.first < e)
+    }
+}
+
+impl std::fmt::Display for Iov {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.end {
+            Some(e) => write!(f, "[{}.{}, {}.{})", self.first.0, self.first.1, e.0, e.1),
+            None => write!(f, "[{}.{}, open)", self.first.0, self.first.1),
+        }
+    }
+}
+
+/// An input file of an upload.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct InputFile {
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// Where an upload came from.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Provenance {
+    pub dataset: String,
+    pub software_version: String,
+    pub git_commit: String,
+    pub cuts_sha256: Option<String>,
+    pub user: String,
+    pub host: String,
+    pub command_line: String,
+    pub inputs: Vec<InputFile>,
+}
+
+impl Provenance {
+    /// This process: version, commit (from the build), user, host, command line.
+    pub fn here(dataset: &str, cuts_sha256: Option<String>, inputs: Vec<InputFile>) -> Self {
+        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "unknown".into());
+        let user = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .ok()
+            .or_else(|| std::process::Command::new("id").arg("-un").output().ok().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).filter(|u| !u.is_empty()))
+            .unwrap_or_else(|| "unknown".into());
+        Provenance {
+            dataset: dataset.to_string(),
+            software_version: env!("CARGO_PKG_VERSION").to_string(),
+            git_commit: env!("GM2DQC_GIT_COMMIT").to_string(),
+            cuts_sha256,
+            user,
+            host,
+            command_line: std::env::args().collect::<Vec<_>>().join(" "),
+            inputs,
+        }
+    }
+}
+
+/// What an upload did.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct UploadReport {
+    /// The upload's id; `None` when nothing new was written.
+    pub upload_id: Option<i64>,
+    /// Intervals written, and intervals whose content was already current (skipped).
+    pub written: usize,
+    pub unchanged: usize,
+    /// Payloads stored for the first time, and their rows.
+    pub new_payloads: usize,
+    pub rows: usize,
+    /// Gaps between consecutive intervals of the upload.
+    pub gaps: Vec<(Point, Point)>,
+}
+
+/// One interval of history.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct IovRecord {
+    pub id: i64,
+    pub iov: Iov,
+    pub payload_hash: String,
+    pub upload_id: i64,
+    pub inserted_at_us: i64,
+    pub nrows: i64,
+    pub user: String,
+    pub dataset: String,
+    pub git_commit: String,
+    pub cuts_sha256: Option<String>,
+}
+
+/// A tag and what it holds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TagInfo {
+    pub name: String,
+    pub description: String,
+    pub locked: bool,
+    pub created_at_us: i64,
+    pub locked_at_us: Option<i64>,
+    pub iovs: i64,
+}
+
+/// A transaction: the primitive operations each backend provides. SQL uses `$1..$N`.
+pub trait Tx {
+    fn dialect(&self) -> Dialect;
+    fn exec(&mut self, sql: &str, params: &[Value]) -> Result<u64>;
+    /// Rows of a query, each value read as the given type.
+    fn query(&mut self, sql: &str, params: &[Value], types: &[ColType]) -> Result<Vec<Vec<Value>>>;
+    /// Inserts many rows into `table` (COPY on PostgreSQL).
+    fn bulk_insert(&mut self, table: &str, columns: &[(String, ColType)], rows: &mut dyn Iterator<Item = Vec<Value>>) -> Result<u64>;
+    /// The database clock, in microseconds since the Unix epoch.
+    fn now_us(&mut self) -> Result<i64>;
+    fn commit(self: Box<Self>) -> Result<()>;
+}
+
+/// A connection to a conditions database.
+pub trait Backend {
+    /// A transaction; `write` takes the database's write lock up front where the
+    /// backend needs it (SQLite: BEGIN IMMEDIATE).
+    fn begin(&mut self, write: bool) -> Result<Box<dyn Tx + '_>>;
+    /// A human-readable location (path or URL without password).
+    fn location(&self) -> String;
+}
+
+/// Opens a database: `postgres://...`/`postgresql://...`, `sqlite:PATH` or a path.
+/// Applies the migrations that are missing.
+pub fn open(url: &str) -> Result<Box<dyn Backend>> {
+    let mut b: Box<dyn Backend> = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        Box::new(postgres::Postgres::connect(url)?)
+    } else {
+        let path = url.strip_prefix("sqlite:").unwrap_or(url);
+        if path.is_empty() {
+            return Err(DbError::Url(url.to_string()));
+        }
+        Box::new(sqlite::Sqlite::open(std::path::Path::new(path))?)
+    };
+    migrate(b.as_mut())?;
+    Ok(b)
+}
+
+fn one_int(tx: &mut dyn Tx, sql: &str, params: &[Value]) -> Result<Option<i64>> {
+    Ok(tx.query(sql, params, &[ColType::Int])?.into_iter().next().and_then(|r| r[0].as_i64()))
+}
+
+/// Creates the schema or checks its version.
+pub fn migrate(b: &mut dyn Backend) -> Result<i64> {
+    let mut tx = b.begin(true)?;
+    let d = tx.dialect();
+    if d == Dialect::Postgres {
+        // One migrator at a time across processes.
+        tx.query("SELECT pg_advisory_xact_lock(7420260001)::text", &[], &[ColType::Text])?;
+    }
+    tx.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at_us BIGINT NOT NULL)", &[])?;
+    let found = one_int(tx.as_mut(), "SELECT MAX(version) FROM schema_migrations", &[])?.unwrap_or(0);
+    if found > schema::SCHEMA_VERSION {
+        return Err(DbError::Schema { found, expected: schema::SCHEMA_VERSION, hint: "use a newer gm2dqc for this database" });
+    }
+    if found < 1 {
+        for stmt in schema::migration_1(d) {
+            tx.exec(&stmt, &[])?;
+        }
+        let now = tx.now_us()?;
+        tx.exec("INSERT INTO schema_migrations (version, applied_at_us) VALUES ($1, $2)", &[Value::Int(1), Value::Int(now)])?;
+    }
+    tx.commit()?;
+    Ok(schema::SCHEMA_VERSION)
+}
+
+fn folder_or_err(name: &str) -> Result<Folder> {
+    schema::folder(name).ok_or_else(|| DbError::NoFolder(name.to_string()))
+}
+
+fn iov_params(iov: &Iov) -> [Value; 4] {
+    let (er, es) = match iov.end {
+        Some((r, s)) => (Value::Int(r.into()), Value::Int(s.into())),
+        None => (Value::Null(ColType::Int), Value::Null(ColType::Int)),
+    };
+    [Value::Int(iov.first.0.into()), Value::Int(iov.first.1.into()), er, es]
+}
+
+fn iov_from(row: &[Value]) -> Iov {
+    let p = |i: usize| row[i].as_i64().map(|x| x as u32);
+    Iov { first: (p(0).unwrap_or(0), p(1).unwrap_or(0)), end: p(2).zip(p(3)) }
+}
+
+/// Creates a tag when it does not exist yet.
+pub fn create_tag(b: &mut dyn Backend, name: &str, description: &str) -> Result<bool> {
+    let mut tx = b.begin(true)?;
+    let created = ensure_tag(tx.as_mut(), name, description)?;
+    tx.commit()?;
+    Ok(created)
+}
+
+fn ensure_tag(tx: &mut dyn Tx, name: &str, description: &str) -> Result<bool> {
+    if one_int(tx, "SELECT COUNT(*) FROM tags WHERE name = $1", &[Value::Text(name.into())])? == Some(1) {
+        return Ok(false);
+    }
+    let now = tx.now_us()?;
+    let n = tx.exec(
+        "INSERT INTO tags (name, description, created_at_us) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+        &[Value::Text(name.into()), Value::Text(description.into()), Value::Int(now)],
+    )?;
+    Ok(n == 1)
+}
+
+/// Locks a tag: it refuses every later upload. Locking twice is not an error.
+pub fn lock_tag(b: &mut dyn Backend, name: &str) -> Result<bool> {
+    let mut tx = b.begin(true)?;
+    let locked = tx.query("SELECT locked FROM tags WHERE name = $1", &[Value::Text(name.into())], &[ColType::Bool])?;
+    let Some(row) = locked.first() else { return Err(DbError::NoTag(name.into())) };
+    if row[0] == Value::Bool(true) {
+        return Ok(false);
+    }
+    let now = tx.now_us()?;
+    tx.exec("UPDATE tags SET locked = $1, locked_at_us = $2 WHERE name = $3", &[Value::Bool(true), Value::Int(now), Value::Text(name.into())])?;
+    tx.commit()?;
+    Ok(true)
+}
+
+/// Every tag.
+pub fn tags(b: &mut dyn Backend) -> Result<Vec<TagInfo>> {
+    let mut tx = b.begin(false)?;
+    let rows = tx.query(
+        "SELECT t.name, t.description, t.locked, t.created_at_us, t.locked_at_us, (SELECT COUNT(*) FROM iovs i WHERE i.tag = t.name) FROM tags t ORDER BY t.name",
+        &[],
+        &[ColType::Text, ColType::Text, ColType::Bool, ColType::Int, ColType::Int, ColType::Int],
+    )?;
+    Ok(rows
+        .into_iter()
+        .map(|r| TagInfo {
+            name: r[0].as_str().unwrap_or_default().to_string(),
+            description: r[1].as_str().unwrap_or_default().to_string(),
+            locked: r[2] == Value::Bool(true),
+            created_at_us: r[3].as_i64().unwrap_or(0),
+            locked_at_us: r[4].as_i64(),
+            iovs: r[5].as_i64().unwrap_or(0),
+        })
+        .collect())
+}
+
+/// Uploads payloads for intervals of one folder into a tag, in one transaction: all
+/// or nothing. Intervals whose content is already current in the tag are skipped;
+/// when nothing is new, nothing is written (not even provenance).
+pub fn upload(b: &mut dyn Backend, tag: &str, items: &[(Iov, Payload)], prov: &Provenance) -> Result<UploadReport> {
+    // Checks before touching the database: one folder, no overlaps within the upload.
+    let Some((_, first)) = items.first() else {
+        return Ok(UploadReport { upload_id: None, written: 0, unchanged: 0, new_payloads: 0, rows: 0, gaps: Vec::new() });
+    };
+    let folder = first.folder.clone();
+    if let Some((_, p)) = items.iter().find(|(_, p)| p.folder != folder) {
+        return Err(DbError::Payload(format!("one upload is one folder: {} and {}", folder.name, p.folder.name)));
+    }
+    let mut sorted: Vec<&(Iov, Payload)> = items.iter().collect();
+    sorted.sort_by_key(|(iov, _)| *iov);
+    let mut gaps = Vec::new();
+    for w in sorted.windows(2) {
+        let (a, b) = (w[0].0, w[1].0);
+        if a.overlaps(&b) {
+            return Err(DbError::Overlap { a, b });
+        }
+        if let Some(end) = a.end {
+            if end < b.first {
+                gaps.push((end, b.first));
+            }
+        }
+    }
+    let hashes: Vec<String> = sorted.iter().map(|(_, p)| p.hash()).collect();
+
+    let mut tx = b.begin(true)?;
+    let d = tx.dialect();
+    ensure_tag(tx.as_mut(), tag, "")?;
+    let lock = if d == Dialect::Postgres { " FOR UPDATE" } else { "" };
+    let locked = tx.query(&format!("SELECT locked FROM tags WHERE name = $1{lock}"), &[Value::Text(tag.into())], &[ColType::Bool])?;
+    if locked.first().is_some_and(|r| r[0] == Value::Bool(true)) {
+        return Err(DbError::TagLocked(tag.into()));
+    }
+    // Which intervals already have this content as their current constants?
+    let mut todo = Vec::new();
+    for (k, (iov, _)) in sorted.iter().enumerate() {
+        let [a, b_, c, e] = iov_params(iov);
+        let same = one_int(
+            tx.as_mut(),
+            "SELECT COUNT(*) FROM iovs i WHERE i.tag = $1 AND i.folder = $2 AND i.first_run = $3 AND i.first_subrun = $4 \
+             AND ((i.end_run IS NULL AND CAST($5 AS BIGINT) IS NULL) OR (i.end_run = $5 AND i.end_subrun = $6)) AND i.payload_hash = $7 \
+             AND NOT EXISTS (SELECT 1 FROM iovs j WHERE j.tag = i.tag AND j.folder = i.folder AND j.id > i.id \
+                 AND (j.end_run IS NULL OR j.end_run > i.first_run OR (j.end_run = i.first_run AND j.end_subrun > i.first_subrun)) \
+                 AND (i.end_run IS NULL OR j.first_run < i.end_run OR (j.first_run = i.end_run AND j.first_subrun < i.end_subrun)))",
+            &[Value::Text(tag.into()), Value::Text(folder.name.into()), a, b_, c, e, Value::Text(hashes[k].clone())],
+        )?;
+        if same != Some(1) {
+            todo.push(k);
+        }
+    }
+    let unchanged = sorted.len() - todo.len();
+    if todo.is_empty() {
+        return Ok(UploadReport { upload_id: None, written: 0, unchanged, new_payloads: 0, rows: 0, gaps });
+    }
+    // Insertion times strictly increase within a tag, whatever the clocks do.
+    let last = one_int(tx.as_mut(), "SELECT MAX(inserted_at_us) FROM iovs WHERE tag = $1", &[Value::Text(tag.into())])?.unwrap_or(0);
+    let now = tx.now_us()?.max(last + 1);
+    let text = |s: &str| Value::Text(s.to_string());
+    let upload_id = one_int(
+        tx.as_mut(),
+        "INSERT INTO uploads (created_at_us, tag, folder, dataset, software_version, git_commit, cuts_sha256, user_name, host, command_line) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        &[
+            Value::Int(now),
+            text(tag),
+            text(folder.name),
+            text(&prov.dataset),
+            text(&prov.software_version),
+            text(&prov.git_commit),
+            prov.cuts_sha256.as_deref().map_or(Value::Null(ColType::Text), text),
+            text(&prov.user),
+            text(&prov.host),
+            text(&prov.command_line),
+        ],
+    )?
+    .ok_or_else(|| DbError::Backend("INSERT ... RETURNING gave no id".into()))?;
+    let input_cols = [("upload_id".to_string(), ColType::Int), ("path".into(), ColType::Text), ("size".into(), ColType::Int), ("sha256".into(), ColType::Text)];
+    let mut inputs = prov.inputs.iter().map(|f| vec![Value::Int(upload_id), text(&f.path), Value::Int(f.size as i64), text(&f.sha256)]);
+    tx.bulk_insert("upload_inputs", &input_cols, &mut inputs)?;
+    let (mut new_payloads, mut rows) = (0, 0);
+    let mut row_cols = vec![("payload_hash".to_string(), ColType::Text), ("row_index".to_string(), ColType::Int)];
+    row_cols.extend(folder.columns.iter().cloned());
+    for &k in &todo {
+        let (iov, p) = sorted[k];
+        let hash = &hashes[k];
+        let inserted = tx.exec(
+            "INSERT INTO payloads (hash, folder, nrows, created_at_us) VALUES ($1, $2, $3, $4) ON CONFLICT (hash) DO NOTHING",
+            &[text(hash), text(folder.name), Value::Int(p.rows.len() as i64), Value::Int(now)],
+        )?;
+        if inserted == 1 {
+            new_payloads += 1;
+            let mut it = p.rows.iter().enumerate().map(|(i, r)| {
+                let mut v = Vec::with_capacity(r.len() + 2);
+                v.push(text(hash));
+                v.push(Value::Int(i as i64));
+                v.extend(r.iter().cloned());
+                v
+            });
+            rows += tx.bulk_insert(&folder.table(), &row_cols, &mut it)? as usize;
+        }
+        let [a, b_, c, e] = iov_params(iov);
+        tx.exec(
+            "INSERT INTO iovs (tag, folder, first_run, first_subrun, end_run, end_subrun, payload_hash, upload_id, inserted_at_us) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            &[text(tag), text(folder.name), a, b_, c, e, text(hash), Value::Int(upload_id), Value::Int(now)],
+        )?;
+    }
+    tx.commit()?;
+    Ok(UploadReport { upload_id: Some(upload_id), written: todo.len(), unchanged, new_payloads, rows, gaps })
+}
+
+/// The SQL condition "interval of `i` covers ($3, $4)".
+const COVERS: &str = "(i.first_run < $3 OR (i.first_run = $3 AND i.first_subrun <= $4)) \
+     AND (i.end_run IS NULL OR i.end_run > $3 OR (i.end_run = $3 AND i.end_subrun > $4))";
+
+/// The constants of `folder` in `tag` valid at `point`, as the tag stood at `as_of_us`
+/// (now when `None`), in one query: the rows of the latest insertion that covers the
+/// point. `None` when no interval covers it.
+pub fn get(b: &mut dyn Backend, tag: &str, folder: &str, point: Point, as_of_us: Option<i64>) -> Result<Option<(Iov, Payload)>> {
+    let folder = folder_or_err(folder)?;
+    let mut tx = b.begin(false)?;
+    let cols: Vec<String> = folder.columns.iter().map(|(n, _)| format!("r.\"{n}\"")).collect();
+    let sql = format!(
+        "WITH best AS (SELECT i.payload_hash, i.first_run, i.first_subrun, i.end_run, i.end_subrun FROM iovs i \
+         WHERE i.tag = $1 AND i.folder = $2 AND {COVERS} AND i.inserted_at_us <= $5 ORDER BY i.inserted_at_us DESC, i.id DESC LIMIT 1) \
+         SELECT best.first_run, best.first_subrun, best.end_run, best.end_subrun, {} FROM best JOIN {} r ON r.payload_hash = best.payload_hash ORDER BY r.row_index",
+        cols.join(", "),
+        folder.table()
+    );
+    let mut types = vec![ColType::Int; 4];
+    types.extend(folder.columns.iter().map(|(_, t)| *t));
+    let rows = tx.query(
+        &sql,
+        &[
+            Value::Text(tag.into()),
+            Value::Text(folder.name.into()),
+            Value::Int(point.0.into()),
+            Value::Int(point.1.into()),
+            Value::Int(as_of_us.unwrap_or(i64::MAX)),
+        ],
+        &types,
+    )?;
+    let Some(first) = rows.first() else { return Ok(None) };
+    let iov = iov_from(&first[..4]);
+    Ok(Some((iov, Payload { folder, rows: rows.into_iter().map(|mut r| r.split_off(4)).collect() })))
+}
+
+/// The whole history of a folder in a tag, in insertion order.
+pub fn history(b: &mut dyn Backend, tag: &str, folder: &str) -> Result<Vec<IovRecord>> {
+    let folder = folder_or_err(folder)?;
+    let mut tx = b.begin(false)?;
+    let rows = tx.query(
+        "SELECT i.first_run, i.first_subrun, i.end_run, i.end_subrun, i.id, i.payload_hash, i.upload_id, i.inserted_at_us, p.nrows, \
+         u.user_name, u.dataset, u.git_commit, u.cuts_sha256 \
+         FROM iovs i JOIN payloads p ON p.hash = i.payload_hash JOIN uploads u ON u.id = i.upload_id \
+         WHERE i.tag = $1 AND i.folder = $2 ORDER BY i.inserted_at_us, i.id",
+        &[Value::Text(tag.into()), Value::Text(folder.name.into())],
+        &[
+            ColType::Int,
+            ColType::Int,
+            ColType::Int,
+            ColType::Int,
+            ColType::Int,
+            ColType::Text,
+            ColType::Int,
+            ColType::Int,
+            ColType::Int,
+            ColType::Text,
+            ColType::Text,
+            ColType::Text,
+            ColType::Text,
+        ],
+    )?;
+    let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
+    Ok(rows
+        .iter()
+        .map(|r| IovRecord {
+            iov: iov_from(&r[..4]),
+            id: r[4].as_i64().unwrap_or(0),
+            payload_hash: s(&r[5]),
+            upload_id: r[6].as_i64().unwrap_or(0),
+            inserted_at_us: r[7].as_i64().unwrap_or(0),
+            nrows: r[8].as_i64().unwrap_or(0),
+            user: s(&r[9]),
+            dataset: s(&r[10]),
+            git_commit: s(&r[11]),
+            cuts_sha256: r[12].as_str().map(str::to_string),
+        })
+        .collect())
+}
+
+/// The provenance inputs of an upload.
+pub fn upload_inputs(b: &mut dyn Backend, upload_id: i64) -> Result<Vec<InputFile>> {
+    let mut tx = b.begin(false)?;
+    let rows = tx.query("SELECT path, size, sha256 FROM upload_inputs WHERE upload_id = $1 ORDER BY path", &[Value::Int(upload_id)], &[ColType::Text, ColType::Int, ColType::Text])?;
+    Ok(rows
+        .iter()
+        .map(|r| InputFile { path: r[0].as_str().unwrap_or_default().into(), size: r[1].as_i64().unwrap_or(0) as u64, sha256: r[2].as_str().unwrap_or_default().into() })
+        .collect())
+}
+
+/// Counts of rows per table (for tests and `db status`).
+pub fn table_counts(b: &mut dyn Backend) -> Result<BTreeMap<String, i64>> {
+    let mut tx = b.begin(false)?;
+    let mut out = BTreeMap::new();
+    let mut tables: Vec<String> = ["tags", "uploads", "upload_inputs", "payloads", "iovs"].iter().map(|s| s.to_string()).collect();
+    tables.extend(schema::folders().iter().map(|f| f.table()));
+    for t in tables {
+        let n = one_int(tx.as_mut(), &format!("SELECT COUNT(*) FROM {t}"), &[])?.unwrap_or(0);
+        out.insert(t, n);
+    }
+    Ok(out)
+}

@@ -1,0 +1,203 @@
+//! The conditions-database schema, the same on both backends (only the SQL type names
+//! differ), and its migrations.
+//!
+//! - `tags`: named tags; a locked tag refuses writes (a trigger enforces it, whatever
+//!   the client), and a lock is never undone.
+//! - `uploads` + `upload_inputs`: the provenance of every upload.
+//! - `payloads`: one row per content hash; the rows themselves are in the folder's table
+//!   (`f_<folder>`), keyed by the hash. Never changed after insertion.
+//! - `iovs`: append-only history: (tag, folder, [first, end), payload, upload, insertion
+//!   time). The current constants at a point are those of the latest insertion that
+//!   covers it; "as of" a time, the latest insertion up to that time.
+//!
+//! Triggers make `iovs`, `payloads`, `uploads` and the folder tables append-only.
+
+/// A column type of a folder table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColType {
+    Int,
+    Real,
+    Bool,
+    Text,
+}
+
+/// Which SQL dialect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+impl ColType {
+    pub fn sql(self, d: Dialect) -> &'static str {
+        match (self, d) {
+            (ColType::Int, _) => "BIGINT",
+            (ColType::Real, Dialect::Sqlite) => "REAL",
+            (ColType::Real, Dialect::Postgres) => "DOUBLE PRECISION",
+            (ColType::Bool, Dialect::Sqlite) => "INTEGER",
+            (ColType::Bool, Dialect::Postgres) => "BOOLEAN",
+            (ColType::Text, _) => "TEXT",
+        }
+    }
+}
+
+/// A folder: a kind of constants, stored in table `f_<name>`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Folder {
+    pub name: &'static str,
+    pub columns: Vec<(String, ColType)>,
+}
+
+impl Folder {
+    pub fn table(&self) -> String {
+        format!("f_{}", self.name)
+    }
+}
+
+/// The folders of the database, with their columns (the section 6 tables; for
+/// `subrun_status` the flags are one JSON column, since a cut file chooses them).
+pub fn folders() -> Vec<Folder> {
+    use polars::prelude::DataType;
+    let from_frame = |name: &'static str, df: polars::prelude::DataFrame| Folder {
+        name,
+        columns: df
+            .columns()
+            .iter()
+            .map(|c| {
+                let t = match c.dtype() {
+                    DataType::UInt32 | DataType::UInt64 | DataType::Int32 | DataType::Int64 => ColType::Int,
+                    DataType::Float64 | DataType::Float32 => ColType::Real,
+                    DataType::Boolean => ColType::Bool,
+                    _ => ColType::Text,
+                };
+                (c.name().to_string(), t)
+            })
+            .collect(),
+    };
+    vec![
+        from_frame("gain_constants", crate::tables::gain_constants(&[])),
+        from_frame("calo_channel_status", crate::tables::calo_channel_status(&[])),
+        from_frame("tracker_channel_status", crate::tables::tracker_channel_status(&[])),
+        from_frame("subrun_metrics", crate::tables::subrun_metrics(&[])),
+        Folder {
+            name: "subrun_status",
+            columns: vec![
+                ("run".into(), ColType::Int),
+                ("subrun".into(), ColType::Int),
+                ("ok".into(), ColType::Bool),
+                ("reasons".into(), ColType::Text),
+                ("flags_json".into(), ColType::Text),
+                ("cuts_sha256".into(), ColType::Text),
+            ],
+        },
+    ]
+}
+
+pub fn folder(name: &str) -> Option<Folder> {
+    folders().into_iter().find(|f| f.name == name)
+}
+
+/// The schema version this build writes and reads.
+pub const SCHEMA_VERSION: i64 = 1;
+
+/// The statements of migration 1 for a dialect.
+pub fn migration_1(d: Dialect) -> Vec<String> {
+    let id = match d {
+        Dialect::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
+        Dialect::Postgres => "BIGSERIAL PRIMARY KEY",
+    };
+    let boolean = ColType::Bool.sql(d);
+    let false_ = match d {
+        Dialect::Sqlite => "0",
+        Dialect::Postgres => "FALSE",
+    };
+    let mut s = vec![
+        format!(
+            "CREATE TABLE tags (name TEXT PRIMARY KEY, description TEXT NOT NULL DEFAULT '', locked {boolean} NOT NULL DEFAULT {false_}, \
+             created_at_us BIGINT NOT NULL, locked_at_us BIGINT)"
+        ),
+        format!(
+            "CREATE TABLE uploads (id {id}, created_at_us BIGINT NOT NULL, tag TEXT NOT NULL REFERENCES tags(name), folder TEXT NOT NULL, \
+             dataset TEXT NOT NULL, software_version TEXT NOT NULL, git_commit TEXT NOT NULL, cuts_sha256 TEXT, \
+             user_name TEXT NOT NULL, host TEXT NOT NULL, command_line TEXT NOT NULL)"
+        ),
+        "CREATE TABLE upload_inputs (upload_id BIGINT NOT NULL REFERENCES uploads(id), path TEXT NOT NULL, size BIGINT NOT NULL, sha256 TEXT NOT NULL)".into(),
+        "CREATE TABLE payloads (hash TEXT PRIMARY KEY, folder TEXT NOT NULL, nrows BIGINT NOT NULL, created_at_us BIGINT NOT NULL)".into(),
+        format!(
+            "CREATE TABLE iovs (id {id}, tag TEXT NOT NULL REFERENCES tags(name), folder TEXT NOT NULL, \
+             first_run BIGINT NOT NULL, first_subrun BIGINT NOT NULL, end_run BIGINT, end_subrun BIGINT, \
+             payload_hash TEXT NOT NULL REFERENCES payloads(hash), upload_id BIGINT NOT NULL REFERENCES uploads(id), \
+             inserted_at_us BIGINT NOT NULL, \
+             CHECK ((end_run IS NULL) = (end_subrun IS NULL)), \
+             CHECK (end_run IS NULL OR end_run > first_run OR (end_run = first_run AND end_subrun > first_subrun)))"
+        ),
+        "CREATE INDEX iovs_lookup ON iovs (tag, folder, first_run, first_subrun)".into(),
+        "CREATE INDEX upload_inputs_upload ON upload_inputs (upload_id)".into(),
+    ];
+    for f in folders() {
+        let cols: Vec<String> = f.columns.iter().map(|(n, t)| format!("\"{n}\" {}", t.sql(d))).collect();
+        s.push(format!(
+            "CREATE TABLE {} (payload_hash TEXT NOT NULL REFERENCES payloads(hash), row_index BIGINT NOT NULL, {}, PRIMARY KEY (payload_hash, row_index))",
+            f.table(),
+            cols.join(", ")
+        ));
+    }
+    // Enforcement in the database itself: locked tags, append-only history.
+    let append_only: Vec<String> = ["iovs", "payloads", "uploads", "upload_inputs"].iter().map(|t| t.to_string()).chain(folders().iter().map(|f| f.table())).collect();
+    match d {
+        Dialect::Sqlite => {
+            s.push("CREATE TRIGGER iovs_refuse_locked BEFORE INSERT ON iovs WHEN (SELECT locked FROM tags WHERE name = NEW.tag) = 1 BEGIN SELECT RAISE(ABORT, 'tag is locked'); END".into());
+            s.push("CREATE TRIGGER tags_stay_locked BEFORE UPDATE ON tags WHEN OLD.locked = 1 BEGIN SELECT RAISE(ABORT, 'a locked tag cannot be changed'); END".into());
+            s.push("CREATE TRIGGER tags_no_delete BEFORE DELETE ON tags BEGIN SELECT RAISE(ABORT, 'tags are never deleted'); END".into());
+            for t in &append_only {
+                s.push(format!("CREATE TRIGGER {t}_no_update BEFORE UPDATE ON {t} BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END"));
+                s.push(format!("CREATE TRIGGER {t}_no_delete BEFORE DELETE ON {t} BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END"));
+            }
+        }
+        Dialect::Postgres => {
+            s.push(
+                "CREATE FUNCTION gm2dqc_refuse_locked() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                 IF EXISTS (SELECT 1 FROM tags WHERE name = NEW.tag AND locked) THEN RAISE EXCEPTION 'tag % is locked', NEW.tag; END IF; \
+                 RETURN NEW; END $$"
+                    .into(),
+            );
+            s.push("CREATE TRIGGER iovs_refuse_locked BEFORE INSERT ON iovs FOR EACH ROW EXECUTE FUNCTION gm2dqc_refuse_locked()".into());
+            s.push(
+                "CREATE FUNCTION gm2dqc_stay_locked() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                 IF OLD.locked THEN RAISE EXCEPTION 'tag % is locked and cannot be changed', OLD.name; END IF; RETURN NEW; END $$"
+                    .into(),
+            );
+            s.push("CREATE TRIGGER tags_stay_locked BEFORE UPDATE ON tags FOR EACH ROW EXECUTE FUNCTION gm2dqc_stay_locked()".into());
+            s.push(
+                "CREATE FUNCTION gm2dqc_append_only() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                 RAISE EXCEPTION '% is append-only', TG_TABLE_NAME; END $$"
+                    .into(),
+            );
+            for t in append_only.iter().chain(std::iter::once(&"tags".to_string())) {
+                let ops = if t == "tags" { "DELETE" } else { "UPDATE OR DELETE" };
+                s.push(format!("CREATE TRIGGER {t}_append_only BEFORE {ops} ON {t} FOR EACH ROW EXECUTE FUNCTION gm2dqc_append_only()"));
+            }
+        }
+    }
+    s
+}
+
+/// The documented role setup (PostgreSQL): a reader that can only read, a writer that
+/// can upload (locked tags refuse it by trigger) but never change or delete history.
+pub fn roles_sql() -> String {
+    let mut tables: Vec<String> = ["tags", "uploads", "upload_inputs", "payloads", "iovs", "schema_migrations"].iter().map(|s| s.to_string()).collect();
+    tables.extend(folders().iter().map(|f| f.table()));
+    let list = tables.join(", ");
+    format!(
+        "-- gm2dqc conditions database roles (PostgreSQL). Apply as the database owner.\n\
+         DO $$ BEGIN CREATE ROLE gm2dqc_reader NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;\n\
+         DO $$ BEGIN CREATE ROLE gm2dqc_writer NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;\n\
+         GRANT SELECT ON {list} TO gm2dqc_reader;\n\
+         GRANT SELECT ON {list} TO gm2dqc_writer;\n\
+         GRANT INSERT ON {list} TO gm2dqc_writer;\n\
+         -- the writer may lock a tag (UPDATE of locked/locked_at) but never unlock one: the tags_stay_locked trigger refuses it\n\
+         GRANT UPDATE (locked, locked_at_us) ON tags TO gm2dqc_writer;\n\
+         GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO gm2dqc_writer;\n\
+         -- login roles: CREATE ROLE alice LOGIN PASSWORD '...' IN ROLE gm2dqc_reader;\n"
+    )
+}
