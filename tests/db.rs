@@ -348,3 +348,41 @@ fn a_server_stopped_mid_upload_fails_it_clearly_and_writes_nothing() {
     let r = db::upload(b.as_mut(), "t", &[(Iov::runs(2, 2), gain_payload(2.0))], &prov("ds")).unwrap();
     assert_eq!(r.written, 1, "the retry succeeds");
 }
+
+#[test]
+fn reader_and_writer_roles_on_postgres() {
+    let Some(_) = pg_server() else {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true but no PostgreSQL test server");
+        eprintln!("skipped: no PostgreSQL test server");
+        return;
+    };
+    let (_, url, _dir) = databases("roles").pop().unwrap();
+    let mut owner = db::open(&url).unwrap();
+    {
+        let mut tx = owner.begin(true).unwrap();
+        tx.exec(&schema::roles_sql(), &[]).unwrap();
+        let dbname = url.split("///").nth(1).unwrap().split('?').next().unwrap().to_string();
+        tx.exec(&format!("DROP ROLE IF EXISTS r_{dbname}; CREATE ROLE r_{dbname} LOGIN IN ROLE gm2dqc_reader; DROP ROLE IF EXISTS w_{dbname}; CREATE ROLE w_{dbname} LOGIN IN ROLE gm2dqc_writer"), &[]).unwrap();
+        tx.commit().unwrap();
+    }
+    db::upload(owner.as_mut(), "t", &[(Iov::runs(1, 1), gain_payload(1.0))], &prov("ds")).unwrap();
+    let dbname = url.split("///").nth(1).unwrap().split('?').next().unwrap().to_string();
+    let as_user = |role: &str| url.replace("user=postgres", &format!("user={role}_{dbname}"));
+    // The reader reads and cannot write.
+    let mut reader = db::open(&as_user("r")).unwrap();
+    assert!(db::get(reader.as_mut(), "t", "gain_constants", (1, 0), None).unwrap().is_some());
+    let e = db::upload(reader.as_mut(), "t", &[(Iov::runs(2, 2), gain_payload(2.0))], &prov("ds")).unwrap_err();
+    assert!(e.to_string().contains("permission denied"), "{e}");
+    assert!(db::lock_tag(reader.as_mut(), "t").is_err());
+    // The writer uploads and locks, but cannot unlock, rewrite or delete.
+    let mut writer = db::open(&as_user("w")).unwrap();
+    db::upload(writer.as_mut(), "t", &[(Iov::runs(2, 2), gain_payload(2.0))], &prov("ds")).unwrap();
+    db::lock_tag(writer.as_mut(), "t").unwrap();
+    assert!(matches!(db::upload(writer.as_mut(), "t", &[(Iov::runs(3, 3), gain_payload(3.0))], &prov("ds")), Err(DbError::TagLocked(_))));
+    for sql in ["UPDATE tags SET locked = $1", "DELETE FROM iovs WHERE $1", "UPDATE f_gain_constants SET gain = 0 WHERE $1"] {
+        let mut tx = writer.begin(true).unwrap();
+        let p = if sql.starts_with("UPDATE tags") { Value::Bool(false) } else { Value::Bool(true) };
+        assert!(tx.exec(sql, &[p]).is_err(), "the writer must not: {sql}");
+    }
+    assert_eq!(counts(owner.as_mut())["iovs"], 2);
+}

@@ -39,8 +39,8 @@ pub enum DbCommand {
         #[arg(long, requires = "roles")]
         apply: bool,
     },
-    /// Upload the tables of `gm2dqc analyze --out OUT` into a tag, one transaction per
-    /// folder: gain_constants and the channel status per interval, subrun_metrics and
+    /// Upload the tables of `gm2dqc analyze --out OUT` into a tag, in one transaction
+    /// (all or nothing): gain_constants and the channel status per interval, subrun_metrics and
     /// subrun_status per run, with provenance (inputs with checksums, cut-file hash,
     /// software version, user, host, command line). Identical content is not written
     /// again.
@@ -293,15 +293,17 @@ pub fn upload_outputs(b: &mut dyn db::Backend, out: &Path, tag: &str) -> anyhow:
         Err(_) => Vec::new(),
     };
     let prov = Provenance::here(summary["dataset"].as_str().unwrap_or("unknown"), summary["cuts_sha256"].as_str().map(str::to_string), inputs);
-    let mut reports = Vec::new();
-    for (name, by_interval) in [("gain_constants", true), ("calo_channel_status", true), ("tracker_channel_status", true), ("subrun_metrics", false), ("subrun_status", false)] {
+    let folders = [("gain_constants", true), ("calo_channel_status", true), ("tracker_channel_status", true), ("subrun_metrics", false), ("subrun_status", false)];
+    let mut groups = Vec::new();
+    for (name, by_interval) in folders {
         let folder = schema::folder(name).expect("known folder");
         let mut df = tables::read_parquet(&out.join(format!("{name}.parquet")))?;
         if name == "subrun_status" {
             df = status_for_db(&df)?;
         }
-        let items = split(&df, &folder, by_interval)?;
-        reports.push((name, db::upload(b, tag, &items, &prov)?));
+        groups.push(split(&df, &folder, by_interval)?);
     }
-    Ok(reports)
+    // All folders in one transaction: the database never holds half an analysis.
+    let reports = db::upload_all(b, tag, &groups, &prov)?;
+    Ok(folders.iter().map(|(n, _)| *n).zip(reports).collect())
 }

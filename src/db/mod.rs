@@ -211,7 +211,14 @@ pub fn migrate(b: &mut dyn Backend) -> Result<i64> {
         // One migrator at a time across processes.
         tx.query("SELECT pg_advisory_xact_lock(7420260001)::text", &[], &[ColType::Text])?;
     }
-    tx.exec("CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at_us BIGINT NOT NULL)", &[])?;
+    // Look before creating: a reader role may not create anything.
+    let exists = match d {
+        Dialect::Postgres => one_int(tx.as_mut(), "SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'schema_migrations'", &[])?,
+        Dialect::Sqlite => one_int(tx.as_mut(), "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'", &[])?,
+    };
+    if exists != Some(1) {
+        tx.exec("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied_at_us BIGINT NOT NULL)", &[])?;
+    }
     let found = one_int(tx.as_mut(), "SELECT MAX(version) FROM schema_migrations", &[])?.unwrap_or(0);
     if found > schema::SCHEMA_VERSION {
         return Err(DbError::Schema { found, expected: schema::SCHEMA_VERSION, hint: "use a newer gm2dqc for this database" });
@@ -303,6 +310,24 @@ pub fn tags(b: &mut dyn Backend) -> Result<Vec<TagInfo>> {
 /// or nothing. Intervals whose content is already current in the tag are skipped;
 /// when nothing is new, nothing is written (not even provenance).
 pub fn upload(b: &mut dyn Backend, tag: &str, items: &[(Iov, Payload)], prov: &Provenance) -> Result<UploadReport> {
+    Ok(upload_all(b, tag, &[items.to_vec()], prov)?.remove(0))
+}
+
+/// Uploads several folders (one group of intervals each) in one transaction: all of
+/// them or none. One report per group.
+pub fn upload_all(b: &mut dyn Backend, tag: &str, groups: &[Vec<(Iov, Payload)>], prov: &Provenance) -> Result<Vec<UploadReport>> {
+    let mut tx = b.begin(true)?;
+    let mut reports = Vec::with_capacity(groups.len());
+    for items in groups {
+        reports.push(upload_in(tx.as_mut(), tag, items, prov)?);
+    }
+    if reports.iter().any(|r| r.upload_id.is_some()) {
+        tx.commit()?;
+    }
+    Ok(reports)
+}
+
+fn upload_in(tx: &mut dyn Tx, tag: &str, items: &[(Iov, Payload)], prov: &Provenance) -> Result<UploadReport> {
     // Checks before touching the database: one folder, no overlaps within the upload.
     let Some((_, first)) = items.first() else {
         return Ok(UploadReport { upload_id: None, written: 0, unchanged: 0, new_payloads: 0, rows: 0, gaps: Vec::new() });
@@ -327,9 +352,8 @@ pub fn upload(b: &mut dyn Backend, tag: &str, items: &[(Iov, Payload)], prov: &P
     }
     let hashes: Vec<String> = sorted.iter().map(|(_, p)| p.hash()).collect();
 
-    let mut tx = b.begin(true)?;
     let d = tx.dialect();
-    ensure_tag(tx.as_mut(), tag, "")?;
+    ensure_tag(tx, tag, "")?;
     let lock = if d == Dialect::Postgres { " FOR UPDATE" } else { "" };
     let locked = tx.query(&format!("SELECT locked FROM tags WHERE name = $1{lock}"), &[Value::Text(tag.into())], &[ColType::Bool])?;
     if locked.first().is_some_and(|r| r[0] == Value::Bool(true)) {
@@ -340,7 +364,7 @@ pub fn upload(b: &mut dyn Backend, tag: &str, items: &[(Iov, Payload)], prov: &P
     for (k, (iov, _)) in sorted.iter().enumerate() {
         let [a, b_, c, e] = iov_params(iov);
         let same = one_int(
-            tx.as_mut(),
+            tx,
             "SELECT COUNT(*) FROM iovs i WHERE i.tag = $1 AND i.folder = $2 AND i.first_run = $3 AND i.first_subrun = $4 \
              AND ((i.end_run IS NULL AND CAST($5 AS BIGINT) IS NULL) OR (i.end_run = $5 AND i.end_subrun = $6)) AND i.payload_hash = $7 \
              AND NOT EXISTS (SELECT 1 FROM iovs j WHERE j.tag = i.tag AND j.folder = i.folder AND j.id > i.id \
@@ -357,11 +381,11 @@ pub fn upload(b: &mut dyn Backend, tag: &str, items: &[(Iov, Payload)], prov: &P
         return Ok(UploadReport { upload_id: None, written: 0, unchanged, new_payloads: 0, rows: 0, gaps });
     }
     // Insertion times strictly increase within a tag, whatever the clocks do.
-    let last = one_int(tx.as_mut(), "SELECT MAX(inserted_at_us) FROM iovs WHERE tag = $1", &[Value::Text(tag.into())])?.unwrap_or(0);
+    let last = one_int(tx, "SELECT MAX(inserted_at_us) FROM iovs WHERE tag = $1", &[Value::Text(tag.into())])?.unwrap_or(0);
     let now = tx.now_us()?.max(last + 1);
     let text = |s: &str| Value::Text(s.to_string());
     let upload_id = one_int(
-        tx.as_mut(),
+        tx,
         "INSERT INTO uploads (created_at_us, tag, folder, dataset, software_version, git_commit, cuts_sha256, user_name, host, command_line) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
         &[
@@ -409,7 +433,6 @@ pub fn upload(b: &mut dyn Backend, tag: &str, items: &[(Iov, Payload)], prov: &P
             &[text(tag), text(folder.name), a, b_, c, e, text(hash), Value::Int(upload_id), Value::Int(now)],
         )?;
     }
-    tx.commit()?;
     Ok(UploadReport { upload_id: Some(upload_id), written: todo.len(), unchanged, new_payloads, rows, gaps })
 }
 
