@@ -10,6 +10,7 @@
 //! See ARCHITECTURE.md for the invariants between modules.
 
 pub mod analysis;
+pub mod calendar;
 pub mod cli;
 pub mod cuts;
 pub mod dataset;

@@ -208,6 +208,19 @@ fn pg_server() -> Option<(String, String)> {
     Some((std::env::var("GM2DQC_TEST_PG_HOST").ok()?, std::env::var("GM2DQC_TEST_PG_PORT").ok()?))
 }
 
+/// Starts an upload of `iov` to tag `t` that stops mid-transaction: another connection
+/// holds the tag's row lock (released by dropping or rolling back the returned client).
+fn upload_blocked_on_the_tag_lock(url: &str, iov: Iov, seed: f64) -> (postgres::Client, std::thread::JoinHandle<Result<db::UploadReport, DbError>>) {
+    let mut holder = postgres::Client::connect(url, postgres::NoTls).unwrap();
+    holder.batch_execute("BEGIN; SELECT 1 FROM tags WHERE name = 't' FOR UPDATE").unwrap();
+    let url = url.to_string();
+    let uploader = std::thread::spawn(move || {
+        let mut b = db::open(&url).unwrap();
+        db::upload(b.as_mut(), "t", &[(iov, gain_payload(seed))], &prov("ds"))
+    });
+    (holder, uploader)
+}
+
 #[test]
 fn a_connection_killed_mid_upload_leaves_nothing_and_a_retry_succeeds() {
     let Some((host, port)) = pg_server() else {
@@ -219,16 +232,8 @@ fn a_connection_killed_mid_upload_leaves_nothing_and_a_retry_succeeds() {
     let mut b = db::open(&url).unwrap();
     db::create_tag(b.as_mut(), "t", "").unwrap();
     let before = counts(b.as_mut());
-    // Hold the tag's row lock, so the upload stops mid-transaction (its tag row
-    // inserted or checked, waiting for the lock); then kill its connection.
-    let mut holder = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-    let mut hold = holder.transaction().unwrap();
-    hold.query("SELECT 1 FROM tags WHERE name = 't' FOR UPDATE", &[]).unwrap();
-    let url2 = url.clone();
-    let uploader = std::thread::spawn(move || {
-        let mut b = db::open(&url2).unwrap();
-        db::upload(b.as_mut(), "t", &[(Iov::runs(1, 1), gain_payload(1.0))], &prov("ds"))
-    });
+    // The upload waits mid-transaction on the tag lock; then its connection is killed.
+    let (mut holder, uploader) = upload_blocked_on_the_tag_lock(&url, Iov::runs(1, 1), 1.0);
     let admin = format!("postgresql:///postgres?host={host}&port={port}&user=postgres");
     let mut a = postgres::Client::connect(&admin, postgres::NoTls).unwrap();
     let dbname = url.split("///").nth(1).unwrap().split('?').next().unwrap().to_string();
@@ -246,7 +251,7 @@ fn a_connection_killed_mid_upload_leaves_nothing_and_a_retry_succeeds() {
     assert_eq!(killed, 1, "the upload was waiting on the tag lock");
     let e = uploader.join().unwrap().unwrap_err();
     assert!(e.to_string().contains("terminat") || e.to_string().contains("connection"), "a clear error: {e}");
-    hold.rollback().unwrap();
+    holder.batch_execute("ROLLBACK").unwrap();
     assert_eq!(counts(b.as_mut()), before, "nothing of the killed upload remains");
     let r = db::upload(b.as_mut(), "t", &[(Iov::runs(1, 1), gain_payload(1.0))], &prov("ds")).unwrap();
     assert_eq!((r.written, r.rows), (1, 1296), "the retry succeeds");
@@ -327,14 +332,7 @@ fn a_server_stopped_mid_upload_fails_it_clearly_and_writes_nothing() {
     db::upload(b.as_mut(), "t", &[(Iov::runs(1, 1), gain_payload(1.0))], &prov("ds")).unwrap();
     let before = counts(b.as_mut());
     // The upload waits on the tag lock when the server goes down.
-    let mut holder = postgres::Client::connect(&url, postgres::NoTls).unwrap();
-    let mut hold = holder.transaction().unwrap();
-    hold.query("SELECT 1 FROM tags WHERE name = 't' FOR UPDATE", &[]).unwrap();
-    let url2 = url.clone();
-    let uploader = std::thread::spawn(move || {
-        let mut b = db::open(&url2).unwrap();
-        db::upload(b.as_mut(), "t", &[(Iov::runs(2, 2), gain_payload(2.0))], &prov("ds"))
-    });
+    let (_holder, uploader) = upload_blocked_on_the_tag_lock(&url, Iov::runs(2, 2), 2.0);
     std::thread::sleep(std::time::Duration::from_millis(500));
     pg("pause");
     let e = uploader.join().unwrap().unwrap_err();
