@@ -118,6 +118,8 @@ fn main() {
     let reference: Vec<Option<(f64, f64)>> = (0..N_XTALS).map(|ch| gm2dqc::analysis::interval::oof_ratio(sums.out_of_fill.as_ref().unwrap(), ch)).collect();
     let fits_only = || sums.in_fill.iter().filter_map(|p| p.as_ref()).map(|p| fit_in_fill(p, &FitConfig::STANDARD).is_ok() as usize).sum::<usize>();
     let t_fits = pools[0].install(|| time(reps, fits_only));
+    let fits_par = || sums.in_fill.par_iter().filter_map(|p| p.as_ref()).map(|p| fit_in_fill(p, &FitConfig::STANDARD).is_ok() as usize).sum::<usize>();
+    let t_fits2 = pools[1].install(|| time(reps, fits_par));
     let n_ok = fits_only();
     let reduce = |pool: &rayon::ThreadPool| pool.install(|| time(reps, || interval_result(&sums, Some(&reference), true, &cuts, &FitConfig::STANDARD, &ConstantLimits::STANDARD)));
     let (r1, r2) = (reduce(&pools[0]), reduce(&pools[1]));
@@ -139,6 +141,7 @@ fn main() {
     println!("(a)  {FILES} files, 1 thread {:.1} ms, 2 threads {:.1} ms: {:>9.0} / {:.0} channels/s, speed-up {:.2}x", s1 * 1e3, s2 * 1e3, FILES as f64 * CHANNELS / s1, FILES as f64 * CHANNELS / s2, s1 / s2);
     println!("(b)  merge of {FILES} partial sums        {:>8.2} ms", t_merge * 1e3);
     println!("(b)  1296 in-fill fits, 1 thread       {:>8.2} ms   {:>9.0} fits/s ({n_ok} converged; target < 500 ms)", t_fits * 1e3, N_XTALS as f64 / t_fits);
+    println!("(b)  1296 in-fill fits, 2 threads      {:>8.2} ms   speed-up {:.2}x", t_fits2 * 1e3, t_fits / t_fits2);
     println!("(b)  interval reduce (fits, gains, status) 1 thread {:.1} ms, 2 threads {:.1} ms: speed-up {:.2}x", r1 * 1e3, r2 * 1e3, r1 / r2);
     println!("(b)  interval stage (merge + reduce), 1 thread: {:.0} crystal channels/s", N_XTALS as f64 / (t_merge + r1));
     println!(
