@@ -258,7 +258,6 @@ fn split(df: &DataFrame, folder: &schema::Folder, by_interval: bool) -> anyhow::
     let last = df.column(z)?.cast(&DataType::UInt32)?;
     let (first, last) = (first.u32()?, last.u32()?);
     let mut keys: Vec<(u32, u32)> = first.iter().zip(last.iter()).filter_map(|(x, y)| x.zip(y)).collect();
-    keys.dedup();
     keys.sort();
     keys.dedup();
     let mut out = Vec::new();
