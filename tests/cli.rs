@@ -113,6 +113,18 @@ fn analyze_writes_the_tables_and_exits_1_naming_a_broken_file() {
     let summary: Value = serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary["files"], 3);
     assert_eq!(summary["failed"], true);
+    // The inputs with their checksums: the two readable files (the broken one is read
+    // too: it exists, it just is not ROOT any more).
+    let inputs: Value = serde_json::from_str(&std::fs::read_to_string(out.join("inputs.json")).unwrap()).unwrap();
+    assert_eq!(inputs.as_array().unwrap().len(), 3);
+    assert_eq!(inputs[1]["size"].as_u64().unwrap() as usize, bytes.len() / 2);
+    // Without --db or GM2DQC_DB, an upload goes to the embedded database in OUT.
+    let (code, stdout, err) = gm2dqc(&["db", "upload", "--from", out.to_str().unwrap(), "--tag", "first"]);
+    assert_eq!(code, 0, "{stdout}{err}");
+    assert!(out.join("conditions.sqlite").exists());
+    let (code, tags, _) = gm2dqc(&["db", "--db", out.join("conditions.sqlite").to_str().unwrap(), "tags", "--json"]);
+    assert_eq!(code, 0);
+    assert_eq!(serde_json::from_str::<Value>(&tags).unwrap()[0]["name"], "first");
     // A reference run outside the dataset is a configuration error: exit 2, nothing read.
     let out2 = dir.0.join("out2");
     let (code, _, err) = gm2dqc(&["analyze", "--input", sim.to_str().unwrap(), "--out", out2.to_str().unwrap(), "--reference-run", "1"]);

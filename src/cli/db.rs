@@ -14,7 +14,8 @@ use crate::tables;
 #[derive(Debug, clap::Args)]
 pub struct DbArgs {
     /// The database: postgres://user@host/db, or a SQLite file path (default:
-    /// $GM2DQC_DB, else conditions.sqlite here).
+    /// $GM2DQC_DB, else OUT/conditions.sqlite for `upload --from OUT`, else
+    /// conditions.sqlite here).
     #[arg(long, global = true, value_name = "URL")]
     pub db: Option<String>,
     #[command(subcommand)]
@@ -93,7 +94,11 @@ pub enum DbCommand {
 }
 
 fn url(args: &DbArgs) -> String {
-    args.db.clone().or_else(|| std::env::var("GM2DQC_DB").ok()).unwrap_or_else(|| "conditions.sqlite".into())
+    let embedded = match &args.command {
+        DbCommand::Upload { from, .. } => from.join("conditions.sqlite").display().to_string(),
+        _ => "conditions.sqlite".into(),
+    };
+    args.db.clone().or_else(|| std::env::var("GM2DQC_DB").ok()).unwrap_or(embedded)
 }
 
 pub fn run(args: DbArgs) -> anyhow::Result<ExitCode> {

@@ -61,9 +61,9 @@ pub enum Command {
     /// The conditions database: upload an analysis, read constants for a run and
     /// subrun (as of any earlier time), list and lock tags, show history.
     ///
-    /// The database is --db URL, else $GM2DQC_DB, else conditions.sqlite in the
-    /// current directory: postgres://user@host/db for PostgreSQL, a path (or
-    /// sqlite:PATH) for the embedded SQLite file.
+    /// The database is --db URL, else $GM2DQC_DB, else the embedded SQLite file
+    /// (OUT/conditions.sqlite for `upload --from OUT`, conditions.sqlite here otherwise):
+    /// postgres://user@host/db for PostgreSQL, a path (or sqlite:PATH) for SQLite.
     Db(db::DbArgs),
 }
 
