@@ -132,3 +132,32 @@ fn analyze_writes_the_tables_and_exits_1_naming_a_broken_file() {
     assert!(err.contains("reference run 1 is not in the dataset"), "{err}");
     assert!(!out2.exists(), "nothing is written for a configuration error");
 }
+
+#[test]
+fn demo_runs_every_stage_and_a_second_run_writes_nothing_new() {
+    let dir = TempDir::new("cli-demo");
+    let d = dir.0.join("demo");
+    let (code, stdout, err) = gm2dqc(&["demo", "--dir", d.to_str().unwrap(), "--threads", "2"]);
+    assert_eq!(code, 0, "{stdout}{err}");
+    for f in ["subrun_metrics.parquet", "subrun_status.parquet", "run_summary.parquet", "gain_constants.parquet", "calo_channel_status.parquet", "tracker_channel_status.parquet", "conditions.sqlite", "summary.json", "inputs.json"] {
+        assert!(d.join("out").join(f).exists(), "{f} missing; stdout:\n{stdout}");
+    }
+    assert!(stdout.contains("tag demo: 10 intervals written"), "{stdout}");
+    let (code, again, err) = gm2dqc(&["demo", "--dir", d.to_str().unwrap(), "--threads", "1"]);
+    assert_eq!(code, 0, "{again}{err}");
+    assert!(again.contains("tag demo: 0 intervals written, 10 already current"), "the same inputs give the same results: {again}");
+    // scan: the dataset by run, truth.json ignored; a broken file is named, exit 1.
+    let data = d.join("data");
+    let (code, listing, _) = gm2dqc(&["scan", "--input", data.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0);
+    let j: Value = serde_json::from_str(&listing).unwrap();
+    assert_eq!((j["files"].as_u64(), j["runs"][1]["subruns"].as_u64()), (Some(16), Some(8)));
+    assert!(j["ignored"][0].as_str().unwrap().ends_with("truth.json"));
+    std::fs::write(data.join("gm2dqc_sim_15922.00009.root"), b"<html>proxy error</html>").unwrap();
+    let (code, text, _) = gm2dqc(&["scan", "--input", data.to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(text.contains("unreadable: ") && text.contains("gm2dqc_sim_15922.00009.root") && text.contains("not a ROOT file"), "{text}");
+    let (code, script, _) = gm2dqc(&["completions", "bash"]);
+    assert_eq!(code, 0);
+    assert!(script.contains("gm2dqc") && script.contains("analyze"));
+}

@@ -72,15 +72,20 @@ fn summarise(args: &AnalyzeArgs, ds: &dataset::Dataset, a: &Analysis, cuts: &Cut
 }
 
 pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
+    Ok(ExitCode::from(analyze(&args)?))
+}
+
+/// `analyze`, returning the exit code as a number (0, 1 or 2) for `run` to chain on.
+pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
     let ds = match dataset::scan(&args.input) {
         Ok(ds) => ds,
         Err(e) => {
             eprintln!("error: {e}");
-            return Ok(ExitCode::from(2));
+            return Ok(2);
         }
     };
     // The cut file first: an invalid one stops everything before any data is read.
-    let Some(cutfile) = super::cuts::load_or_report(args.cuts.as_deref()) else { return Ok(ExitCode::from(2)) };
+    let Some(cutfile) = super::cuts::load_or_report(args.cuts.as_deref()) else { return Ok(2) };
     let mut cfg = cutfile.config();
     if args.reference_run.is_some() {
         cfg.reference_run = args.reference_run;
@@ -91,7 +96,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     // Configuration problems are found before any file is read.
     if let Err(e) = pipeline::check(&ds, &cfg) {
         eprintln!("error: {e}");
-        return Ok(ExitCode::from(2));
+        return Ok(2);
     }
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
     let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads.unwrap_or(0)).build()?;
@@ -121,7 +126,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     std::fs::write(out.join("inputs.json"), serde_json::to_vec_pretty(&analysis.inputs)?)?;
     std::fs::write(out.join("errors.txt"), errors_txt).with_context(|| format!("writing {}", out.join("errors.txt").display()))?;
     let seconds = pool.install(|| t0.elapsed().as_secs_f64());
-    let summary = pool.install(|| summarise(&args, &ds, &analysis, &cutfile, &evaluation, seconds));
+    let summary = pool.install(|| summarise(args, &ds, &analysis, &cutfile, &evaluation, seconds));
     std::fs::write(out.join("summary.json"), serde_json::to_vec_pretty(&summary)?)?;
 
     let stdout = std::io::stdout();
@@ -132,7 +137,7 @@ pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
     } else {
         print_summary(&mut o, &summary, &analysis, &cutfile, &evaluation)?;
     }
-    Ok(if summary.failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    Ok(u8::from(summary.failed))
 }
 
 fn print_summary(o: &mut impl Write, s: &Summary, a: &Analysis, cuts: &CutFile, ev: &Evaluation) -> std::io::Result<()> {

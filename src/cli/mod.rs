@@ -1,8 +1,10 @@
 //! Command-line definitions and the code that runs each subcommand.
 //!
 //! Flags are documented where they are defined; `gm2dqc help <command>` prints them.
-//! Subcommands return an exit code: 0 success, 1 when some input failed (after
-//! processing everything else), 2 for usage errors (clap's own).
+//! Exit codes, for every subcommand: 0 all good; 1 some input (file, object, fit)
+//! failed, everything else processed and written; 2 usage or configuration error
+//! (bad arguments, invalid cut file, reference run not in the dataset), found before
+//! any data is read.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -18,6 +20,7 @@ use crate::root::RootFile;
 mod analyze;
 mod cuts;
 mod db;
+mod shifter;
 
 /// gm2dqc: data-quality control and gain calibration for g-2 style production files.
 #[derive(Debug, Parser)]
@@ -29,6 +32,24 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Simulate a small dataset and run every stage on it into ./gm2dqc-demo/ (the
+    /// embedded SQLite database included), then print where the results are.
+    ///
+    /// Example: gm2dqc demo
+    Demo(shifter::DemoArgs),
+    /// The whole job on a dataset: analyze (metrics, merge, gain, cuts) and upload the
+    /// results to the conditions database.
+    ///
+    /// Exit code 0 when all went well, 1 when some input or fit failed (the rest is
+    /// processed, written and uploaded), 2 for a usage or configuration error.
+    ///
+    /// Example: gm2dqc run --input /data/run3B --cuts cuts/standard.toml --out out --tag run3B-v1
+    Run(shifter::RunArgs),
+    /// Discover a dataset: subrun files by run with sizes, files ignored, duplicates
+    /// (an error naming both paths) and files that cannot be opened as ROOT.
+    ///
+    /// Example: gm2dqc scan --input /data/run3B
+    Scan(shifter::ScanArgs),
     /// List the objects in a ROOT file, or print one object's bins as JSON.
     ///
     /// Without --object: every object, recursively, with its path, class, title and
@@ -65,6 +86,11 @@ pub enum Command {
     /// (OUT/conditions.sqlite for `upload --from OUT`, conditions.sqlite here otherwise):
     /// postgres://user@host/db for PostgreSQL, a path (or sqlite:PATH) for SQLite.
     Db(db::DbArgs),
+    /// Print a shell completion script: `gm2dqc completions bash > ~/.local/share/bash-completion/completions/gm2dqc`.
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -186,6 +212,14 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Analyze(args) => analyze::run(args),
         Command::Cuts(cmd) => cuts::run(cmd),
         Command::Db(args) => db::run(args),
+        Command::Demo(args) => shifter::demo(args),
+        Command::Run(args) => shifter::run(args),
+        Command::Scan(args) => shifter::scan(args),
+        Command::Completions { shell } => {
+            use clap::CommandFactory;
+            clap_complete::generate(shell, &mut Cli::command(), "gm2dqc", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
     }
 }
 
