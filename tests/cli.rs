@@ -157,6 +157,17 @@ fn demo_runs_every_stage_and_a_second_run_writes_nothing_new() {
     let (code, text, _) = gm2dqc(&["scan", "--input", data.to_str().unwrap()]);
     assert_eq!(code, 1);
     assert!(text.contains("unreadable: ") && text.contains("gm2dqc_sim_15922.00009.root") && text.contains("not a ROOT file"), "{text}");
+    // The bookkeeping board in the demo's database: every stage run is Done, plots TODO.
+    let dbfile = d.join("out/conditions.sqlite");
+    let (code, board, err) = gm2dqc(&["status", "--db", dbfile.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let b: Value = serde_json::from_str(&board).unwrap();
+    let state = |st: &str| b[0]["stages"].as_array().unwrap().iter().find(|c| c["stage"] == st).unwrap()["state"].clone();
+    assert_eq!((b[0]["dataset"].as_str(), state("gain"), state("upload"), state("plots")), (Some("demo"), "done".into(), "done".into(), "todo".into()));
+    let (code, _, err) = gm2dqc(&["status", "--db", dbfile.to_str().unwrap(), "set", "demo", "plots", "held", "--note", "fonts"]);
+    assert_eq!(code, 0, "{err}");
+    let (_, table, _) = gm2dqc(&["status", "--db", dbfile.to_str().unwrap()]);
+    assert!(table.contains("Held") && table.contains("plots Held by") && table.contains(": fonts"), "{table}");
     let (code, script, _) = gm2dqc(&["completions", "bash"]);
     assert_eq!(code, 0);
     assert!(script.contains("gm2dqc") && script.contains("analyze"));

@@ -50,6 +50,13 @@ pub enum Command {
     ///
     /// Example: gm2dqc scan --input /data/run3B
     Scan(shifter::ScanArgs),
+    /// The bookkeeping board: each dataset's stages (scan, metrics, merge, gain, dqc,
+    /// plots, upload) as Done / TODO / In progress / Held / Skipped, who set them and
+    /// when, from the conditions database, so every shifter sees the same board.
+    ///
+    /// Example: gm2dqc status --db out/conditions.sqlite
+    /// Example: gm2dqc status set run3B gain held --note "waiting for the laser expert"
+    Status(shifter::StatusArgs),
     /// List the objects in a ROOT file, or print one object's bins as JSON.
     ///
     /// Without --object: every object, recursively, with its path, class, title and
@@ -215,6 +222,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Demo(args) => shifter::demo(args),
         Command::Run(args) => shifter::run(args),
         Command::Scan(args) => shifter::scan(args),
+        Command::Status(args) => shifter::status(args),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "gm2dqc", &mut std::io::stdout());

@@ -33,6 +33,38 @@ pub struct RunArgs {
     /// The tag the constants and flags are uploaded to.
     #[arg(long, default_value = "dqc")]
     pub tag: String,
+    /// The dataset's name on the bookkeeping board (default: the input's file name).
+    #[arg(long)]
+    pub dataset: Option<String>,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// The conditions database holding the board (default: $GM2DQC_DB, else
+    /// conditions.sqlite here).
+    #[arg(long, global = true, value_name = "URL")]
+    pub db: Option<String>,
+    /// Print the board as JSON.
+    #[arg(long)]
+    pub json: bool,
+    #[command(subcommand)]
+    pub command: Option<StatusCommand>,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum StatusCommand {
+    /// Set a stage's state by hand, as the checklist asks (for example held).
+    ///
+    /// Example: gm2dqc status set run3B gain held --note "laser run missing, ask the calo expert"
+    Set {
+        dataset: String,
+        /// scan, metrics, merge, gain, dqc, plots, upload
+        stage: String,
+        #[arg(value_enum)]
+        state: crate::db::board::State,
+        #[arg(long, default_value = "")]
+        note: String,
+    },
 }
 
 #[derive(Debug, clap::Args)]
@@ -103,18 +135,76 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn run_job(args: &RunArgs) -> anyhow::Result<u8> {
-    let code = super::analyze::analyze(&args.analyze)?;
-    if code == 2 {
-        return Ok(2);
-    }
+    use crate::db::board::{self, State};
     let out = &args.analyze.out;
     let url = args.db.clone().or_else(|| std::env::var("GM2DQC_DB").ok()).unwrap_or_else(|| out.join("conditions.sqlite").display().to_string());
+    let dataset = args.dataset.clone().unwrap_or_else(|| {
+        let p = std::fs::canonicalize(&args.analyze.input).unwrap_or_else(|_| args.analyze.input.clone());
+        p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
+    });
     let mut b = crate::db::open(&url)?;
+    let analysis_stages = ["metrics", "merge", "gain", "dqc"];
+    for st in analysis_stages {
+        board::set(b.as_mut(), &dataset, st, State::InProgress, "gm2dqc run")?;
+    }
+    let code = super::analyze::analyze(&args.analyze)?;
+    if code == 2 {
+        for st in analysis_stages {
+            board::set(b.as_mut(), &dataset, st, State::Todo, "configuration error: see the run's output")?;
+        }
+        return Ok(2);
+    }
+    board::set(b.as_mut(), &dataset, "scan", State::Done, "")?;
+    let note = if code == 1 { format!("some inputs or fits failed: {}", out.join("errors.txt").display()) } else { String::new() };
+    for st in analysis_stages {
+        board::set(b.as_mut(), &dataset, st, State::Done, &note)?;
+    }
     let reports = super::db::upload_outputs(b.as_mut(), out, &args.tag)?;
     let written: usize = reports.iter().map(|(_, r)| r.written).sum();
     let unchanged: usize = reports.iter().map(|(_, r)| r.unchanged).sum();
+    board::set(b.as_mut(), &dataset, "upload", State::Done, &format!("tag {}: {written} intervals written, {unchanged} already current", args.tag))?;
     println!("conditions database {}: tag {}: {written} intervals written, {unchanged} already current", b.location(), args.tag);
+    println!("board: dataset {dataset} ({}); `gm2dqc status --db {url}` shows it", b.location());
     Ok(code)
+}
+
+/// `gm2dqc status`: the bookkeeping board, or `status set` to change one cell.
+pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
+    use crate::db::board;
+    let url = args.db.clone().or_else(|| std::env::var("GM2DQC_DB").ok()).unwrap_or_else(|| "conditions.sqlite".into());
+    let mut b = crate::db::open(&url)?;
+    if let Some(StatusCommand::Set { dataset, stage, state, note }) = args.command {
+        board::set(b.as_mut(), &dataset, &stage, state, &note)?;
+        println!("{dataset} {stage}: {}", state.as_str());
+        return Ok(ExitCode::SUCCESS);
+    }
+    let rows = board::board(b.as_mut())?;
+    let stdout = std::io::stdout();
+    let mut o = stdout.lock();
+    if args.json {
+        let j: Vec<serde_json::Value> = rows.iter().map(|(d, cells)| serde_json::json!({"dataset": d, "stages": cells})).collect();
+        serde_json::to_writer_pretty(&mut o, &j)?;
+        writeln!(o)?;
+        return Ok(ExitCode::SUCCESS);
+    }
+    let w = rows.iter().map(|(d, _)| d.len()).max().unwrap_or(7).max(7);
+    write!(o, "{:<w$}", "dataset")?;
+    for st in board::STAGES {
+        write!(o, "  {st:<11}")?;
+    }
+    writeln!(o)?;
+    for (d, cells) in &rows {
+        write!(o, "{d:<w$}")?;
+        for c in cells {
+            write!(o, "  {:<11}", c.state.as_str())?;
+        }
+        writeln!(o)?;
+        for c in cells.iter().filter(|c| c.at_us > 0) {
+            let note = if c.note.is_empty() { String::new() } else { format!(": {}", c.note) };
+            writeln!(o, "{:<w$}    {} {} by {}@{} at {}{note}", "", c.stage, c.state.as_str(), c.user, c.host, crate::db::time::format_us(c.at_us))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// `gm2dqc demo`: a small simulated dataset through every stage, into DIR.
@@ -140,6 +230,7 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         analyze: AnalyzeArgs { input: data.clone(), out: out.clone(), cuts: None, reference_run: None, intervals: Vec::new(), threads: args.threads, json: false },
         db: Some(out.join("conditions.sqlite").display().to_string()),
         tag: "demo".into(),
+        dataset: Some("demo".into()),
     };
     let code = run_job(&run)?;
     println!("\ndone. Results in {}:", out.display());

@@ -9,6 +9,7 @@
 //! values are always bound, never spliced into the text (the only identifiers in SQL
 //! text are the folder table and column names of [`schema`], never user input).
 
+pub mod board;
 pub mod payload;
 pub mod postgres;
 pub mod schema;
@@ -223,12 +224,14 @@ pub fn migrate(b: &mut dyn Backend) -> Result<i64> {
     if found > schema::SCHEMA_VERSION {
         return Err(DbError::Schema { found, expected: schema::SCHEMA_VERSION, hint: "use a newer gm2dqc for this database" });
     }
-    if found < 1 {
-        for stmt in schema::migration_1(d) {
-            tx.exec(&stmt, &[])?;
+    for (version, statements) in [(1, schema::migration_1(d)), (2, schema::migration_2(d))] {
+        if found < version {
+            for stmt in statements {
+                tx.exec(&stmt, &[])?;
+            }
+            let now = tx.now_us()?;
+            tx.exec("INSERT INTO schema_migrations (version, applied_at_us) VALUES ($1, $2)", &[Value::Int(version), Value::Int(now)])?;
         }
-        let now = tx.now_us()?;
-        tx.exec("INSERT INTO schema_migrations (version, applied_at_us) VALUES ($1, $2)", &[Value::Int(1), Value::Int(now)])?;
     }
     tx.commit()?;
     Ok(schema::SCHEMA_VERSION)

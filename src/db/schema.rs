@@ -98,7 +98,7 @@ pub fn folder(name: &str) -> Option<Folder> {
 }
 
 /// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// The statements of migration 1 for a dialect.
 pub fn migration_1(d: Dialect) -> Vec<String> {
@@ -182,10 +182,36 @@ pub fn migration_1(d: Dialect) -> Vec<String> {
     s
 }
 
+/// Migration 2: the bookkeeping board, an append-only log of stage states per
+/// dataset (the current state of a stage is its latest entry).
+pub fn migration_2(d: Dialect) -> Vec<String> {
+    let id = match d {
+        Dialect::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
+        Dialect::Postgres => "BIGSERIAL PRIMARY KEY",
+    };
+    let mut s = vec![
+        format!(
+            "CREATE TABLE stage_log (id {id}, dataset TEXT NOT NULL, stage TEXT NOT NULL, state TEXT NOT NULL, \
+             user_name TEXT NOT NULL, host TEXT NOT NULL, at_us BIGINT NOT NULL, note TEXT NOT NULL DEFAULT '')"
+        ),
+        "CREATE INDEX stage_log_dataset ON stage_log (dataset, stage, id)".into(),
+    ];
+    match d {
+        Dialect::Sqlite => {
+            s.push("CREATE TRIGGER stage_log_no_update BEFORE UPDATE ON stage_log BEGIN SELECT RAISE(ABORT, 'stage_log is append-only'); END".into());
+            s.push("CREATE TRIGGER stage_log_no_delete BEFORE DELETE ON stage_log BEGIN SELECT RAISE(ABORT, 'stage_log is append-only'); END".into());
+        }
+        Dialect::Postgres => {
+            s.push("CREATE TRIGGER stage_log_append_only BEFORE UPDATE OR DELETE ON stage_log FOR EACH ROW EXECUTE FUNCTION gm2dqc_append_only()".into());
+        }
+    }
+    s
+}
+
 /// The documented role setup (PostgreSQL): a reader that can only read, a writer that
 /// can upload (locked tags refuse it by trigger) but never change or delete history.
 pub fn roles_sql() -> String {
-    let mut tables: Vec<String> = ["tags", "uploads", "upload_inputs", "payloads", "iovs", "schema_migrations"].iter().map(|s| s.to_string()).collect();
+    let mut tables: Vec<String> = ["tags", "uploads", "upload_inputs", "payloads", "iovs", "schema_migrations", "stage_log"].iter().map(|s| s.to_string()).collect();
     tables.extend(folders().iter().map(|f| f.table()));
     let list = tables.join(", ");
     format!(
