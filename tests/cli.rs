@@ -172,3 +172,39 @@ fn demo_runs_every_stage_and_a_second_run_writes_nothing_new() {
     assert_eq!(code, 0);
     assert!(script.contains("gm2dqc") && script.contains("analyze"));
 }
+
+#[test]
+fn a_run_killed_at_any_point_finishes_like_an_uninterrupted_one() {
+    let dir = TempDir::new("cli-kill");
+    let (sim, reference, out) = (dir.0.join("sim"), dir.0.join("ref"), dir.0.join("out"));
+    let (code, _, err) = gm2dqc(&["simulate", "--out", sim.to_str().unwrap(), "--runs", "1", "--subruns", "4", "--seed", "9"]);
+    assert_eq!(code, 0, "{err}");
+    let run = |out: &std::path::Path| vec!["run", "--input", sim.to_str().unwrap(), "--out", out.to_str().unwrap(), "--tag", "t"].into_iter().map(String::from).collect::<Vec<_>>();
+    let args = run(&reference);
+    let (code, text, err) = gm2dqc(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 0, "{text}{err}");
+    // Killed (SIGKILL) at several points, then run to the end.
+    for ms in [150, 600, 1200, 2500] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_gm2dqc")).args(run(&out)).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    let args = run(&out);
+    let (code, text, err) = gm2dqc(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 0, "{text}{err}");
+    for t in ["subrun_metrics", "subrun_status", "run_summary", "gain_constants", "calo_channel_status", "tracker_channel_status"] {
+        let a = gm2dqc::tables::read_parquet(&reference.join(format!("{t}.parquet"))).unwrap();
+        let b = gm2dqc::tables::read_parquet(&out.join(format!("{t}.parquet"))).unwrap();
+        assert!(a.equals_missing(&b), "{t} differs from the uninterrupted run");
+    }
+    // The database: each interval once, whatever was interrupted.
+    let mut db = gm2dqc::db::open(out.join("conditions.sqlite").to_str().unwrap()).unwrap();
+    let counts = gm2dqc::db::table_counts(db.as_mut()).unwrap();
+    assert_eq!(counts["iovs"], 5, "{counts:?}");
+    assert_eq!(counts["payloads"], 5, "{counts:?}");
+    // A third run of the same inputs does no work and writes nothing.
+    let (code, text, _) = gm2dqc(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, 0);
+    assert!(text.contains("already done") && text.contains("0 intervals written, 5 already current"), "{text}");
+}

@@ -44,10 +44,24 @@ pub struct Summary {
     pub mb_per_second: f64,
     /// True when an input could not be read or a fit failed (exit code 1).
     pub failed: bool,
+    /// What the results depend on: the inputs (paths, sizes, SHA-256), the cut file and
+    /// the command-line overrides. `gm2dqc run` skips an analysis whose key is unchanged.
+    pub key: String,
+}
+
+/// The key of an analysis: SHA-256 over the inputs, the cut file's hash and the
+/// reference-run and interval overrides.
+pub fn analysis_key(inputs: &[crate::db::InputFile], cuts_sha256: &str, args: &AnalyzeArgs) -> String {
+    let mut text = format!("gm2dqc-analysis-1\ncuts {cuts_sha256}\nreference {:?}\nintervals {:?}\n", args.reference_run, args.intervals);
+    for f in inputs {
+        text.push_str(&format!("{}\0{}\0{}\n", f.path, f.size, f.sha256));
+    }
+    crate::cuts::sha256_hex(text.as_bytes())
 }
 
 fn summarise(args: &AnalyzeArgs, ds: &dataset::Dataset, a: &Analysis, cuts: &CutFile, ev: &Evaluation, seconds: f64) -> Summary {
     Summary {
+        key: analysis_key(&a.inputs, &cuts.sha256, args),
         cuts: cuts.source.clone(),
         cuts_sha256: cuts.sha256.clone(),
         good_subruns: ev.ok.iter().filter(|x| **x).count(),
@@ -99,6 +113,12 @@ pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
         return Ok(2);
     }
     std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    // summary.json marks a complete analysis: it goes first and comes back last, so
+    // a run killed at any point leaves no summary and is redone.
+    match std::fs::remove_file(args.out.join("summary.json")) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e).context("removing the previous summary.json"),
+        _ => {}
+    }
     let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads.unwrap_or(0)).build()?;
     let bar = progress_bar(ds.files.len() as u64, "analysing");
     let t0 = Instant::now();
@@ -123,11 +143,11 @@ pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
         errors_txt.push_str(&e.to_string());
         errors_txt.push('\n');
     }
-    std::fs::write(out.join("inputs.json"), serde_json::to_vec_pretty(&analysis.inputs)?)?;
-    std::fs::write(out.join("errors.txt"), errors_txt).with_context(|| format!("writing {}", out.join("errors.txt").display()))?;
+    write_atomic(&out.join("inputs.json"), &serde_json::to_vec_pretty(&analysis.inputs)?)?;
+    write_atomic(&out.join("errors.txt"), errors_txt.as_bytes()).with_context(|| format!("writing {}", out.join("errors.txt").display()))?;
     let seconds = pool.install(|| t0.elapsed().as_secs_f64());
     let summary = pool.install(|| summarise(args, &ds, &analysis, &cutfile, &evaluation, seconds));
-    std::fs::write(out.join("summary.json"), serde_json::to_vec_pretty(&summary)?)?;
+    write_atomic(&out.join("summary.json"), &serde_json::to_vec_pretty(&summary)?)?;
 
     let stdout = std::io::stdout();
     let mut o = stdout.lock();
@@ -138,6 +158,14 @@ pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
         print_summary(&mut o, &summary, &analysis, &cutfile, &evaluation)?;
     }
     Ok(u8::from(summary.failed))
+}
+
+/// Writes a file whole or not at all (a temporary file renamed into place).
+fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
 }
 
 fn print_summary(o: &mut impl Write, s: &Summary, a: &Analysis, cuts: &CutFile, ev: &Evaluation) -> std::io::Result<()> {

@@ -147,7 +147,14 @@ fn run_job(args: &RunArgs) -> anyhow::Result<u8> {
     for st in analysis_stages {
         board::set(b.as_mut(), &dataset, st, State::InProgress, "gm2dqc run")?;
     }
-    let code = super::analyze::analyze(&args.analyze)?;
+    // Work already done for these inputs, cut file and overrides is not redone.
+    let code = match already_done(&args.analyze) {
+        Some(failed) => {
+            println!("analysis already done for these inputs and cuts ({}): not redone", out.join("summary.json").display());
+            u8::from(failed)
+        }
+        None => super::analyze::analyze(&args.analyze)?,
+    };
     if code == 2 {
         for st in analysis_stages {
             board::set(b.as_mut(), &dataset, st, State::Todo, "configuration error: see the run's output")?;
@@ -166,6 +173,26 @@ fn run_job(args: &RunArgs) -> anyhow::Result<u8> {
     println!("conditions database {}: tag {}: {written} intervals written, {unchanged} already current", b.location(), args.tag);
     println!("board: dataset {dataset} ({}); `gm2dqc status --db {url}` shows it", b.location());
     Ok(code)
+}
+
+/// `Some(failed)` when OUT holds a complete analysis of exactly these inputs (sizes and
+/// SHA-256 read again now), cut file and overrides.
+fn already_done(args: &AnalyzeArgs) -> Option<bool> {
+    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(args.out.join("summary.json")).ok()?).ok()?;
+    let ds = dataset::scan(&args.input).ok()?;
+    let cuts = match &args.cuts {
+        Some(p) => crate::cuts::load(p).ok()?,
+        None => crate::cuts::standard(),
+    };
+    let inputs: Vec<crate::db::InputFile> = ds
+        .files
+        .par_iter()
+        .map(|f| {
+            let bytes = std::fs::read(&f.path).ok()?;
+            Some(crate::db::InputFile { path: f.path.display().to_string(), size: bytes.len() as u64, sha256: crate::cuts::sha256_hex(&bytes) })
+        })
+        .collect::<Option<Vec<_>>>()?;
+    (summary["key"].as_str()? == super::analyze::analysis_key(&inputs, &cuts.sha256, args)).then(|| summary["failed"].as_bool().unwrap_or(false))
 }
 
 /// `gm2dqc status`: the bookkeeping board, or `status set` to change one cell.
