@@ -223,6 +223,7 @@ fn map_chunk(interval: usize, range: (u32, u32), files: &[SubrunFile], cfg: &Con
                 out.metrics.push(r.metrics);
             }
             Err(e) => {
+                tracing::warn!("{e}");
                 out.errors.push(e);
                 out.files_failed += 1;
                 let file = f.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
@@ -238,6 +239,7 @@ fn map_chunk(interval: usize, range: (u32, u32), files: &[SubrunFile], cfg: &Con
 /// with the number of files done since the last call.
 pub fn analyze(ds: &Dataset, cfg: &Config, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, ConfigError> {
     let Plan { intervals, references, reference_run } = check(ds, cfg)?;
+    tracing::info!(files = ds.files.len(), intervals = intervals.len(), reference_run, threads = rayon::current_num_threads(), "analysis starts");
     // The reference runs' out-of-fill ratios, each summed once before the pass.
     let mut reference_ratio: BTreeMap<u32, Option<Vec<Option<(f64, f64)>>>> = BTreeMap::new();
     for &run in &references {
@@ -276,6 +278,7 @@ pub fn analyze(ds: &Dataset, cfg: &Config, progress: &(dyn Fn(u64) + Sync)) -> R
             if remaining[out.interval] == 0 {
                 let mut sums = current.take().expect("an interval with chunks has sums");
                 analysis.errors.append(&mut sums.errors);
+                tracing::info!(run_first = sums.run_first, run_last = sums.run_last, subruns = sums.subruns.len(), "interval summed; fitting");
                 let reference = references[out.interval];
                 let same = sums.run_first == reference && sums.run_last == reference;
                 let ratio = reference_ratio[&reference].as_deref();

@@ -208,3 +208,17 @@ fn a_run_killed_at_any_point_finishes_like_an_uninterrupted_one() {
     assert_eq!(code, 0);
     assert!(text.contains("already done") && text.contains("0 intervals written, 5 already current"), "{text}");
 }
+
+#[test]
+fn quiet_prints_nothing_and_rust_log_gives_logs_on_stderr() {
+    let dir = TempDir::new("cli-quiet");
+    let (sim, out) = (dir.0.join("sim"), dir.0.join("out"));
+    let (code, stdout, err) = gm2dqc(&["--quiet", "simulate", "--out", sim.to_str().unwrap(), "--runs", "1", "--subruns", "2", "--seed", "4"]);
+    assert_eq!((code, stdout.as_str()), (0, ""), "{err}");
+    let (code, stdout, err) = gm2dqc(&["run", "-q", "--input", sim.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    assert_eq!((code, stdout.as_str(), err.as_str()), (0, "", ""));
+    let o = Command::new(env!("CARGO_BIN_EXE_gm2dqc")).env("RUST_LOG", "info").args(["analyze", "--input", sim.to_str().unwrap(), "--out", out.to_str().unwrap()]).output().unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("analysis starts") && err.contains("files=2") && !err.contains('\u{1b}'), "plain logs on stderr: {err}");
+    assert!(String::from_utf8_lossy(&o.stdout).contains("analysed 2 files"), "stdout keeps the summary");
+}

@@ -154,8 +154,10 @@ pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
     if args.json {
         serde_json::to_writer_pretty(&mut o, &summary)?;
         writeln!(o)?;
-    } else {
+    } else if !super::quiet() {
         print_summary(&mut o, &summary, &analysis, &cutfile, &evaluation)?;
+    } else if summary.failed {
+        eprintln!("gm2dqc: some inputs or fits failed: {}", out.join("errors.txt").display());
     }
     Ok(u8::from(summary.failed))
 }

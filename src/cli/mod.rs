@@ -26,8 +26,19 @@ mod shifter;
 #[derive(Debug, Parser)]
 #[command(name = "gm2dqc", version, about, long_about = None, propagate_version = true)]
 pub struct Cli {
+    /// No progress bars and no summaries: errors only (exit codes unchanged). Logs go
+    /// to stderr as RUST_LOG says (e.g. RUST_LOG=info or RUST_LOG=gm2dqc=debug).
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
     #[command(subcommand)]
     pub command: Command,
+}
+
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether `--quiet` was given.
+pub fn quiet() -> bool {
+    QUIET.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 #[derive(Debug, Subcommand)]
@@ -213,6 +224,7 @@ pub struct InspectArgs {
 
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    QUIET.store(cli.quiet, std::sync::atomic::Ordering::Relaxed);
     match cli.command {
         Command::Inspect(args) => run_inspect(args),
         Command::Simulate(args) => run_simulate(args),
@@ -245,6 +257,9 @@ fn run_simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads.unwrap_or(0)).build()?;
     let summary = pool.install(|| simulate(&cfg, &|n| bar.inc(n)))?;
     bar.finish_and_clear();
+    if quiet() {
+        return Ok(ExitCode::SUCCESS);
+    }
     println!(
         "wrote {} subrun files ({:.1} MB) and {} in {:.1} s; {} bad subruns injected",
         summary.files,
@@ -258,6 +273,9 @@ fn run_simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
 
 /// A progress bar with rate and ETA on stderr; hidden when stderr is not a terminal.
 pub fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
+    if quiet() {
+        return indicatif::ProgressBar::hidden();
+    }
     let bar = indicatif::ProgressBar::new(len);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} files, {per_sec}, ETA {eta}")

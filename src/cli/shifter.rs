@@ -150,7 +150,10 @@ fn run_job(args: &RunArgs) -> anyhow::Result<u8> {
     // Work already done for these inputs, cut file and overrides is not redone.
     let code = match already_done(&args.analyze) {
         Some(failed) => {
-            println!("analysis already done for these inputs and cuts ({}): not redone", out.join("summary.json").display());
+            tracing::info!(key_file = %out.join("summary.json").display(), "inputs, cuts and overrides unchanged: analysis skipped");
+            if !super::quiet() {
+                println!("analysis already done for these inputs and cuts ({}): not redone", out.join("summary.json").display());
+            }
             u8::from(failed)
         }
         None => super::analyze::analyze(&args.analyze)?,
@@ -170,8 +173,10 @@ fn run_job(args: &RunArgs) -> anyhow::Result<u8> {
     let written: usize = reports.iter().map(|(_, r)| r.written).sum();
     let unchanged: usize = reports.iter().map(|(_, r)| r.unchanged).sum();
     board::set(b.as_mut(), &dataset, "upload", State::Done, &format!("tag {}: {written} intervals written, {unchanged} already current", args.tag))?;
-    println!("conditions database {}: tag {}: {written} intervals written, {unchanged} already current", b.location(), args.tag);
-    println!("board: dataset {dataset} ({}); `gm2dqc status --db {url}` shows it", b.location());
+    if !super::quiet() {
+        println!("conditions database {}: tag {}: {written} intervals written, {unchanged} already current", b.location(), args.tag);
+        println!("board: dataset {dataset} ({}); `gm2dqc status --db {url}` shows it", b.location());
+    }
     Ok(code)
 }
 

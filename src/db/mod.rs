@@ -436,6 +436,7 @@ fn upload_in(tx: &mut dyn Tx, tag: &str, items: &[(Iov, Payload)], prov: &Proven
             &[text(tag), text(folder.name), a, b_, c, e, text(hash), Value::Int(upload_id), Value::Int(now)],
         )?;
     }
+    tracing::info!(tag, folder = folder.name, upload_id, written = todo.len(), unchanged, new_payloads, rows, "upload");
     Ok(UploadReport { upload_id: Some(upload_id), written: todo.len(), unchanged, new_payloads, rows, gaps })
 }
 
