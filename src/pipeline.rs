@@ -36,6 +36,9 @@ use crate::root::{RootError, RootFile};
 /// machine.
 pub const CHUNK_FILES: usize = 8;
 
+/// Out-of-fill (ratio, error) per crystal; `None` for a crystal without entries.
+type OofRatios = Vec<Option<(f64, f64)>>;
+
 /// What the analysis needs from the cut file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
@@ -241,7 +244,7 @@ pub fn analyze(ds: &Dataset, cfg: &Config, progress: &(dyn Fn(u64) + Sync)) -> R
     let Plan { intervals, references, reference_run } = check(ds, cfg)?;
     tracing::info!(files = ds.files.len(), intervals = intervals.len(), reference_run, threads = rayon::current_num_threads(), "analysis starts");
     // The reference runs' out-of-fill ratios, each summed once before the pass.
-    let mut reference_ratio: BTreeMap<u32, Option<Vec<Option<(f64, f64)>>>> = BTreeMap::new();
+    let mut reference_ratio: BTreeMap<u32, Option<OofRatios>> = BTreeMap::new();
     for &run in &references {
         reference_ratio
             .entry(run)

@@ -164,7 +164,9 @@ fn linear_at(points: &[(f64, f64, f64)], tau: f64) -> Option<(f64, f64, f64)> {
         b2 -= w * x * y;
     }
     let det = s11 * s22 - s12 * s12;
-    if !(det.abs() > 1e-300 * s11 * s22) {
+    // Singular (or NaN) normal equations: no solution at this tau.
+    let solvable = det.abs() > 1e-300 * s11 * s22;
+    if !solvable {
         return None;
     }
     let n = (b1 * s22 - b2 * s12) / det;
