@@ -17,7 +17,7 @@
 //! and an error naming it; a missing object nulls what needs it; a channel whose fit
 //! fails gets its status. Nothing stops the other files or channels.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 
 use rayon::prelude::*;
 
@@ -216,13 +216,8 @@ fn map_chunk(interval: usize, range: (u32, u32), files: &[SubrunFile], cfg: &Con
             Ok(file) => {
                 let r = subrun_metrics(&file, f.id, &cfg.channel_cuts);
                 out.sums.add_subrun(&file, f.id, &r);
-                // The pedestal profile is read by both sides: report each problem once.
-                let mut seen = HashSet::new();
-                for e in r.errors.into_iter().chain(std::mem::take(&mut out.sums.errors)) {
-                    if seen.insert(e.to_string()) {
-                        out.errors.push(e);
-                    }
-                }
+                out.errors.extend(r.errors);
+                out.errors.append(&mut out.sums.errors);
                 out.metrics.push(r.metrics);
             }
             Err(e) => {

@@ -7,8 +7,6 @@
 //! of the thread count add files in a fixed order (sorted by run and subrun) or merge
 //! partial sums in a fixed order.
 
-use std::collections::BTreeMap;
-
 use crate::dataset::SubrunId;
 use crate::hist::{Hist, HistError, Profile};
 use crate::layout::{paths, N_STRAWS, N_XTALS, XTALS_PER_CALO};
@@ -26,8 +24,6 @@ pub struct IntervalSums {
     pub subruns: Vec<SubrunId>,
     /// `laser/outOfFill` summed.
     pub out_of_fill: Option<Profile>,
-    /// `laser/outOfFill` summed per run of the interval (the gain reference is a run).
-    pub run_out_of_fill: BTreeMap<u32, Profile>,
     /// `calo/pedestalRMS` summed.
     pub pedestal: Option<Profile>,
     /// `laser/inFill/calo{c}/xtal{x}` summed, by crystal channel id.
@@ -81,7 +77,6 @@ impl IntervalSums {
             run_last,
             subruns: Vec::new(),
             out_of_fill: None,
-            run_out_of_fill: BTreeMap::new(),
             pedestal: None,
             in_fill: vec![None; N_XTALS],
             xtal_hits: vec![0.0; N_XTALS],
@@ -91,38 +86,25 @@ impl IntervalSums {
         }
     }
 
-    /// Adds one subrun file, reading every object the sums need.
-    pub fn add_file(&mut self, file: &RootFile, id: SubrunId) {
-        let mut r = ObjectReader::new(file);
-        let mut hits = vec![f64::NAN; N_XTALS];
-        for (ch, h) in hits.iter_mut().enumerate() {
-            let (calo, xtal) = (ch / XTALS_PER_CALO + 1, ch % XTALS_PER_CALO);
-            if let Some(e) = r.hist(&paths::xtal_energy(calo, xtal)) {
-                *h = e.integral(0, 251);
-            }
-        }
-        let straws: Option<Vec<f64>> = r.hist(paths::STRAW_HITS).map(|h| (0..N_STRAWS).map(|w| h.bin_content(w + 1)).collect());
-        self.errors.extend(std::mem::take(&mut r.errors));
-        self.add_laser_and_tracker(r, id, &hits, straws.as_deref());
-    }
-
-    /// Adds one subrun whose metrics were computed already: the hits come from
-    /// `result`, and only the objects the metrics do not need are read here.
+    /// Adds one subrun whose metrics were computed already: the hits and the
+    /// pedestal profile come from `result`, and only the objects the metrics do not
+    /// need (laser profiles, drift times) are read here.
     pub fn add_subrun(&mut self, file: &RootFile, id: SubrunId, result: &SubrunResult) {
-        let straws: Option<Vec<f64>> = result.straws.as_ref().map(|s| s.iter().map(|x| x.hits).collect());
-        self.add_laser_and_tracker(ObjectReader::new(file), id, &result.xtal_hits, straws.as_deref());
-    }
-
-    fn add_laser_and_tracker(&mut self, mut r: ObjectReader, id: SubrunId, xtal_hits: &[f64], straw_hits: Option<&[f64]>) {
         self.subruns.push(id);
-        for (sum, h) in self.xtal_hits.iter_mut().zip(xtal_hits) {
+        for (sum, h) in self.xtal_hits.iter_mut().zip(&result.xtal_hits) {
             if h.is_finite() {
                 *sum += h;
             }
         }
-        if let Some(s) = straw_hits {
-            for (sum, h) in self.straw_hits.iter_mut().zip(s) {
-                *sum += h;
+        if let Some(straws) = &result.straws {
+            for (sum, s) in self.straw_hits.iter_mut().zip(straws) {
+                *sum += s.hits;
+            }
+        }
+        let mut r = ObjectReader::new(file);
+        if let Some(p) = &result.pedestal {
+            if let Err(e) = accumulate(&mut self.pedestal, p.clone()) {
+                r.error(paths::PEDESTAL_RMS, "binning", e.to_string());
             }
         }
         let add = |r: &mut ObjectReader, slot: &mut Option<Profile>, path: &str| {
@@ -132,15 +114,7 @@ impl IntervalSums {
                 }
             }
         };
-        if let Some(p) = r.profile(paths::OUT_OF_FILL) {
-            let mut run = self.run_out_of_fill.remove(&id.run);
-            let added = accumulate(&mut run, p.clone()).and_then(|()| accumulate(&mut self.out_of_fill, p));
-            if let Err(e) = added {
-                r.error(paths::OUT_OF_FILL, "binning", e.to_string());
-            }
-            self.run_out_of_fill.extend(run.map(|s| (id.run, s)));
-        }
-        add(&mut r, &mut self.pedestal, paths::PEDESTAL_RMS);
+        add(&mut r, &mut self.out_of_fill, paths::OUT_OF_FILL);
         for ch in 0..N_XTALS {
             let (calo, xtal) = (ch / XTALS_PER_CALO + 1, ch % XTALS_PER_CALO);
             add(&mut r, &mut self.in_fill[ch], &paths::in_fill(calo, xtal));
@@ -169,11 +143,6 @@ impl IntervalSums {
             if let Some(p) = p {
                 push(accumulate(slot, p));
             }
-        }
-        for (run, p) in other.run_out_of_fill {
-            let mut slot = self.run_out_of_fill.remove(&run);
-            push(accumulate(&mut slot, p));
-            self.run_out_of_fill.extend(slot.map(|s| (run, s)));
         }
         for (slot, p) in self.in_fill.iter_mut().zip(other.in_fill) {
             if let Some(p) = p {

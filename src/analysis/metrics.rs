@@ -7,6 +7,7 @@
 use serde::Serialize;
 
 use crate::dataset::SubrunId;
+use crate::hist::Profile;
 use crate::layout::{paths, N_KICKERS, N_LASERS, N_STRAWS, N_XTALS, XTALS_PER_CALO};
 use crate::root::{RootError, RootFile};
 
@@ -64,6 +65,8 @@ pub struct SubrunResult {
     pub straws: Option<Vec<StrawStatus>>,
     /// Crystal hits by channel id; NaN where the energy histogram could not be read.
     pub xtal_hits: Vec<f64>,
+    /// `calo/pedestalRMS` as read (the interval sums add it without reading it again).
+    pub pedestal: Option<Profile>,
     /// Objects that were missing or unreadable.
     pub errors: Vec<RootError>,
 }
@@ -155,9 +158,9 @@ pub fn subrun_metrics(file: &RootFile, id: SubrunId, cuts: &ChannelCuts) -> Subr
             None => all_read = false,
         }
     }
-    let pedestal = r.profile(paths::PEDESTAL_RMS).map(|p| (0..N_XTALS).map(|ch| p.bin_content(ch + 1)).collect::<Vec<_>>());
-    let xtals = match (all_read, pedestal) {
-        (true, Some(ped)) => Some(xtal_status(&hits, &ped, cuts)),
+    let pedestal = r.profile(paths::PEDESTAL_RMS);
+    let xtals = match (all_read, &pedestal) {
+        (true, Some(p)) => Some(xtal_status(&hits, &(0..N_XTALS).map(|ch| p.bin_content(ch + 1)).collect::<Vec<_>>(), cuts)),
         _ => None,
     };
     if let Some(x) = &xtals {
@@ -173,7 +176,7 @@ pub fn subrun_metrics(file: &RootFile, id: SubrunId, cuts: &ChannelCuts) -> Subr
         m.n_dead_straws = Some(s.iter().filter(|x| x.dead).count() as u32);
         m.n_noisy_straws = Some(s.iter().filter(|x| x.noisy).count() as u32);
     }
-    SubrunResult { metrics: m, xtals, straws, xtal_hits: hits, errors: r.errors }
+    SubrunResult { metrics: m, xtals, straws, xtal_hits: hits, pedestal, errors: r.errors }
 }
 
 #[cfg(test)]
