@@ -11,6 +11,7 @@
 
 pub mod analysis;
 pub mod calendar;
+pub mod checksum;
 pub mod cli;
 pub mod cuts;
 pub mod dataset;

@@ -198,11 +198,8 @@ struct ChunkOut {
 
 /// Reads a whole file once: its checksum, and the ROOT file parsed from memory.
 fn open_with_checksum(f: &SubrunFile) -> (Option<crate::db::InputFile>, Result<RootFile, RootError>) {
-    match std::fs::read(&f.path) {
-        Ok(bytes) => {
-            let input = crate::db::InputFile { path: f.path.display().to_string(), size: bytes.len() as u64, sha256: crate::cuts::sha256_hex(&bytes) };
-            (Some(input), RootFile::from_bytes(&f.path, bytes))
-        }
+    match crate::db::InputFile::read(&f.path) {
+        Ok((input, bytes)) => (Some(input), RootFile::from_bytes(&f.path, bytes)),
         Err(e) => (None, Err(RootError::new(&f.path, crate::root::ErrorKind::Io(e)))),
     }
 }

@@ -56,7 +56,7 @@ pub fn analysis_key(inputs: &[crate::db::InputFile], cuts_sha256: &str, args: &A
     for f in inputs {
         text.push_str(&format!("{}\0{}\0{}\n", f.path, f.size, f.sha256));
     }
-    crate::cuts::sha256_hex(text.as_bytes())
+    crate::checksum::sha256_hex(text.as_bytes())
 }
 
 fn summarise(args: &AnalyzeArgs, ds: &dataset::Dataset, a: &Analysis, cuts: &CutFile, ev: &Evaluation, seconds: f64) -> Summary {

@@ -93,12 +93,18 @@ pub enum DbCommand {
     Lock { tag: String },
 }
 
+/// The database to use: `--db`, else `$GM2DQC_DB`, else the embedded SQLite file
+/// `embedded` (one rule for every command that touches the database).
+pub fn resolve_url(explicit: Option<&str>, embedded: &std::path::Path) -> String {
+    explicit.map(str::to_string).or_else(|| std::env::var("GM2DQC_DB").ok()).unwrap_or_else(|| embedded.display().to_string())
+}
+
 fn url(args: &DbArgs) -> String {
     let embedded = match &args.command {
-        DbCommand::Upload { from, .. } => from.join("conditions.sqlite").display().to_string(),
-        _ => "conditions.sqlite".into(),
+        DbCommand::Upload { from, .. } => from.join("conditions.sqlite"),
+        _ => PathBuf::from("conditions.sqlite"),
     };
-    args.db.clone().or_else(|| std::env::var("GM2DQC_DB").ok()).unwrap_or(embedded)
+    resolve_url(args.db.as_deref(), &embedded)
 }
 
 pub fn run(args: DbArgs) -> anyhow::Result<ExitCode> {

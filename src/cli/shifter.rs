@@ -137,7 +137,7 @@ pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 fn run_job(args: &RunArgs) -> anyhow::Result<u8> {
     use crate::db::board::{self, State};
     let out = &args.analyze.out;
-    let url = args.db.clone().or_else(|| std::env::var("GM2DQC_DB").ok()).unwrap_or_else(|| out.join("conditions.sqlite").display().to_string());
+    let url = super::db::resolve_url(args.db.as_deref(), &out.join("conditions.sqlite"));
     let dataset = args.dataset.clone().unwrap_or_else(|| {
         let p = std::fs::canonicalize(&args.analyze.input).unwrap_or_else(|_| args.analyze.input.clone());
         p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
@@ -192,10 +192,7 @@ fn already_done(args: &AnalyzeArgs) -> Option<bool> {
     let inputs: Vec<crate::db::InputFile> = ds
         .files
         .par_iter()
-        .map(|f| {
-            let bytes = std::fs::read(&f.path).ok()?;
-            Some(crate::db::InputFile { path: f.path.display().to_string(), size: bytes.len() as u64, sha256: crate::cuts::sha256_hex(&bytes) })
-        })
+        .map(|f| crate::db::InputFile::read(&f.path).ok().map(|(input, _)| input))
         .collect::<Option<Vec<_>>>()?;
     (summary["key"].as_str()? == super::analyze::analysis_key(&inputs, &cuts.sha256, args)).then(|| summary["failed"].as_bool().unwrap_or(false))
 }
@@ -203,7 +200,7 @@ fn already_done(args: &AnalyzeArgs) -> Option<bool> {
 /// `gm2dqc status`: the bookkeeping board, or `status set` to change one cell.
 pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     use crate::db::board;
-    let url = args.db.clone().or_else(|| std::env::var("GM2DQC_DB").ok()).unwrap_or_else(|| "conditions.sqlite".into());
+    let url = super::db::resolve_url(args.db.as_deref(), std::path::Path::new("conditions.sqlite"));
     let mut b = crate::db::open(&url)?;
     if let Some(StatusCommand::Set { dataset, stage, state, note }) = args.command {
         board::set(b.as_mut(), &dataset, &stage, state, &note)?;

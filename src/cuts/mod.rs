@@ -146,12 +146,6 @@ pub enum CutFileError {
     Invalid(Vec<Diagnostic>),
 }
 
-/// SHA-256 of bytes, as lowercase hex.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::Digest;
-    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// Parses and validates cut-file text; `source` names it in diagnostics.
 pub fn parse(text: &str, source: &str) -> Result<CutFile, Vec<Diagnostic>> {
     parse::parse(text, source)

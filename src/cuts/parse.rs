@@ -589,7 +589,7 @@ pub(super) fn parse(text: &str, source: &str) -> Result<CutFile, Vec<Diagnostic>
     }
     Ok(CutFile {
         source: source.to_string(),
-        sha256: super::sha256_hex(text.as_bytes()),
+        sha256: crate::checksum::sha256_hex(text.as_bytes()),
         name,
         description,
         flags,

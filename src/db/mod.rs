@@ -86,6 +86,15 @@ pub struct InputFile {
     pub sha256: String,
 }
 
+impl InputFile {
+    /// Reads a whole file: its record (path as given, size, SHA-256) and its bytes.
+    pub fn read(path: &std::path::Path) -> std::io::Result<(InputFile, Vec<u8>)> {
+        let bytes = std::fs::read(path)?;
+        let input = InputFile { path: path.display().to_string(), size: bytes.len() as u64, sha256: crate::checksum::sha256_hex(&bytes) };
+        Ok((input, bytes))
+    }
+}
+
 /// Where an upload came from.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Provenance {
@@ -262,10 +271,8 @@ pub fn create_tag(b: &mut dyn Backend, name: &str, description: &str) -> Result<
     Ok(created)
 }
 
+/// Inserts the tag unless it exists; true when it was created.
 fn ensure_tag(tx: &mut dyn Tx, name: &str, description: &str) -> Result<bool> {
-    if one_int(tx, "SELECT COUNT(*) FROM tags WHERE name = $1", &[Value::Text(name.into())])? == Some(1) {
-        return Ok(false);
-    }
     let now = tx.now_us()?;
     let n = tx.exec(
         "INSERT INTO tags (name, description, created_at_us) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",

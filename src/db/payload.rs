@@ -113,6 +113,6 @@ impl Payload {
                 }
             }
         }
-        h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+        crate::checksum::hex(&h.finalize())
     }
 }

@@ -1,0 +1,22 @@
+//! SHA-256 checksums as lowercase hex: input files, cut files, payloads and keys.
+
+use sha2::{Digest, Sha256};
+
+/// Lowercase hex of a digest.
+pub fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// SHA-256 of `bytes`, as lowercase hex.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn known_digest() {
+        // FIPS 180-2 example: SHA-256("abc").
+        assert_eq!(super::sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+    }
+}
