@@ -84,6 +84,7 @@ from iminuit.cost import LeastSquares
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from check_simulation import (  # noqa: E402  (helpers only: importing runs nothing)
     channel_flags,
+    finish_background,
     hist_mean,
     integral,
     loss_ratio,
@@ -759,15 +760,10 @@ def body(report, binary, work, background, fit_per_run):
 
     # ------------------------------------------------------------------ part 7
     with report.part("7: determinism (--threads 1 vs --threads 2)"):
-        try:
-            out2, _ = second.communicate(timeout=600)
-        except subprocess.TimeoutExpired:
-            second.kill()
-            out2, _ = second.communicate()
-        print("      %s  (background, finished %.1f s after it started)" % (" ".join(cmd1), time.monotonic() - t_second))
+        rc, out2 = finish_background(second, cmd1, t_second)
         pr = []
-        if second.returncode != 0:
-            pr.append("exit %d: %s" % (second.returncode, out2.strip()[-800:]))
+        if rc != 0:
+            pr.append("exit %d: %s" % (rc, out2.strip()[-800:]))
         else:
             t1 = read_tables(out1)
             for n in TABLES:

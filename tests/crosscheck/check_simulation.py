@@ -442,6 +442,18 @@ def compare_quantities(tag, mine, truth):
 # --------------------------------------------------------------------------- main
 
 
+def finish_background(proc, cmd, started, timeout=600):
+    """Waits for a command started in the background (killed after `timeout` s) and
+    prints how long after `started` it finished; returns (exit status, output)."""
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        out, _ = proc.communicate()
+    print("      %s  (background, finished %.1f s after it started)" % (" ".join(cmd), time.monotonic() - started))
+    return proc.returncode, out
+
+
 def run_simulate(binary, out, extra=()):
     cmd = [binary, "simulate", "--out", out] + SIM_ARGS + list(extra)
     return cmd
@@ -777,15 +789,10 @@ def body(report, binary, sim, sim2):
 
     # ------------------------------------------------------------------ part 6
     with report.part("6: determinism (--threads 1 vs all threads)"):
-        try:
-            out2, _ = second.communicate(timeout=600)
-        except subprocess.TimeoutExpired:
-            second.kill()
-            out2, _ = second.communicate()
-        print("      %s  (background, finished %.1f s after it started)" % (" ".join(cmd2), time.monotonic() - t_second))
+        rc, out2 = finish_background(second, cmd2, t_second)
         pr = []
-        if second.returncode != 0:
-            pr.append("%s exited %d: %s" % (" ".join(cmd2), second.returncode, out2.strip()[-800:]))
+        if rc != 0:
+            pr.append("%s exited %d: %s" % (" ".join(cmd2), rc, out2.strip()[-800:]))
         else:
             n1, n2 = sorted(os.listdir(sim)), sorted(os.listdir(sim2))
             if n1 != n2:
