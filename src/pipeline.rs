@@ -25,6 +25,7 @@ use crate::analysis::channels::ChannelCuts;
 use crate::analysis::fit::FitConfig;
 use crate::analysis::interval::{interval_result, oof_ratio, ConstantLimits, GainStatus, IntervalResult};
 use crate::analysis::merge::IntervalSums;
+use crate::analysis::merged::Merged;
 use crate::analysis::metrics::{subrun_metrics, SubrunMetrics};
 use crate::dataset::{Dataset, SubrunFile};
 use crate::hist::Profile;
@@ -204,7 +205,7 @@ fn open_with_checksum(f: &SubrunFile) -> (Option<crate::db::InputFile>, Result<R
     }
 }
 
-fn map_chunk(interval: usize, range: (u32, u32), files: &[SubrunFile], cfg: &Config, progress: &(dyn Fn(u64) + Sync)) -> ChunkOut {
+fn map_chunk(interval: usize, range: (u32, u32), files: &[SubrunFile], cfg: &Config, sums: bool, progress: &(dyn Fn(u64) + Sync)) -> ChunkOut {
     let mut out = ChunkOut { interval, sums: IntervalSums::new(range.0, range.1), metrics: Vec::with_capacity(files.len()), errors: Vec::new(), files_failed: 0, inputs: Vec::new() };
     for f in files {
         let (input, file) = open_with_checksum(f);
@@ -212,7 +213,9 @@ fn map_chunk(interval: usize, range: (u32, u32), files: &[SubrunFile], cfg: &Con
         match file {
             Ok(file) => {
                 let r = subrun_metrics(&file, f.id, &cfg.channel_cuts);
-                out.sums.add_subrun(&file, f.id, &r);
+                if sums {
+                    out.sums.add_subrun(&file, f.id, &r);
+                }
                 out.errors.extend(r.errors);
                 out.errors.append(&mut out.sums.errors);
                 out.metrics.push(r.metrics);
@@ -230,17 +233,56 @@ fn map_chunk(interval: usize, range: (u32, u32), files: &[SubrunFile], cfg: &Con
     out
 }
 
+/// Which stages a pass over the files runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Stages {
+    /// Sum the interval histograms (the merge stage). Without it only the metrics
+    /// and per-subrun channel status are computed.
+    pub sums: bool,
+    /// Fit and judge each summed interval (the gain stage).
+    pub fits: bool,
+}
+
+impl Stages {
+    /// Metrics, merge and gain in one pass.
+    pub const ALL: Stages = Stages { sums: true, fits: true };
+    /// The metrics stage alone.
+    pub const METRICS: Stages = Stages { sums: false, fits: false };
+    /// Metrics and merge, no fits (the merge stage writes the sums for `gain`).
+    pub const MERGE: Stages = Stages { sums: true, fits: false };
+}
+
+/// The reduce of one interval: its constants and channel status from its merged sums.
+pub fn reduce(m: &Merged, cfg: &Config) -> IntervalResult {
+    let ratio: Option<OofRatios> = m.reference_out_of_fill.as_ref().map(|p| (0..N_XTALS).map(|ch| oof_ratio(p, ch)).collect());
+    let same = m.sums.run_first == m.reference_run && m.sums.run_last == m.reference_run;
+    interval_result(&m.sums, ratio.as_deref(), same, &cfg.channel_cuts, &cfg.fit, &cfg.limits)
+}
+
 /// Runs the analysis over a dataset on the current rayon pool. `progress` is called
 /// with the number of files done since the last call.
 pub fn analyze(ds: &Dataset, cfg: &Config, progress: &(dyn Fn(u64) + Sync)) -> Result<Analysis, ConfigError> {
+    analyze_with(ds, cfg, Stages::ALL, progress, &mut |_| Ok(()))
+}
+
+/// [`analyze`] running only `stages`, with `on_interval` called once per summed
+/// interval, in run order, before its fits (the merge stage writes its file there;
+/// an error it returns is recorded and the pass goes on).
+pub fn analyze_with(
+    ds: &Dataset,
+    cfg: &Config,
+    stages: Stages,
+    progress: &(dyn Fn(u64) + Sync),
+    on_interval: &mut dyn FnMut(&Merged) -> Result<(), RootError>,
+) -> Result<Analysis, ConfigError> {
     let Plan { intervals, references, reference_run } = check(ds, cfg)?;
-    tracing::info!(files = ds.files.len(), intervals = intervals.len(), reference_run, threads = rayon::current_num_threads(), "analysis starts");
-    // The reference runs' out-of-fill ratios, each summed once before the pass.
-    let mut reference_ratio: BTreeMap<u32, Option<OofRatios>> = BTreeMap::new();
-    for &run in &references {
-        reference_ratio
-            .entry(run)
-            .or_insert_with(|| reference_out_of_fill(ds, run).map(|p| (0..N_XTALS).map(|ch| oof_ratio(&p, ch)).collect()));
+    tracing::info!(files = ds.files.len(), intervals = intervals.len(), reference_run, threads = rayon::current_num_threads(), ?stages, "analysis starts");
+    // The reference runs' out-of-fill profiles, each summed once before the pass.
+    let mut reference_oof: BTreeMap<u32, Option<Profile>> = BTreeMap::new();
+    if stages.sums {
+        for &run in &references {
+            reference_oof.entry(run).or_insert_with(|| reference_out_of_fill(ds, run));
+        }
     }
 
     // The chunks, in order: consecutive files of one interval.
@@ -259,12 +301,15 @@ pub fn analyze(ds: &Dataset, cfg: &Config, progress: &(dyn Fn(u64) + Sync)) -> R
     let mut current: Option<IntervalSums> = None;
     let window = 2 * rayon::current_num_threads().max(1);
     for batch in chunks.chunks(window) {
-        let outs: Vec<ChunkOut> = batch.par_iter().map(|&(k, files)| map_chunk(k, intervals[k], files, cfg, progress)).collect();
+        let outs: Vec<ChunkOut> = batch.par_iter().map(|&(k, files)| map_chunk(k, intervals[k], files, cfg, stages.sums, progress)).collect();
         for out in outs {
             analysis.metrics.extend(out.metrics);
             analysis.errors.extend(out.errors);
             analysis.files_failed += out.files_failed;
             analysis.inputs.extend(out.inputs);
+            if !stages.sums {
+                continue;
+            }
             match &mut current {
                 Some(sums) => sums.merge(out.sums),
                 None => current = Some(out.sums),
@@ -273,11 +318,16 @@ pub fn analyze(ds: &Dataset, cfg: &Config, progress: &(dyn Fn(u64) + Sync)) -> R
             if remaining[out.interval] == 0 {
                 let mut sums = current.take().expect("an interval with chunks has sums");
                 analysis.errors.append(&mut sums.errors);
-                tracing::info!(run_first = sums.run_first, run_last = sums.run_last, subruns = sums.subruns.len(), "interval summed; fitting");
+                tracing::info!(run_first = sums.run_first, run_last = sums.run_last, subruns = sums.subruns.len(), "interval summed");
                 let reference = references[out.interval];
-                let same = sums.run_first == reference && sums.run_last == reference;
-                let ratio = reference_ratio[&reference].as_deref();
-                analysis.intervals.push(interval_result(&sums, ratio, same, &cfg.channel_cuts, &cfg.fit, &cfg.limits));
+                let merged = Merged { sums, reference_run: reference, reference_out_of_fill: reference_oof[&reference].clone() };
+                if let Err(e) = on_interval(&merged) {
+                    tracing::warn!("{e}");
+                    analysis.errors.push(e);
+                }
+                if stages.fits {
+                    analysis.intervals.push(reduce(&merged, cfg));
+                }
             }
         }
     }

@@ -1,4 +1,5 @@
-//! The `gm2dqc inspect` and `gm2dqc analyze` commands as scripts use them.
+//! The command line as shifters and scripts use it: every stage alone and chained by `run`,
+//! resumability, bad inputs and their exit codes.
 
 use std::process::Command;
 
@@ -183,8 +184,10 @@ fn a_run_killed_at_any_point_finishes_like_an_uninterrupted_one() {
     let args = run(&reference);
     let (code, text, err) = gm2dqc(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(code, 0, "{text}{err}");
-    // Killed (SIGKILL) at several points, then run to the end.
-    for ms in [150, 600, 1200, 2500] {
+    // Killed (SIGKILL) at several points, one of them random, then run to the end.
+    let random = 100 + std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos() as u64 % 3000;
+    eprintln!("kill points (ms): 150 600 1200 2500 {random}");
+    for ms in [150, 600, 1200, 2500, random] {
         let mut child = Command::new(env!("CARGO_BIN_EXE_gm2dqc")).args(run(&out)).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn().unwrap();
         std::thread::sleep(std::time::Duration::from_millis(ms));
         let _ = child.kill();
@@ -193,11 +196,7 @@ fn a_run_killed_at_any_point_finishes_like_an_uninterrupted_one() {
     let args = run(&out);
     let (code, text, err) = gm2dqc(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(code, 0, "{text}{err}");
-    for t in ["subrun_metrics", "subrun_status", "run_summary", "gain_constants", "calo_channel_status", "tracker_channel_status"] {
-        let a = gm2dqc::tables::read_parquet(&reference.join(format!("{t}.parquet"))).unwrap();
-        let b = gm2dqc::tables::read_parquet(&out.join(format!("{t}.parquet"))).unwrap();
-        assert!(a.equals_missing(&b), "{t} differs from the uninterrupted run");
-    }
+    assert_same_tables(&reference, &out, &format!("differs from the uninterrupted run (kill points 150 600 1200 2500 {random} ms)"));
     // The database: each interval once, whatever was interrupted.
     let mut db = gm2dqc::db::open(out.join("conditions.sqlite").to_str().unwrap()).unwrap();
     let counts = gm2dqc::db::table_counts(db.as_mut()).unwrap();
@@ -221,4 +220,126 @@ fn quiet_prints_nothing_and_rust_log_gives_logs_on_stderr() {
     let err = String::from_utf8_lossy(&o.stderr);
     assert!(err.contains("analysis starts") && err.contains("files=2") && !err.contains('\u{1b}'), "plain logs on stderr: {err}");
     assert!(String::from_utf8_lossy(&o.stdout).contains("analysed 2 files"), "stdout keeps the summary");
+}
+
+const TABLES: [&str; 6] = ["subrun_metrics", "subrun_status", "run_summary", "gain_constants", "calo_channel_status", "tracker_channel_status"];
+
+fn assert_same_tables(a: &std::path::Path, b: &std::path::Path, what: &str) {
+    for t in TABLES {
+        let x = gm2dqc::tables::read_parquet(&a.join(format!("{t}.parquet"))).unwrap();
+        let y = gm2dqc::tables::read_parquet(&b.join(format!("{t}.parquet"))).unwrap();
+        assert!(x.equals_missing(&y), "{t}: {what}");
+    }
+    for m in ["merged_15921-15921.root", "merged_15922-15922.root"] {
+        let (x, y) = (std::fs::read(a.join("merged").join(m)), std::fs::read(b.join("merged").join(m)));
+        if let (Ok(x), Ok(y)) = (x, y) {
+            assert!(x == y, "merged/{m}: {what}");
+        }
+    }
+}
+
+#[test]
+fn stages_one_at_a_time_give_what_run_gives() {
+    let dir = TempDir::new("cli-stages");
+    let input = fixture("sim-small");
+    let input = input.to_str().unwrap();
+    let (one, staged) = (dir.0.join("one"), dir.0.join("staged"));
+    let (o, s) = (one.to_str().unwrap(), staged.to_str().unwrap());
+    let (code, text, err) = gm2dqc(&["run", "--input", input, "--out", o, "--json", "--threads", "2"]);
+    assert_eq!(code, 0, "{text}{err}");
+    let j: Value = serde_json::from_str(&text).expect("run --json prints one JSON document");
+    assert_eq!((j["exit_code"].as_u64(), j["dataset"].as_str(), j["analysis"]["files"].as_u64()), (Some(0), Some("sim-small"), Some(2)));
+    assert_eq!(j["upload"]["folders"]["gain_constants"]["written"], 2);
+
+    // gain before merge, dqc before metrics, upload before either: usage errors that say what to run.
+    let (code, _, err) = gm2dqc(&["gain", "--out", s]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no merged files") && err.contains("gm2dqc merge"), "{err}");
+    let (code, _, err) = gm2dqc(&["dqc", "--out", s]);
+    assert_eq!(code, 2);
+    assert!(err.contains("gm2dqc metrics"), "{err}");
+    for args in [
+        vec!["metrics", "--input", input, "--out", s, "--threads", "1"],
+        vec!["merge", "--input", input, "--out", s, "--threads", "2"],
+        vec!["gain", "--out", s, "--json"],
+        vec!["dqc", "--out", s],
+        vec!["upload", "--out", s, "--tag", "dqc"],
+    ] {
+        let (code, text, err) = gm2dqc(&args);
+        assert_eq!(code, 0, "{args:?}: {text}{err}");
+        if args.contains(&"--json") {
+            let j: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(j["gain_status"]["ok"].as_u64().unwrap() + j["gain_status"]["no_laser"].as_u64().unwrap(), 2 * 1296);
+        }
+    }
+    assert_same_tables(&one, &staged, "stage by stage differs from run");
+    // The merged files are real ROOT files: `inspect` lists them like any other.
+    let (code, listing, err) = gm2dqc(&["inspect", staged.join("merged/merged_15921-15921.root").to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(listing.contains("merge/xtalHits") && listing.contains("laser/inFill/calo24/xtal53") && listing.contains("TH2D"), "{listing}");
+    // Every stage is on the board of the directory's database.
+    let (_, board, _) = gm2dqc(&["status", "--db", staged.join("conditions.sqlite").to_str().unwrap(), "--json"]);
+    let b: Value = serde_json::from_str(&board).unwrap();
+    let states: Vec<&str> = b[0]["stages"].as_array().unwrap().iter().map(|c| c["state"].as_str().unwrap()).collect();
+    assert_eq!((b[0]["dataset"].as_str(), states), (Some("sim-small"), vec!["done", "done", "done", "done", "done", "todo", "done"]));
+
+    // Flags from another cut file than the constants: upload refuses and says why.
+    let other = dir.0.join("loose.toml");
+    std::fs::write(&other, format!("{}\n# a copy for this test: another hash\n", gm2dqc::cuts::STANDARD_TOML)).unwrap();
+    let (code, _, err) = gm2dqc(&["dqc", "--out", s, "--cuts", other.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = gm2dqc(&["upload", "--out", s, "--tag", "mixed"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("gain stage used cut file cuts/standard.toml") && err.contains("loose.toml"), "{err}");
+    let (_, tags, _) = gm2dqc(&["db", "--db", staged.join("conditions.sqlite").to_str().unwrap(), "tags", "--json"]);
+    assert!(!tags.contains("mixed"), "nothing was uploaded: {tags}");
+}
+
+#[test]
+fn bad_inputs_give_the_documented_error_and_exit_code() {
+    let dir = TempDir::new("cli-bad");
+    let out = dir.0.join("out");
+    let o = out.to_str().unwrap();
+    // A missing directory and an empty one: usage errors, nothing written.
+    let (code, _, err) = gm2dqc(&["run", "--input", dir.0.join("nope").to_str().unwrap(), "--out", o]);
+    assert_eq!(code, 2);
+    assert!(err.contains("nope") && err.contains("No such file"), "{err}");
+    std::fs::create_dir_all(dir.0.join("empty")).unwrap();
+    let (code, _, err) = gm2dqc(&["run", "--input", dir.0.join("empty").to_str().unwrap(), "--out", o]);
+    assert_eq!(code, 2);
+    assert!(err.contains("no subrun files found"), "{err}");
+    // An invalid cut file: every problem listed, no file read, exit 2.
+    let bad_cuts = dir.0.join("bad.toml");
+    std::fs::write(&bad_cuts, gm2dqc::cuts::STANDARD_TOML.replace("metric = \"quad_step1\"", "metric = \"quad_step_1\"")).unwrap();
+    let (code, _, err) = gm2dqc(&["run", "--input", fixture("sim-small").to_str().unwrap(), "--out", o, "--cuts", bad_cuts.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("bad.toml:") && err.contains("quad_step_1") && err.contains("quad_step1") && err.contains("nothing was evaluated"), "{err}");
+    assert!(!out.join("subrun_metrics.parquet").exists());
+
+    // A dataset: the two fixture files, a byte-identical copy of one (set aside), a
+    // corrupt file among them (recorded, the rest processed and uploaded: exit 1).
+    let data = dir.0.join("data");
+    std::fs::create_dir_all(data.join("copy")).unwrap();
+    for f in ["gm2dqc_sim_15921.00001.root", "gm2dqc_sim_15922.00001.root"] {
+        std::fs::copy(fixture("sim-small").join(f), data.join(f)).unwrap();
+    }
+    std::fs::copy(fixture("sim-small").join("gm2dqc_sim_15921.00001.root"), data.join("copy/gm2dqc_sim_15921.00001.root")).unwrap();
+    let bytes = std::fs::read(fixture("sim-small").join("gm2dqc_sim_15922.00001.root")).unwrap();
+    std::fs::write(data.join("gm2dqc_sim_15922.00002.root"), &bytes[..bytes.len() / 3]).unwrap();
+    let (code, text, err) = gm2dqc(&["run", "--input", data.to_str().unwrap(), "--out", o]);
+    assert_eq!(code, 1, "{text}{err}");
+    assert!(text.contains("gm2dqc_sim_15922.00002.root") && text.contains("FAILED"), "{text}");
+    assert!(err.contains("byte-identical copy"), "{err}");
+    let metrics = gm2dqc::tables::read_parquet(&out.join("subrun_metrics.parquet")).unwrap();
+    assert_eq!(metrics.height(), 3, "two good subruns and the corrupt one's null row");
+    let gains = gm2dqc::tables::read_parquet(&out.join("gain_constants.parquet")).unwrap();
+    assert_eq!(gains.height(), 2 * 1296, "both runs have constants");
+    assert!(text.contains("intervals written"), "the good results are uploaded: {text}");
+    let (_, board, _) = gm2dqc(&["status", "--db", out.join("conditions.sqlite").to_str().unwrap(), "--json"]);
+    assert!(board.contains("some inputs or fits failed") && board.contains("errors.txt"), "{board}");
+    // Two different files for one subrun: ambiguous, both named, exit 2.
+    std::fs::write(data.join("copy/gm2dqc_sim_15921.00001.root"), &bytes).unwrap();
+    let (code, _, err) = gm2dqc(&["run", "--input", data.to_str().unwrap(), "--out", o]);
+    assert_eq!(code, 2);
+    assert!(err.contains("appears twice with different contents") && err.contains("copy/gm2dqc_sim_15921.00001.root"), "{err}");
 }

@@ -14,7 +14,9 @@ use crate::analysis::interval::GainStatus;
 use crate::cuts::eval::Evaluation;
 use crate::cuts::CutFile;
 use crate::dataset;
-use crate::pipeline::{self, Analysis};
+use crate::analysis::merged;
+use crate::pipeline::{self, Analysis, Stages};
+use super::manifest::{self, Manifest, StageRecord};
 use crate::tables;
 
 /// What `analyze` prints at the end (and writes to OUT/summary.json).
@@ -86,11 +88,22 @@ fn summarise(args: &AnalyzeArgs, ds: &dataset::Dataset, a: &Analysis, cuts: &Cut
 }
 
 pub fn run(args: AnalyzeArgs) -> anyhow::Result<ExitCode> {
-    Ok(ExitCode::from(analyze(&args)?))
+    Ok(ExitCode::from(pass(&args, Stages::ALL, Print::Summary)?))
 }
 
-/// `analyze`, returning the exit code as a number (0, 1 or 2) for `run` to chain on.
-pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
+/// What a pass prints on stdout when it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Print {
+    /// The summary as text (JSON with --json); nothing with --quiet.
+    Summary,
+    /// Nothing: the caller prints (`run --json`).
+    Nothing,
+}
+
+/// One pass over the files running `stages`: the metrics stage alone, metrics and
+/// merge (the merged files for `gain`), or everything (`analyze`, `run`). Returns the
+/// exit code (0, 1 or 2).
+pub fn pass(args: &AnalyzeArgs, stages: Stages, print: Print) -> anyhow::Result<u8> {
     let ds = match dataset::scan(&args.input) {
         Ok(ds) => ds,
         Err(e) => {
@@ -98,6 +111,11 @@ pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
             return Ok(2);
         }
     };
+    for (copy, used) in &ds.identical_copies {
+        if !super::quiet() {
+            eprintln!("note: {} is a byte-identical copy of {}: set aside", copy.display(), used.display());
+        }
+    }
     // The cut file first: an invalid one stops everything before any data is read.
     let Some(cutfile) = super::cuts::load_or_report(args.cuts.as_deref()) else { return Ok(2) };
     let mut cfg = cutfile.config();
@@ -112,46 +130,71 @@ pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
         eprintln!("error: {e}");
         return Ok(2);
     }
-    std::fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    let out = &args.out;
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
     // summary.json marks a complete analysis: it goes first and comes back last, so
     // a run killed at any point leaves no summary and is redone.
-    match std::fs::remove_file(args.out.join("summary.json")) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e).context("removing the previous summary.json"),
-        _ => {}
+    remove_if_present(&out.join("summary.json"))?;
+    let merged_dir = out.join("merged");
+    if stages.sums {
+        // Merged files of an earlier pass (other intervals, other inputs) must not
+        // reach the gain stage.
+        std::fs::create_dir_all(&merged_dir).with_context(|| format!("creating {}", merged_dir.display()))?;
+        for p in merged::list(&merged_dir).with_context(|| format!("listing {}", merged_dir.display()))? {
+            remove_if_present(&p)?;
+        }
     }
     let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads.unwrap_or(0)).build()?;
-    let bar = progress_bar(ds.files.len() as u64, "analysing");
+    let bar = progress_bar(ds.files.len() as u64, if stages.sums { "analysing" } else { "metrics" });
     let t0 = Instant::now();
-    let analysis = pool.install(|| pipeline::analyze(&ds, &cfg, &|n| bar.inc(n)))?;
+    let mut write_merged = |m: &merged::Merged| merged::write(&merged_dir.join(merged::file_name(m.sums.run_first, m.sums.run_last)), m).map(|_| ());
+    let analysis = pool.install(|| pipeline::analyze_with(&ds, &cfg, stages, &|n| bar.inc(n), &mut write_merged))?;
     bar.finish_and_clear();
 
-    let out = &args.out;
     let metrics = tables::subrun_metrics(&analysis.metrics);
-    let evaluation = crate::cuts::eval::evaluate(&cutfile, &metrics)?;
-    for (name, mut df) in [
-        ("subrun_status", evaluation.status_frame()),
-        ("run_summary", evaluation.summary_frame()),
-        ("subrun_metrics", metrics),
-        ("gain_constants", tables::gain_constants(&analysis.intervals)),
-        ("calo_channel_status", tables::calo_channel_status(&analysis.intervals)),
-        ("tracker_channel_status", tables::tracker_channel_status(&analysis.intervals)),
-    ] {
+    let evaluation = if stages.fits { Some(crate::cuts::eval::evaluate(&cutfile, &metrics)?) } else { None };
+    let mut frames = vec![("subrun_metrics", metrics)];
+    if let Some(ev) = &evaluation {
+        frames.push(("subrun_status", ev.status_frame()));
+        frames.push(("run_summary", ev.summary_frame()));
+    }
+    if stages.fits {
+        frames.push(("gain_constants", tables::gain_constants(&analysis.intervals)));
+        frames.push(("calo_channel_status", tables::calo_channel_status(&analysis.intervals)));
+        frames.push(("tracker_channel_status", tables::tracker_channel_status(&analysis.intervals)));
+    }
+    for (name, mut df) in frames {
         tables::write_parquet(&mut df, &out.join(format!("{name}.parquet")))?;
     }
-    let mut errors_txt = String::new();
-    for e in &analysis.errors {
-        errors_txt.push_str(&e.to_string());
-        errors_txt.push('\n');
-    }
     write_atomic(&out.join("inputs.json"), &serde_json::to_vec_pretty(&analysis.inputs)?)?;
-    write_atomic(&out.join("errors.txt"), errors_txt.as_bytes()).with_context(|| format!("writing {}", out.join("errors.txt").display()))?;
+    let errors: Vec<String> = analysis.errors.iter().map(|e| e.to_string()).collect();
+    let mut manifest = Manifest::load(out)?;
+    manifest.set_dataset(&args.input);
+    let inputs_sha256 = manifest::inputs_sha256(&analysis.inputs);
+    let ran: &[&str] = match (stages.sums, stages.fits) {
+        (true, true) => &["metrics", "merge", "gain", "dqc"],
+        (true, false) => &["metrics", "merge"],
+        _ => &["metrics"],
+    };
+    for stage in ran {
+        manifest.record(stage, StageRecord::new(&cutfile, &inputs_sha256, analysis.has_failures(), errors.clone()));
+    }
+    manifest.save(out)?;
     let seconds = pool.install(|| t0.elapsed().as_secs_f64());
+    let Some(evaluation) = evaluation else {
+        // The metrics or merge stage alone: a short summary.
+        if print == Print::Summary {
+            print_stage_summary(args, &ds, &analysis, stages, seconds, &merged_dir)?;
+        }
+        return Ok(u8::from(analysis.has_failures()));
+    };
     let summary = pool.install(|| summarise(args, &ds, &analysis, &cutfile, &evaluation, seconds));
     write_atomic(&out.join("summary.json"), &serde_json::to_vec_pretty(&summary)?)?;
 
     let stdout = std::io::stdout();
     let mut o = stdout.lock();
-    if args.json {
+    if print == Print::Nothing {
+    } else if args.json {
         serde_json::to_writer_pretty(&mut o, &summary)?;
         writeln!(o)?;
     } else if !super::quiet() {
@@ -162,8 +205,54 @@ pub fn analyze(args: &AnalyzeArgs) -> anyhow::Result<u8> {
     Ok(u8::from(summary.failed))
 }
 
+fn print_stage_summary(args: &AnalyzeArgs, ds: &dataset::Dataset, a: &Analysis, stages: Stages, seconds: f64, merged_dir: &std::path::Path) -> anyhow::Result<()> {
+    let stdout = std::io::stdout();
+    let mut o = stdout.lock();
+    if args.json {
+        let j = serde_json::json!({
+            "stage": if stages.sums { "merge" } else { "metrics" },
+            "dataset": args.input.display().to_string(),
+            "out": args.out.display().to_string(),
+            "files": ds.files.len(),
+            "files_failed": a.files_failed,
+            "input_errors": a.errors.len(),
+            "seconds": seconds,
+            "merged": if stages.sums { Some(merged_dir.display().to_string()) } else { None },
+            "failed": a.has_failures(),
+        });
+        serde_json::to_writer_pretty(&mut o, &j)?;
+        writeln!(o)?;
+        return Ok(());
+    }
+    if super::quiet() {
+        if a.has_failures() {
+            eprintln!("gm2dqc: some inputs failed: {}", args.out.join("errors.txt").display());
+        }
+        return Ok(());
+    }
+    writeln!(o, "read {} files ({:.1} MB) in {:.2} s: {}/subrun_metrics.parquet", ds.files.len(), ds.bytes() as f64 / 1e6, seconds, args.out.display())?;
+    if stages.sums {
+        writeln!(o, "merged files (one per interval of validity) in {}/", merged_dir.display())?;
+    }
+    if !a.errors.is_empty() {
+        writeln!(o, "{} input problems ({} files could not be opened); all in {}/errors.txt; the first:", a.errors.len(), a.files_failed, args.out.display())?;
+        for e in a.errors.iter().take(10) {
+            writeln!(o, "  {e}")?;
+        }
+        writeln!(o, "FAILED: some inputs failed (see above); everything else was processed")?;
+    }
+    Ok(())
+}
+
+fn remove_if_present(path: &std::path::Path) -> anyhow::Result<()> {
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).with_context(|| format!("removing {}", path.display())),
+        _ => Ok(()),
+    }
+}
+
 /// Writes a file whole or not at all (a temporary file renamed into place).
-fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+pub(super) fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
     std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;

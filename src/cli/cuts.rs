@@ -57,6 +57,19 @@ pub enum CutsCommand {
     Metrics,
 }
 
+/// The evaluation as JSON: cut file, subrun counts and per-run pass fractions.
+pub fn evaluation_json(cutfile: &CutFile, ev: &eval::Evaluation) -> serde_json::Value {
+    let runs: Vec<serde_json::Value> = ev
+        .run_summaries()
+        .iter()
+        .map(|r| {
+            let pass: serde_json::Map<String, serde_json::Value> = ev.flags.iter().zip(&r.pass_fraction).map(|((f, _), p)| (f.clone(), (*p).into())).collect();
+            serde_json::json!({"run": r.run, "subruns": r.subruns, "good_subruns": r.good_subruns, "pass_fraction": pass, "ctags": r.ctags, "ctags_good": r.ctags_good})
+        })
+        .collect();
+    serde_json::json!({"cuts": cutfile.source, "cuts_sha256": cutfile.sha256, "subruns": ev.runs.len(), "good_subruns": ev.ok.iter().filter(|x| **x).count(), "runs": runs})
+}
+
 /// Loads a cut file, printing its diagnostics; `None` means exit code 2.
 pub fn load_or_report(path: Option<&Path>) -> Option<CutFile> {
     let Some(path) = path else { return Some(cuts::standard()) };
@@ -114,15 +127,7 @@ pub fn run(cmd: CutsCommand) -> anyhow::Result<ExitCode> {
                 tables::write_parquet(&mut ev.summary_frame(), &dir.join("run_summary.parquet"))?;
             }
             if json {
-                let runs: Vec<serde_json::Value> = ev
-                    .run_summaries()
-                    .iter()
-                    .map(|r| {
-                        let pass: serde_json::Map<String, serde_json::Value> = ev.flags.iter().zip(&r.pass_fraction).map(|((f, _), p)| (f.clone(), (*p).into())).collect();
-                        serde_json::json!({"run": r.run, "subruns": r.subruns, "good_subruns": r.good_subruns, "pass_fraction": pass, "ctags": r.ctags, "ctags_good": r.ctags_good})
-                    })
-                    .collect();
-                serde_json::to_writer_pretty(&mut o, &serde_json::json!({"cuts": cutfile.source, "cuts_sha256": cutfile.sha256, "subruns": ev.runs.len(), "good_subruns": ev.ok.iter().filter(|x| **x).count(), "runs": runs}))?;
+                serde_json::to_writer_pretty(&mut o, &evaluation_json(&cutfile, &ev))?;
                 writeln!(o)?;
             } else {
                 writeln!(o, "cuts {} from {}; {} subruns evaluated in {:.3} s", cutfile.label(), cutfile.source, ev.runs.len(), seconds)?;

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Subcommand, ValueEnum};
+use anyhow::Context;
 use polars::prelude::*;
 
 use crate::db::payload::Payload;
@@ -297,12 +298,14 @@ fn status_for_db(df: &DataFrame) -> anyhow::Result<DataFrame> {
 
 /// Uploads every table of an analysis output directory; one transaction per folder.
 pub fn upload_outputs(b: &mut dyn db::Backend, out: &Path, tag: &str) -> anyhow::Result<Vec<(&'static str, db::UploadReport)>> {
-    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json")).map_err(|e| anyhow::anyhow!("{}: {e} (run gm2dqc analyze --out {} first)", out.join("summary.json").display(), out.display()))?)?;
+    // The constants and the flags must come from the same inputs and cut file.
+    let manifest = super::manifest::Manifest::load(out)?;
+    let dqc = manifest.check_consistent(out)?;
     let inputs: Vec<InputFile> = match std::fs::read(out.join("inputs.json")) {
-        Ok(b) => serde_json::from_slice(&b)?,
+        Ok(b) => serde_json::from_slice(&b).with_context(|| format!("{}: not an input list", out.join("inputs.json").display()))?,
         Err(_) => Vec::new(),
     };
-    let prov = Provenance::here(summary["dataset"].as_str().unwrap_or("unknown"), summary["cuts_sha256"].as_str().map(str::to_string), inputs);
+    let prov = Provenance::here(&manifest.dataset, Some(dqc.cuts_sha256.clone()), inputs);
     let folders = [("gain_constants", true), ("calo_channel_status", true), ("tracker_channel_status", true), ("subrun_metrics", false), ("subrun_status", false)];
     let mut groups = Vec::new();
     for (name, by_interval) in folders {

@@ -20,6 +20,8 @@ use crate::root::RootFile;
 mod analyze;
 mod cuts;
 mod db;
+mod manifest;
+mod stages;
 mod shifter;
 
 /// gm2dqc: data-quality control and gain calibration for g-2 style production files.
@@ -61,6 +63,35 @@ pub enum Command {
     ///
     /// Example: gm2dqc scan --input /data/run3B
     Scan(shifter::ScanArgs),
+    /// Stage: per-subrun metrics and channel status of a dataset (the map stage).
+    ///
+    /// Writes OUT/subrun_metrics.parquet, OUT/inputs.json (every file with its size and
+    /// SHA-256) and OUT/errors.txt; marks scan and metrics on the board.
+    ///
+    /// Example: gm2dqc metrics --input /data/run3B --out out
+    Metrics(stages::MetricsArgs),
+    /// Stage: the hadd stage: one merged ROOT file per interval of validity
+    /// (OUT/merged/merged_FIRST-LAST.root) holding everything the gain stage needs.
+    /// Also writes the metrics, as the files are read anyway.
+    ///
+    /// Example: gm2dqc merge --input /data/run3B --out out --interval 15921-15930
+    Merge(stages::MergeArgs),
+    /// Stage: gain calibration from the merged files: in-fill fits, out-of-fill gains
+    /// against the reference run, crystal and straw status per interval.
+    ///
+    /// Example: gm2dqc gain --out out --cuts cuts/standard.toml
+    Gain(stages::GainArgs),
+    /// Stage: apply a cut file to OUT/subrun_metrics.parquet: subrun flags and the
+    /// per-run summary (OUT/subrun_status.parquet, OUT/run_summary.parquet).
+    ///
+    /// Example: gm2dqc dqc --out out --cuts cuts/standard.toml
+    Dqc(stages::DqcArgs),
+    /// Stage: upload the directory's constants, channel status, metrics and flags to
+    /// the conditions database with their intervals of validity and provenance, in
+    /// one transaction. Refuses results from different inputs or cut files.
+    ///
+    /// Example: gm2dqc upload --out out --db postgres://dqc@dbhost/conditions --tag run3B-v1
+    Upload(stages::UploadArgs),
     /// The bookkeeping board: each dataset's stages (scan, metrics, merge, gain, dqc,
     /// plots, upload) as Done / TODO / In progress / Held / Skipped, who set them and
     /// when, from the conditions database, so every shifter sees the same board.
@@ -235,6 +266,11 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => shifter::run(args),
         Command::Scan(args) => shifter::scan(args),
         Command::Status(args) => shifter::status(args),
+        Command::Metrics(args) => stages::metrics(args),
+        Command::Merge(args) => stages::merge(args),
+        Command::Gain(args) => stages::gain(args),
+        Command::Dqc(args) => stages::dqc(args),
+        Command::Upload(args) => stages::upload(args),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "gm2dqc", &mut std::io::stdout());

@@ -6,7 +6,12 @@ use std::process::ExitCode;
 
 use rayon::prelude::*;
 
+use super::analyze::{pass, Print};
+use super::manifest::Manifest;
+use super::stages::{Board, BoardArgs};
 use super::{AnalyzeArgs, SimulateArgs};
+use crate::db::board::State;
+use crate::pipeline::Stages;
 use crate::dataset;
 use crate::root::RootFile;
 
@@ -27,15 +32,11 @@ pub struct ScanArgs {
 pub struct RunArgs {
     #[command(flatten)]
     pub analyze: AnalyzeArgs,
-    /// The conditions database (default: $GM2DQC_DB, else OUT/conditions.sqlite).
-    #[arg(long, value_name = "URL")]
-    pub db: Option<String>,
     /// The tag the constants and flags are uploaded to.
     #[arg(long, default_value = "dqc")]
     pub tag: String,
-    /// The dataset's name on the bookkeeping board (default: the input's file name).
-    #[arg(long)]
-    pub dataset: Option<String>,
+    #[command(flatten)]
+    pub board: BoardArgs,
 }
 
 #[derive(Debug, clap::Args)]
@@ -106,6 +107,7 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
             "bytes": ds.bytes(),
             "runs": runs.iter().map(|(r, (n, b))| serde_json::json!({"run": r, "subruns": n, "bytes": b})).collect::<Vec<_>>(),
             "ignored": ds.ignored.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+            "identical_copies": ds.identical_copies.iter().map(|(c, u)| serde_json::json!({"copy": c.display().to_string(), "used": u.display().to_string()})).collect::<Vec<_>>(),
             "unreadable": unreadable.iter().map(|(p, e)| serde_json::json!({"file": p, "error": e})).collect::<Vec<_>>(),
         });
         serde_json::to_writer_pretty(&mut o, &j)?;
@@ -122,6 +124,9 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
                 writeln!(o, "  {}", p.display())?;
             }
         }
+        for (c, u) in &ds.identical_copies {
+            writeln!(o, "identical copy set aside: {} (same bytes as {})", c.display(), u.display())?;
+        }
         for (p, e) in &unreadable {
             writeln!(o, "unreadable: {p}: {e}")?;
         }
@@ -129,53 +134,57 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
     Ok(if unreadable.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
-/// `gm2dqc run`: analyze, then upload to the conditions database.
+/// `gm2dqc run`: analyze, then upload.
 pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::from(run_job(&args)?))
 }
 
 fn run_job(args: &RunArgs) -> anyhow::Result<u8> {
-    use crate::db::board::{self, State};
     let out = &args.analyze.out;
-    let url = super::db::resolve_url(args.db.as_deref(), &out.join("conditions.sqlite"));
-    let dataset = args.dataset.clone().unwrap_or_else(|| {
-        let p = std::fs::canonicalize(&args.analyze.input).unwrap_or_else(|_| args.analyze.input.clone());
-        p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
-    });
-    let mut b = crate::db::open(&url)?;
-    let analysis_stages = ["metrics", "merge", "gain", "dqc"];
-    for st in analysis_stages {
-        board::set(b.as_mut(), &dataset, st, State::InProgress, "gm2dqc run")?;
-    }
+    let mut b = Board::open(&args.board, out, &super::manifest::dataset_name(&args.analyze.input))?;
+    let analysis_stages = ["scan", "metrics", "merge", "gain", "dqc"];
+    b.set(&analysis_stages, State::InProgress, "gm2dqc run")?;
+    let print = if args.analyze.json { Print::Nothing } else { Print::Summary };
     // Work already done for these inputs, cut file and overrides is not redone.
-    let code = match already_done(&args.analyze) {
+    let skipped = already_done(&args.analyze);
+    let code = match skipped {
         Some(failed) => {
             tracing::info!(key_file = %out.join("summary.json").display(), "inputs, cuts and overrides unchanged: analysis skipped");
-            if !super::quiet() {
+            if !super::quiet() && print == Print::Summary {
                 println!("analysis already done for these inputs and cuts ({}): not redone", out.join("summary.json").display());
             }
             u8::from(failed)
         }
-        None => super::analyze::analyze(&args.analyze)?,
-    };
-    if code == 2 {
-        for st in analysis_stages {
-            board::set(b.as_mut(), &dataset, st, State::Todo, "configuration error: see the run's output")?;
+        None => {
+            let mut m = Manifest::load(out)?;
+            if m.dataset != b.dataset {
+                m.dataset = b.dataset.clone();
+                m.save(out)?;
+            }
+            pass(&args.analyze, Stages::ALL, print)?
         }
+    };
+    b.finish(&analysis_stages, code, out)?;
+    if code == 2 {
         return Ok(2);
     }
-    board::set(b.as_mut(), &dataset, "scan", State::Done, "")?;
-    let note = if code == 1 { format!("some inputs or fits failed: {}", out.join("errors.txt").display()) } else { String::new() };
-    for st in analysis_stages {
-        board::set(b.as_mut(), &dataset, st, State::Done, &note)?;
-    }
-    let reports = super::db::upload_outputs(b.as_mut(), out, &args.tag)?;
+    b.set(&["upload"], State::InProgress, "gm2dqc run")?;
+    let reports = super::db::upload_outputs(b.backend(), out, &args.tag)?;
     let written: usize = reports.iter().map(|(_, r)| r.written).sum();
     let unchanged: usize = reports.iter().map(|(_, r)| r.unchanged).sum();
-    board::set(b.as_mut(), &dataset, "upload", State::Done, &format!("tag {}: {written} intervals written, {unchanged} already current", args.tag))?;
-    if !super::quiet() {
-        println!("conditions database {}: tag {}: {written} intervals written, {unchanged} already current", b.location(), args.tag);
-        println!("board: dataset {dataset} ({}); `gm2dqc status --db {url}` shows it", b.location());
+    b.set(&["upload"], State::Done, &format!("tag {}: {written} intervals written, {unchanged} already current", args.tag))?;
+    if args.analyze.json {
+        let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json"))?)?;
+        let folders: serde_json::Map<String, serde_json::Value> =
+            reports.iter().map(|(n, r)| (n.to_string(), serde_json::json!({"written": r.written, "unchanged": r.unchanged}))).collect();
+        let j = serde_json::json!({
+            "dataset": b.dataset, "out": out.display().to_string(), "exit_code": code, "analysis_skipped": skipped.is_some(),
+            "analysis": summary, "upload": {"database": b.url, "tag": args.tag, "folders": folders},
+        });
+        println!("{}", serde_json::to_string_pretty(&j)?);
+    } else if !super::quiet() {
+        println!("conditions database {}: tag {}: {written} intervals written, {unchanged} already current", b.url, args.tag);
+        println!("board: dataset {}; `gm2dqc status --db {}` shows it", b.dataset, b.url);
     }
     Ok(code)
 }
@@ -257,9 +266,8 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     println!("\ngm2dqc demo: running every stage on {} into {}", data.display(), out.display());
     let run = RunArgs {
         analyze: AnalyzeArgs { input: data.clone(), out: out.clone(), cuts: None, reference_run: None, intervals: Vec::new(), threads: args.threads, json: false },
-        db: Some(out.join("conditions.sqlite").display().to_string()),
         tag: "demo".into(),
-        dataset: Some("demo".into()),
+        board: BoardArgs { db: Some(out.join("conditions.sqlite").display().to_string()), dataset: Some("demo".into()) },
     };
     let code = run_job(&run)?;
     println!("\ndone. Results in {}:", out.display());

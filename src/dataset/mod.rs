@@ -45,6 +45,8 @@ pub struct Dataset {
     pub files: Vec<SubrunFile>,
     /// Files not named like a subrun file (ignored, listed for the user).
     pub ignored: Vec<PathBuf>,
+    /// Byte-identical second copies of a subrun file, set aside: (copy, file used).
+    pub identical_copies: Vec<(PathBuf, PathBuf)>,
 }
 
 impl Dataset {
@@ -66,7 +68,7 @@ impl Dataset {
 pub enum ScanError {
     #[error("{path}: {source}")]
     Io { path: PathBuf, source: std::io::Error },
-    #[error("run {run} subrun {subrun} appears twice: {first} and {second} (remove one from the dataset)", run = id.run, subrun = id.subrun, first = first.display(), second = second.display())]
+    #[error("run {run} subrun {subrun} appears twice with different contents: {first} and {second} (keep the right one, move the other out of the dataset)", run = id.run, subrun = id.subrun, first = first.display(), second = second.display())]
     Duplicate { id: SubrunId, first: PathBuf, second: PathBuf },
     #[error("{path}: no subrun files found (names must look like <prefix>_<run>.<subrun>.root)", path = path.display())]
     Empty { path: PathBuf },
@@ -102,9 +104,23 @@ pub fn scan(input: &Path) -> Result<Dataset, ScanError> {
         }
     }
     ds.files.sort_by(|a, b| a.id.cmp(&b.id).then_with(|| a.path.cmp(&b.path)));
-    if let Some(w) = ds.files.windows(2).find(|w| w[0].id == w[1].id) {
-        return Err(ScanError::Duplicate { id: w[0].id, first: w[0].path.clone(), second: w[1].path.clone() });
+    // Two files for one subrun: byte-identical copies (a file copied twice) are
+    // harmless, the first is used and the others listed; different contents are
+    // ambiguous and only a person can say which is right.
+    let mut kept: Vec<SubrunFile> = Vec::with_capacity(ds.files.len());
+    for f in std::mem::take(&mut ds.files) {
+        match kept.last() {
+            Some(k) if k.id == f.id => {
+                let same = k.size == f.size && std::fs::read(&k.path).map_err(io(&k.path))? == std::fs::read(&f.path).map_err(io(&f.path))?;
+                if !same {
+                    return Err(ScanError::Duplicate { id: f.id, first: k.path.clone(), second: f.path.clone() });
+                }
+                ds.identical_copies.push((f.path, k.path.clone()));
+            }
+            _ => kept.push(f),
+        }
     }
+    ds.files = kept;
     if ds.files.is_empty() {
         return Err(ScanError::Empty { path: input.to_path_buf() });
     }
@@ -141,7 +157,7 @@ mod tests {
     }
 
     #[test]
-    fn scan_sorts_ignores_and_refuses_duplicates() {
+    fn scan_sorts_ignores_sets_copies_aside_and_refuses_conflicts() {
         let dir = std::env::temp_dir().join(format!("gm2dqc-scan-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(dir.join("b")).unwrap();
@@ -156,9 +172,14 @@ mod tests {
         // A list file with a relative path and a comment.
         std::fs::write(dir.join("list.txt"), "# two files\na_2.00001.root\n\nb/a_1.00007.root\n").unwrap();
         assert_eq!(scan(&dir.join("list.txt")).unwrap().files.len(), 2);
+        // A byte-identical second copy is set aside; a different one is refused.
         std::fs::write(dir.join("b/other_2.1.root"), b"x").unwrap();
+        let ds = scan(&dir).unwrap();
+        assert_eq!(ds.files.len(), 3);
+        assert_eq!(ds.identical_copies, [(dir.join("b/other_2.1.root"), dir.join("a_2.00001.root"))]);
+        std::fs::write(dir.join("b/other_2.1.root"), b"y").unwrap();
         let e = scan(&dir).unwrap_err().to_string();
-        assert!(e.contains("run 2 subrun 1 appears twice") && e.contains("other_2.1.root"), "{e}");
+        assert!(e.contains("run 2 subrun 1 appears twice with different contents") && e.contains("other_2.1.root"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -100,6 +100,7 @@ N_CALOS, XTALS_PER_CALO = 24, 54
 N_XTALS = N_CALOS * XTALS_PER_CALO
 N_STRAWS, STRAWS_PER_MODULE = 2048, 128
 N_DRIFT_BINS = 60
+MERGE_RTOL = 1e-12  # the same sums, added in another order
 METRIC_RTOL = 1e-9
 FIT_RTOL = 1e-3
 FIT_ERR_RTOL = 0.02
@@ -535,6 +536,49 @@ def body(report, binary, work, background, fit_per_run):
         tot["subruns"] = len(keys)
         sums[r] = tot
     gain_rows = rows_by(tables["gain_constants"], "run_first", "channel")
+
+    # ------------------------------------------------------------------ part 4m
+    with report.part("4m: the merge stage's files (uproot against the subrun sums)"):
+        for r in runs:
+            pr = []
+            worst = (0.0, None)
+            path = os.path.join(out, "merged", "merged_%d-%d.root" % (r, r))
+            try:
+                f = uproot.open(path)
+            except Exception as e:  # noqa: BLE001 - reported as a failed check
+                report.check("4m run %d: %s opens with uproot" % (r, path), ["%s: %s" % (type(e).__name__, e)])
+                continue
+
+            def close(tag, got, want):
+                nonlocal worst
+                got, want = np.asarray(got, dtype=np.float64), np.asarray(want, dtype=np.float64)
+                if got.shape != want.shape:
+                    pr.append("%s: shape %s, recomputed %s" % (tag, got.shape, want.shape))
+                    return
+                d = float(np.max(np.abs(got - want) / np.maximum(np.abs(want), 1e-300), initial=0.0))
+                if d > worst[0]:
+                    worst = (d, tag)
+                if not d <= MERGE_RTOL:
+                    pr.append("%s: max rel diff %.3g" % (tag, d))
+
+            t = sums[r]
+            close("merge/xtalHits", raw_array(f["merge/xtalHits"])[1:N_XTALS + 1], t["xtal_hits"])
+            close("merge/strawHits", raw_array(f["merge/strawHits"])[1:N_STRAWS + 1], t["straw_hits"])
+            close("laser/outOfFill", profile_sums(f["laser/outOfFill"]), t["oof"])
+            close("merge/referenceOutOfFill", profile_sums(f["merge/referenceOutOfFill"]), sums[ref_run]["oof"])
+            close("calo/pedestalRMS", profile_sums(f["calo/pedestalRMS"]), t["ped"])
+            close("tracker/driftTime", raw_array(f["tracker/driftTime"]).reshape(N_DRIFT_BINS + 2, N_STRAWS + 2), t["drift"])
+            for ch in range(N_XTALS):
+                c, x = xtal_of(ch)
+                close("laser/inFill/calo%d/xtal%d" % (c, x), profile_sums(f["laser/inFill/calo%d/xtal%d" % (c, x)]), t["infill"][:, ch, :])
+            interval = list(f["merge/interval"]["run"].array(library="np"))
+            reference = list(f["merge/referenceRun"]["run"].array(library="np"))
+            subruns = sorted(zip(f["merge/subrunRun"]["run"].array(library="np"), f["merge/subrunNumber"]["subrun"].array(library="np")))
+            want_subruns = sorted((rr, s) for rr, s, _ in files if rr == r)
+            if interval != [r, r] or reference != [ref_run] or subruns != want_subruns:
+                pr.append("bookkeeping trees: interval %s reference %s subruns %s; want [%d, %d], [%d], %s" % (interval, reference, subruns, r, r, ref_run, want_subruns))
+            report.check("4m run %d: merged file = uproot sums of its %d subrun files (1296 in-fill profiles, hits, pedestal, out-of-fill, reference, drift time) to %g"
+                         % (r, t["subruns"], MERGE_RTOL), pr, note=worst_text(worst))
 
     # ------------------------------------------------------------------ part 4
     ratio = {}

@@ -1,0 +1,183 @@
+//! The merge stage's output: one ROOT file per interval of validity holding the
+//! interval's summed histograms, which is everything the gain stage (the reduce)
+//! needs, so `gm2dqc gain` can run later, elsewhere, without the subrun files.
+//!
+//! Layout of `merged_<first>-<last>.root` (readable by ROOT and uproot):
+//!
+//! | path | class | what |
+//! |---|---|---|
+//! | `laser/outOfFill`, `calo/pedestalRMS`, `laser/inFill/calo{c}/xtal{x}` | TProfile | as in a subrun file, summed as hadd sums them |
+//! | `tracker/driftTime` | TH2D | summed (written in double precision, so nothing is rounded) |
+//! | `merge/xtalHits`, `merge/strawHits` | TH1D | hits per crystal (energy spectrum integral) and per straw, by channel id |
+//! | `merge/referenceOutOfFill` | TProfile | the reference run's summed `laser/outOfFill` (absent when it had none) |
+//! | `merge/interval` | TTree, branch `run` | first and last run of the interval |
+//! | `merge/referenceRun` | TTree, branch `run` | the gain reference run |
+//! | `merge/subrunRun`, `merge/subrunNumber` | TTrees, branches `run`, `subrun` | the subruns summed, in order |
+//!
+//! Round trip: `read(write(sums))` gives the same sums bit for bit (the values are
+//! stored as doubles), so the gain stage from merged files equals the one-pass analysis.
+
+use std::path::{Path, PathBuf};
+
+use crate::dataset::SubrunId;
+use crate::hist::{Axis, Hist, Profile};
+use crate::layout::{paths, N_STRAWS, N_XTALS, XTALS_PER_CALO};
+use crate::root::bytes::ArrayElem;
+use crate::root::tree::read_f64_branch;
+use crate::root::{Compression, ErrorKind, RootError, RootFile, RootWriter, WriteOptions};
+
+use super::merge::IntervalSums;
+use super::read::ObjectReader;
+
+pub const XTAL_HITS: &str = "merge/xtalHits";
+pub const STRAW_HITS: &str = "merge/strawHits";
+pub const REFERENCE_OUT_OF_FILL: &str = "merge/referenceOutOfFill";
+pub const INTERVAL: &str = "merge/interval";
+pub const REFERENCE_RUN: &str = "merge/referenceRun";
+pub const SUBRUN_RUN: &str = "merge/subrunRun";
+pub const SUBRUN_NUMBER: &str = "merge/subrunNumber";
+
+/// Merged files carry a fixed timestamp (2020-01-01 UTC) so the same inputs give
+/// byte-identical files.
+const TIMESTAMP: i64 = 1_577_836_800;
+
+/// The merged file of one interval, with the reference it was summed against.
+#[derive(Debug)]
+pub struct Merged {
+    pub sums: IntervalSums,
+    pub reference_run: u32,
+    /// The reference run's summed out-of-fill profile.
+    pub reference_out_of_fill: Option<Profile>,
+}
+
+/// The file name of an interval's merged file.
+pub fn file_name(run_first: u32, run_last: u32) -> String {
+    format!("merged_{run_first}-{run_last}.root")
+}
+
+/// The merged files in `dir`, sorted by interval; an error when there is none.
+pub fn list(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut v: Vec<(u32, PathBuf)> = Vec::new();
+    for e in std::fs::read_dir(dir)? {
+        let p = e?.path();
+        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let first = name.strip_prefix("merged_").and_then(|r| r.strip_suffix(".root")).and_then(|r| r.split_once('-')).and_then(|(a, _)| a.parse().ok());
+        if let Some(first) = first {
+            v.push((first, p));
+        }
+    }
+    v.sort();
+    Ok(v.into_iter().map(|(_, p)| p).collect())
+}
+
+fn hits_hist(name: &str, title: &str, axis_title: &str, values: &[f64]) -> Hist {
+    let n = values.len();
+    let mut h = Hist::new_1d(name, title, Axis::fixed(n, -0.5, n as f64 - 0.5).with_title(axis_title), ArrayElem::F64);
+    for (ch, &v) in values.iter().enumerate() {
+        h.fill(ch as f64, v);
+    }
+    h
+}
+
+/// Writes an interval's merged file (atomically). Returns its size in bytes.
+pub fn write(path: &Path, m: &Merged) -> Result<u64, RootError> {
+    let s = &m.sums;
+    let mut w = RootWriter::new(WriteOptions {
+        compression: Compression::default(),
+        timestamp: TIMESTAMP,
+        title: format!("gm2dqc merged runs {}-{}", s.run_first, s.run_last),
+    });
+    let with_path = |mut e: RootError| {
+        e.file = path.to_path_buf();
+        e
+    };
+    let put = |w: &mut RootWriter, p: &str, raw: crate::root::RawHist| w.put_hist(p, &raw).map_err(with_path);
+    if let Some(p) = &s.out_of_fill {
+        put(&mut w, paths::OUT_OF_FILL, p.to_raw())?;
+    }
+    if let Some(p) = &s.pedestal {
+        put(&mut w, paths::PEDESTAL_RMS, p.to_raw())?;
+    }
+    for (ch, p) in s.in_fill.iter().enumerate() {
+        if let Some(p) = p {
+            put(&mut w, &paths::in_fill(ch / XTALS_PER_CALO + 1, ch % XTALS_PER_CALO), p.to_raw())?;
+        }
+    }
+    if let Some(h) = &s.drift_time {
+        let mut h = h.clone();
+        h.storage = ArrayElem::F64;
+        put(&mut w, paths::DRIFT_TIME, h.to_raw())?;
+    }
+    put(&mut w, XTAL_HITS, hits_hist("xtalHits", "crystal hits summed over the interval", "crystal channel", &s.xtal_hits).to_raw())?;
+    put(&mut w, STRAW_HITS, hits_hist("strawHits", "straw hits summed over the interval", "straw channel", &s.straw_hits).to_raw())?;
+    if let Some(p) = &m.reference_out_of_fill {
+        let mut p = p.clone();
+        p.name = "referenceOutOfFill".into();
+        p.title = format!("out-of-fill laser ratio of reference run {}", m.reference_run);
+        put(&mut w, REFERENCE_OUT_OF_FILL, p.to_raw())?;
+    }
+    let f = |v: u32| f64::from(v);
+    let trees: [(&str, &str, Vec<f64>); 4] = [
+        (INTERVAL, "run", vec![f(s.run_first), f(s.run_last)]),
+        (REFERENCE_RUN, "run", vec![f(m.reference_run)]),
+        (SUBRUN_RUN, "run", s.subruns.iter().map(|id| f(id.run)).collect()),
+        (SUBRUN_NUMBER, "subrun", s.subruns.iter().map(|id| f(id.subrun)).collect()),
+    ];
+    for (p, branch, values) in trees {
+        w.put_tree_f64(p, branch, &values).map_err(with_path)?;
+    }
+    w.write(path)
+}
+
+/// Reads a merged file back. A missing sum is `None` (as when no subrun had it); a
+/// missing bookkeeping tree or hits histogram is an error naming the file and object.
+pub fn read(path: &Path) -> Result<Merged, RootError> {
+    let file = RootFile::open(path)?;
+    let runs = |tree: &str, branch: &str| -> Result<Vec<u32>, RootError> {
+        read_f64_branch(&file, tree, branch)?
+            .into_iter()
+            .map(|v| {
+                if v >= 0.0 && v <= f64::from(u32::MAX) && v.fract() == 0.0 {
+                    Ok(v as u32)
+                } else {
+                    Err(RootError::new(path, ErrorKind::Corrupt { what: "run number".into(), detail: format!("{v} is not a run or subrun number") }).object(tree.to_string()))
+                }
+            })
+            .collect()
+    };
+    let bad = |object: &str, detail: String| RootError::new(path, ErrorKind::Corrupt { what: "merged file".into(), detail }).object(object.to_string());
+    let interval = runs(INTERVAL, "run")?;
+    let [run_first, run_last] = interval[..] else { return Err(bad(INTERVAL, format!("expected 2 entries, found {}", interval.len()))) };
+    let reference = runs(REFERENCE_RUN, "run")?;
+    let [reference_run] = reference[..] else { return Err(bad(REFERENCE_RUN, format!("expected 1 entry, found {}", reference.len()))) };
+    let (sr, sn) = (runs(SUBRUN_RUN, "run")?, runs(SUBRUN_NUMBER, "subrun")?);
+    if sr.len() != sn.len() {
+        return Err(bad(SUBRUN_NUMBER, format!("{} subrun numbers for {} runs", sn.len(), sr.len())));
+    }
+    let mut sums = IntervalSums::new(run_first, run_last);
+    sums.subruns = sr.into_iter().zip(sn).map(|(run, subrun)| SubrunId { run, subrun }).collect();
+    let present = |p: &str| file.key(p).is_ok();
+    let mut r = ObjectReader::new(&file);
+    let hits = |r: &mut ObjectReader, p: &str, n: usize| -> Result<Vec<f64>, RootError> {
+        let h = r.hist(p).ok_or_else(|| r.errors.pop().unwrap_or_else(|| bad(p, "missing".into())))?;
+        let v = h.values(false).to_vec();
+        if v.len() != n {
+            return Err(bad(p, format!("{} bins, expected {n}", v.len())));
+        }
+        Ok(v)
+    };
+    sums.xtal_hits = hits(&mut r, XTAL_HITS, N_XTALS)?;
+    sums.straw_hits = hits(&mut r, STRAW_HITS, N_STRAWS)?;
+    let profile = |r: &mut ObjectReader, p: &str| if present(p) { r.profile(p) } else { None };
+    sums.out_of_fill = profile(&mut r, paths::OUT_OF_FILL);
+    sums.pedestal = profile(&mut r, paths::PEDESTAL_RMS);
+    for ch in 0..N_XTALS {
+        sums.in_fill[ch] = profile(&mut r, &paths::in_fill(ch / XTALS_PER_CALO + 1, ch % XTALS_PER_CALO));
+    }
+    let reference_out_of_fill = profile(&mut r, REFERENCE_OUT_OF_FILL);
+    sums.drift_time = if present(paths::DRIFT_TIME) { r.hist(paths::DRIFT_TIME) } else { None };
+    if let Some(e) = r.errors.into_iter().next() {
+        return Err(e);
+    }
+    Ok(Merged { sums, reference_run, reference_out_of_fill })
+}

@@ -1,0 +1,317 @@
+//! The pipeline stages as subcommands, each usable alone: `metrics` and `merge` read
+//! the subrun files (map), `gain` fits the merged files (reduce), `dqc` applies a cut
+//! file to the metrics, `upload` stores the results. Each records itself in
+//! `OUT/manifest.json` and on the bookkeeping board.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::Context;
+
+use super::analyze::{pass, Print};
+use super::manifest::{Manifest, StageRecord};
+use super::AnalyzeArgs;
+use crate::analysis::interval::GainStatus;
+use crate::analysis::merged;
+use crate::db::board::{self, State};
+use crate::pipeline::{self, Stages};
+use crate::tables;
+
+/// Where a stage records itself on the board.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BoardArgs {
+    /// The conditions database holding the board (default: $GM2DQC_DB, else
+    /// OUT/conditions.sqlite).
+    #[arg(long, value_name = "URL")]
+    pub db: Option<String>,
+    /// The dataset's name on the board (default: the name the directory's earlier
+    /// stages used, else the input's file name).
+    #[arg(long)]
+    pub dataset: Option<String>,
+}
+
+/// The board, open for one dataset.
+pub(super) struct Board {
+    b: Box<dyn crate::db::Backend>,
+    pub dataset: String,
+    pub url: String,
+}
+
+impl Board {
+    pub fn open(args: &BoardArgs, out: &Path, fallback: &str) -> anyhow::Result<Board> {
+        let url = super::db::resolve_url(args.db.as_deref(), &out.join("conditions.sqlite"));
+        let manifest = Manifest::load(out).unwrap_or_default();
+        let dataset = args.dataset.clone().unwrap_or_else(|| if manifest.dataset.is_empty() { fallback.to_string() } else { manifest.dataset });
+        std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+        let b = crate::db::open(&url)?;
+        Ok(Board { b, dataset, url })
+    }
+
+    pub fn set(&mut self, stages: &[&str], state: State, note: &str) -> anyhow::Result<()> {
+        for st in stages {
+            board::set(self.b.as_mut(), &self.dataset, st, state, note)?;
+        }
+        Ok(())
+    }
+
+    /// Marks `stages` by exit code: Done (with a note when something failed) or TODO
+    /// after a configuration error.
+    pub fn finish(&mut self, stages: &[&str], code: u8, out: &Path) -> anyhow::Result<()> {
+        match code {
+            0 => self.set(stages, State::Done, ""),
+            1 => self.set(stages, State::Done, &format!("some inputs or fits failed: {}", out.join("errors.txt").display())),
+            _ => self.set(stages, State::Todo, "configuration error: see the command's output"),
+        }
+    }
+
+    pub fn backend(&mut self) -> &mut dyn crate::db::Backend {
+        self.b.as_mut()
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MetricsArgs {
+    /// The dataset: a directory of subrun files (searched recursively) or a list file.
+    #[arg(long, value_name = "DATASET")]
+    pub input: PathBuf,
+    /// Output directory: writes subrun_metrics.parquet, inputs.json, errors.txt.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// The cut file (its channel cuts judge the per-subrun channel status; default:
+    /// the built-in standard set).
+    #[arg(long, value_name = "FILE")]
+    pub cuts: Option<PathBuf>,
+    /// Worker threads (default: all cores). Results are identical for any count.
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub board: BoardArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct MergeArgs {
+    #[command(flatten)]
+    pub analyze: AnalyzeArgs,
+    #[command(flatten)]
+    pub board: BoardArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct GainArgs {
+    /// Output directory: reads OUT/merged/ (unless --merged), writes
+    /// gain_constants.parquet, calo_channel_status.parquet, tracker_channel_status.parquet.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Directory of merged files (merged_FIRST-LAST.root) from `gm2dqc merge`.
+    #[arg(long, value_name = "DIR")]
+    pub merged: Option<PathBuf>,
+    /// The cut file: fit range, minimum entries, constant limits, channel cuts
+    /// (default: the built-in standard set).
+    #[arg(long, value_name = "FILE")]
+    pub cuts: Option<PathBuf>,
+    /// Worker threads for the fits (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Print the summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub board: BoardArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct DqcArgs {
+    /// Output directory: reads OUT/subrun_metrics.parquet, writes
+    /// subrun_status.parquet and run_summary.parquet.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// The cut file (default: the built-in standard set).
+    #[arg(long, value_name = "FILE")]
+    pub cuts: Option<PathBuf>,
+    /// Print the per-run summary as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub board: BoardArgs,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct UploadArgs {
+    /// Output directory of a finished analysis (gain and dqc stages done).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// The tag the constants and flags are uploaded to.
+    #[arg(long, default_value = "dqc")]
+    pub tag: String,
+    /// Print what was written as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub board: BoardArgs,
+}
+
+/// `gm2dqc metrics`: the map stage alone.
+pub fn metrics(args: MetricsArgs) -> anyhow::Result<ExitCode> {
+    let a = AnalyzeArgs { input: args.input, out: args.out, cuts: args.cuts, reference_run: None, intervals: Vec::new(), threads: args.threads, json: args.json };
+    run_pass(&a, &args.board, Stages::METRICS, &["scan", "metrics"])
+}
+
+/// `gm2dqc merge`: the metrics and the hadd stage (one merged file per interval).
+pub fn merge(args: MergeArgs) -> anyhow::Result<ExitCode> {
+    run_pass(&args.analyze, &args.board, Stages::MERGE, &["scan", "metrics", "merge"])
+}
+
+fn run_pass(a: &AnalyzeArgs, board: &BoardArgs, stages: Stages, names: &[&str]) -> anyhow::Result<ExitCode> {
+    let mut b = Board::open(board, &a.out, &super::manifest::dataset_name(&a.input))?;
+    b.set(names, State::InProgress, "")?;
+    let code = pass(a, stages, Print::Summary)?;
+    b.finish(names, code, &a.out)?;
+    Ok(ExitCode::from(code))
+}
+
+/// `gm2dqc gain`: the reduce, from the merged files.
+pub fn gain(args: GainArgs) -> anyhow::Result<ExitCode> {
+    let out = &args.out;
+    let Some(cutfile) = super::cuts::load_or_report(args.cuts.as_deref()) else { return Ok(ExitCode::from(2)) };
+    let merged_dir = args.merged.clone().unwrap_or_else(|| out.join("merged"));
+    let files = match merged::list(&merged_dir) {
+        Ok(f) if !f.is_empty() => f,
+        Ok(_) => {
+            eprintln!("error: {}: no merged files (merged_FIRST-LAST.root); run `gm2dqc merge --input DATASET --out {}` first", merged_dir.display(), out.display());
+            return Ok(ExitCode::from(2));
+        }
+        Err(e) => {
+            eprintln!("error: {}: no merged files ({e}); run `gm2dqc merge --input DATASET --out {}` first", merged_dir.display(), out.display());
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let mut b = Board::open(&args.board, out, "unknown")?;
+    b.set(&["gain"], State::InProgress, "")?;
+    let cfg = cutfile.config();
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads.unwrap_or(0)).build()?;
+    let t0 = Instant::now();
+    let bar = super::progress_bar(files.len() as u64, "fitting intervals");
+    let mut intervals = Vec::new();
+    let mut errors = Vec::new();
+    // One interval at a time (its 1296 fits in parallel): memory holds one interval.
+    for f in &files {
+        match merged::read(f) {
+            Ok(m) => intervals.push(pool.install(|| pipeline::reduce(&m, &cfg))),
+            Err(e) => {
+                tracing::warn!("{e}");
+                errors.push(e.to_string());
+            }
+        }
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    for (name, mut df) in [
+        ("gain_constants", tables::gain_constants(&intervals)),
+        ("calo_channel_status", tables::calo_channel_status(&intervals)),
+        ("tracker_channel_status", tables::tracker_channel_status(&intervals)),
+    ] {
+        tables::write_parquet(&mut df, &out.join(format!("{name}.parquet")))?;
+    }
+    let fit_failed = intervals.iter().flat_map(|i| &i.gains).filter(|g| g.status == GainStatus::FitFailed).count();
+    let failed = !errors.is_empty() || fit_failed > 0;
+    let mut manifest = Manifest::load(out)?;
+    // The constants come from the inputs the merge stage summed.
+    let inputs = manifest.stages.get("merge").map(|r| r.inputs_sha256.clone()).unwrap_or_default();
+    manifest.record("gain", StageRecord::new(&cutfile, &inputs, failed, errors.clone()));
+    manifest.save(out)?;
+    let code = u8::from(failed);
+    b.finish(&["gain"], code, out)?;
+    let counts: std::collections::BTreeMap<&str, usize> =
+        GainStatus::ALL.iter().map(|&s| (s.as_str(), intervals.iter().flat_map(|i| &i.gains).filter(|g| g.status == s).count())).collect();
+    let stdout = std::io::stdout();
+    let mut o = stdout.lock();
+    if args.json {
+        let j = serde_json::json!({
+            "stage": "gain", "out": out.display().to_string(), "intervals": intervals.iter().map(|i| (i.run_first, i.run_last)).collect::<Vec<_>>(),
+            "gain_status": counts, "errors": errors, "seconds": t0.elapsed().as_secs_f64(), "failed": failed,
+        });
+        serde_json::to_writer_pretty(&mut o, &j)?;
+        writeln!(o)?;
+    } else if !super::quiet() {
+        writeln!(o, "fitted {} intervals from {} in {:.2} s", intervals.len(), merged_dir.display(), t0.elapsed().as_secs_f64())?;
+        writeln!(o, "gain constants: {}", counts.iter().map(|(k, v)| format!("{k} {v}")).collect::<Vec<_>>().join(", "))?;
+        for e in errors.iter().take(10) {
+            writeln!(o, "  {e}")?;
+        }
+        writeln!(o, "tables written to {}/", out.display())?;
+        if failed {
+            writeln!(o, "FAILED: some merged files or fits failed (see above and {}/errors.txt); everything else was written", out.display())?;
+        }
+    }
+    Ok(ExitCode::from(code))
+}
+
+/// `gm2dqc dqc`: the cut file applied to the metrics.
+pub fn dqc(args: DqcArgs) -> anyhow::Result<ExitCode> {
+    let out = &args.out;
+    let Some(cutfile) = super::cuts::load_or_report(args.cuts.as_deref()) else { return Ok(ExitCode::from(2)) };
+    let metrics_path = out.join("subrun_metrics.parquet");
+    let mut manifest = Manifest::load(out)?;
+    let inputs = match (manifest.stages.get("metrics"), metrics_path.exists()) {
+        (Some(r), true) => r.inputs_sha256.clone(),
+        _ => {
+            eprintln!("error: {}: no metrics; run `gm2dqc metrics --input DATASET --out {}` first", metrics_path.display(), out.display());
+            return Ok(ExitCode::from(2));
+        }
+    };
+    let mut b = Board::open(&args.board, out, "unknown")?;
+    b.set(&["dqc"], State::InProgress, "")?;
+    let df = tables::read_parquet(&metrics_path)?;
+    let ev = crate::cuts::eval::evaluate(&cutfile, &df).with_context(|| format!("applying {} to {}", cutfile.label(), metrics_path.display()))?;
+    tables::write_parquet(&mut ev.status_frame(), &out.join("subrun_status.parquet"))?;
+    tables::write_parquet(&mut ev.summary_frame(), &out.join("run_summary.parquet"))?;
+    manifest.record("dqc", StageRecord::new(&cutfile, &inputs, false, Vec::new()));
+    manifest.save(out)?;
+    b.finish(&["dqc"], 0, out)?;
+    let stdout = std::io::stdout();
+    let mut o = stdout.lock();
+    let good = ev.ok.iter().filter(|x| **x).count();
+    if args.json {
+        serde_json::to_writer_pretty(&mut o, &super::cuts::evaluation_json(&cutfile, &ev))?;
+        writeln!(o)?;
+    } else if !super::quiet() {
+        writeln!(o, "subrun flags with cuts {}: {good} of {} subruns ok", cutfile.label(), ev.ok.len())?;
+        super::cuts::print_summary(&mut o, &ev)?;
+        writeln!(o, "tables written to {}/", out.display())?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `gm2dqc upload`: the directory's constants, channel status, metrics and flags to
+/// the conditions database, in one transaction.
+pub fn upload(args: UploadArgs) -> anyhow::Result<ExitCode> {
+    let out = &args.out;
+    let mut b = Board::open(&args.board, out, "unknown")?;
+    b.set(&["upload"], State::InProgress, "")?;
+    let reports = match super::db::upload_outputs(b.backend(), out, &args.tag) {
+        Ok(r) => r,
+        Err(e) => {
+            b.set(&["upload"], State::Todo, &format!("upload failed: {e}"))?;
+            return Err(e);
+        }
+    };
+    let written: usize = reports.iter().map(|(_, r)| r.written).sum();
+    let unchanged: usize = reports.iter().map(|(_, r)| r.unchanged).sum();
+    b.set(&["upload"], State::Done, &format!("tag {}: {written} intervals written, {unchanged} already current", args.tag))?;
+    let stdout = std::io::stdout();
+    let mut o = stdout.lock();
+    if args.json {
+        let folders: serde_json::Map<String, serde_json::Value> =
+            reports.iter().map(|(n, r)| (n.to_string(), serde_json::json!({"written": r.written, "unchanged": r.unchanged}))).collect();
+        serde_json::to_writer_pretty(&mut o, &serde_json::json!({"stage": "upload", "database": b.url, "tag": args.tag, "folders": folders}))?;
+        writeln!(o)?;
+    } else if !super::quiet() {
+        writeln!(o, "conditions database {}: tag {}: {written} intervals written, {unchanged} already current", b.url, args.tag)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
