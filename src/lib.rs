@@ -10,6 +10,7 @@
 //! See ARCHITECTURE.md for the invariants between modules.
 
 pub mod analysis;
+pub mod atomic;
 pub mod calendar;
 pub mod checksum;
 pub mod cli;
@@ -20,6 +21,7 @@ pub mod hist;
 pub mod inspect;
 pub mod layout;
 pub mod pipeline;
+pub mod plots;
 pub mod root;
 pub mod simulate;
 pub mod tables;

@@ -184,3 +184,47 @@ pub fn read_parquet(path: &Path) -> Result<DataFrame, TableError> {
     let file = File::open(path).map_err(|source| TableError::Io { path: path.to_path_buf(), source })?;
     ParquetReader::new(file).finish().map_err(|source| TableError::Polars { path: path.to_path_buf(), source })
 }
+
+/// A table read back, with its path for messages: typed column access for the
+/// consumers of the tables (plots, report).
+pub struct Table {
+    pub path: PathBuf,
+    pub df: DataFrame,
+}
+
+impl Table {
+    pub fn read(path: &Path) -> Result<Table, TableError> {
+        Ok(Table { path: path.to_path_buf(), df: read_parquet(path)? })
+    }
+
+    pub fn height(&self) -> usize {
+        self.df.height()
+    }
+
+    fn column(&self, name: &str, to: &DataType) -> Result<Column, TableError> {
+        let bad = |e: PolarsError| TableError::Polars { path: self.path.clone(), source: e };
+        self.df.column(name).map_err(bad)?.cast(to).map_err(bad)
+    }
+
+    pub fn f64(&self, name: &str) -> Result<Vec<Option<f64>>, TableError> {
+        let c = self.column(name, &DataType::Float64)?;
+        Ok(c.f64().map_err(|e| TableError::Polars { path: self.path.clone(), source: e })?.iter().collect())
+    }
+
+    /// An integer column (null as 0: key columns have no nulls).
+    pub fn u32(&self, name: &str) -> Result<Vec<u32>, TableError> {
+        let c = self.column(name, &DataType::UInt32)?;
+        Ok(c.u32().map_err(|e| TableError::Polars { path: self.path.clone(), source: e })?.iter().map(|v| v.unwrap_or(0)).collect())
+    }
+
+    /// A boolean column (null as false).
+    pub fn bool(&self, name: &str) -> Result<Vec<bool>, TableError> {
+        let c = self.column(name, &DataType::Boolean)?;
+        Ok(c.bool().map_err(|e| TableError::Polars { path: self.path.clone(), source: e })?.iter().map(|v| v.unwrap_or(false)).collect())
+    }
+
+    pub fn str(&self, name: &str) -> Result<Vec<String>, TableError> {
+        let c = self.column(name, &DataType::String)?;
+        Ok(c.str().map_err(|e| TableError::Polars { path: self.path.clone(), source: e })?.iter().map(|v| v.unwrap_or("").to_string()).collect())
+    }
+}

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::common::{fixture, TempDir};
 
-fn gm2dqc(args: &[&str]) -> (i32, String, String) {
+pub fn gm2dqc(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_gm2dqc")).args(args).output().expect("binary runs");
     (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
 }
@@ -140,10 +140,11 @@ fn demo_runs_every_stage_and_a_second_run_writes_nothing_new() {
     let d = dir.0.join("demo");
     let (code, stdout, err) = gm2dqc(&["demo", "--dir", d.to_str().unwrap(), "--threads", "2"]);
     assert_eq!(code, 0, "{stdout}{err}");
-    for f in ["subrun_metrics.parquet", "subrun_status.parquet", "run_summary.parquet", "gain_constants.parquet", "calo_channel_status.parquet", "tracker_channel_status.parquet", "conditions.sqlite", "summary.json", "inputs.json"] {
+    for f in ["subrun_metrics.parquet", "subrun_status.parquet", "run_summary.parquet", "gain_constants.parquet", "calo_channel_status.parquet", "tracker_channel_status.parquet", "conditions.sqlite", "summary.json", "inputs.json", "report.html", "elog.txt", "plots/gain_vs_run.svg", "plots/fit_run15922_calo1_xtal0.png"] {
         assert!(d.join("out").join(f).exists(), "{f} missing; stdout:\n{stdout}");
     }
     assert!(stdout.contains("tag demo: 10 intervals written"), "{stdout}");
+    assert!(stdout.contains("report (open in a browser): ") && stdout.contains("report.html"), "the demo says where the report is: {stdout}");
     let (code, again, err) = gm2dqc(&["demo", "--dir", d.to_str().unwrap(), "--threads", "1"]);
     assert_eq!(code, 0, "{again}{err}");
     assert!(again.contains("tag demo: 0 intervals written, 10 already current"), "the same inputs give the same results: {again}");
@@ -158,13 +159,13 @@ fn demo_runs_every_stage_and_a_second_run_writes_nothing_new() {
     let (code, text, _) = gm2dqc(&["scan", "--input", data.to_str().unwrap()]);
     assert_eq!(code, 1);
     assert!(text.contains("unreadable: ") && text.contains("gm2dqc_sim_15922.00009.root") && text.contains("not a ROOT file"), "{text}");
-    // The bookkeeping board in the demo's database: every stage run is Done, plots TODO.
+    // The bookkeeping board in the demo's database: every stage Done.
     let dbfile = d.join("out/conditions.sqlite");
     let (code, board, err) = gm2dqc(&["status", "--db", dbfile.to_str().unwrap(), "--json"]);
     assert_eq!(code, 0, "{err}");
     let b: Value = serde_json::from_str(&board).unwrap();
     let state = |st: &str| b[0]["stages"].as_array().unwrap().iter().find(|c| c["stage"] == st).unwrap()["state"].clone();
-    assert_eq!((b[0]["dataset"].as_str(), state("gain"), state("upload"), state("plots")), (Some("demo"), "done".into(), "done".into(), "todo".into()));
+    assert_eq!((b[0]["dataset"].as_str(), state("gain"), state("upload"), state("plots")), (Some("demo"), "done".into(), "done".into(), "done".into()));
     let (code, _, err) = gm2dqc(&["status", "--db", dbfile.to_str().unwrap(), "set", "demo", "plots", "held", "--note", "fonts"]);
     assert_eq!(code, 0, "{err}");
     let (_, table, _) = gm2dqc(&["status", "--db", dbfile.to_str().unwrap()]);
@@ -263,6 +264,7 @@ fn stages_one_at_a_time_give_what_run_gives() {
         vec!["merge", "--input", input, "--out", s, "--threads", "2"],
         vec!["gain", "--out", s, "--json"],
         vec!["dqc", "--out", s],
+        vec!["plots", "--out", s, "--tag", "dqc"],
         vec!["upload", "--out", s, "--tag", "dqc"],
     ] {
         let (code, text, err) = gm2dqc(&args);
@@ -281,7 +283,7 @@ fn stages_one_at_a_time_give_what_run_gives() {
     let (_, board, _) = gm2dqc(&["status", "--db", staged.join("conditions.sqlite").to_str().unwrap(), "--json"]);
     let b: Value = serde_json::from_str(&board).unwrap();
     let states: Vec<&str> = b[0]["stages"].as_array().unwrap().iter().map(|c| c["state"].as_str().unwrap()).collect();
-    assert_eq!((b[0]["dataset"].as_str(), states), (Some("sim-small"), vec!["done", "done", "done", "done", "done", "todo", "done"]));
+    assert_eq!((b[0]["dataset"].as_str(), states), (Some("sim-small"), vec!["done"; 7]));
 
     // Flags from another cut file than the constants: upload refuses and says why.
     let other = dir.0.join("loose.toml");

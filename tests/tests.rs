@@ -10,3 +10,4 @@ mod cuts;
 mod db;
 mod cli;
 mod simulate;
+mod plots;

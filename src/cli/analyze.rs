@@ -253,10 +253,7 @@ fn remove_if_present(path: &std::path::Path) -> anyhow::Result<()> {
 
 /// Writes a file whole or not at all (a temporary file renamed into place).
 pub(super) fn write_atomic(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    crate::atomic::write(path, bytes).with_context(|| format!("writing {}", path.display()))
 }
 
 fn print_summary(o: &mut impl Write, s: &Summary, a: &Analysis, cuts: &CutFile, ev: &Evaluation) -> std::io::Result<()> {

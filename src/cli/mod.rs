@@ -86,6 +86,12 @@ pub enum Command {
     ///
     /// Example: gm2dqc dqc --out out --cuts cuts/standard.toml
     Dqc(stages::DqcArgs),
+    /// Stage: the standard DQC and gain-calibration plots (PNG and SVG, in
+    /// OUT/plots/), the self-contained report OUT/report.html and the e-log entry
+    /// OUT/elog.txt, from an analysis output directory.
+    ///
+    /// Example: gm2dqc plots --out out --tag run3B-v1 --channel 5:17
+    Plots(stages::PlotsArgs),
     /// Stage: upload the directory's constants, channel status, metrics and flags to
     /// the conditions database with their intervals of validity and provenance, in
     /// one transaction. Refuses results from different inputs or cut files.
@@ -271,6 +277,7 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Gain(args) => stages::gain(args),
         Command::Dqc(args) => stages::dqc(args),
         Command::Upload(args) => stages::upload(args),
+        Command::Plots(args) => stages::plots(args),
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "gm2dqc", &mut std::io::stdout());

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use super::analyze::{pass, Print};
 use super::manifest::Manifest;
-use super::stages::{Board, BoardArgs};
+use super::stages::{plots_job, Board, BoardArgs, PlotsArgs};
 use super::{AnalyzeArgs, SimulateArgs};
 use crate::db::board::State;
 use crate::pipeline::Stages;
@@ -35,6 +35,9 @@ pub struct RunArgs {
     /// The tag the constants and flags are uploaded to.
     #[arg(long, default_value = "dqc")]
     pub tag: String,
+    /// An in-fill fit to draw besides the worst ones, as CALO:XTAL; repeatable.
+    #[arg(long = "channel", value_name = "CALO:XTAL", value_parser = super::stages::parse_channel)]
+    pub channels: Vec<crate::plots::Channel>,
     #[command(flatten)]
     pub board: BoardArgs,
 }
@@ -168,6 +171,21 @@ fn run_job(args: &RunArgs) -> anyhow::Result<u8> {
     if code == 2 {
         return Ok(2);
     }
+    // The plots, the report and the e-log entry, with the cut file of the analysis.
+    let Some(cutfile) = super::cuts::load_or_report(args.analyze.cuts.as_deref()) else { return Ok(2) };
+    let plot_args = PlotsArgs {
+        out: out.clone(),
+        cuts: args.analyze.cuts.clone(),
+        tag: Some(args.tag.clone()),
+        channels: args.channels.clone(),
+        worst: 4,
+        max_map_intervals: 6,
+        threads: args.analyze.threads,
+        json: false,
+        board: args.board.clone(),
+    };
+    let (plots_code, plots_json) = plots_job(&plot_args, cutfile, &mut b, print == Print::Summary)?;
+    let code = code.max(plots_code.min(1));
     b.set(&["upload"], State::InProgress, "gm2dqc run")?;
     let reports = super::db::upload_outputs(b.backend(), out, &args.tag)?;
     let written: usize = reports.iter().map(|(_, r)| r.written).sum();
@@ -179,7 +197,7 @@ fn run_job(args: &RunArgs) -> anyhow::Result<u8> {
             reports.iter().map(|(n, r)| (n.to_string(), serde_json::json!({"written": r.written, "unchanged": r.unchanged}))).collect();
         let j = serde_json::json!({
             "dataset": b.dataset, "out": out.display().to_string(), "exit_code": code, "analysis_skipped": skipped.is_some(),
-            "analysis": summary, "upload": {"database": b.url, "tag": args.tag, "folders": folders},
+            "analysis": summary, "plots": plots_json, "upload": {"database": b.url, "tag": args.tag, "folders": folders},
         });
         println!("{}", serde_json::to_string_pretty(&j)?);
     } else if !super::quiet() {
@@ -267,17 +285,22 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let run = RunArgs {
         analyze: AnalyzeArgs { input: data.clone(), out: out.clone(), cuts: None, reference_run: None, intervals: Vec::new(), threads: args.threads, json: false },
         tag: "demo".into(),
+        channels: vec![(1, 0)],
         board: BoardArgs { db: Some(out.join("conditions.sqlite").display().to_string()), dataset: Some("demo".into()) },
     };
     let code = run_job(&run)?;
     println!("\ndone. Results in {}:", out.display());
-    for f in ["subrun_status.parquet", "run_summary.parquet", "gain_constants.parquet", "calo_channel_status.parquet", "tracker_channel_status.parquet", "subrun_metrics.parquet", "conditions.sqlite", "summary.json", "errors.txt"] {
+    println!("  report (open in a browser): {}", out.join("report.html").display());
+    println!("  e-log entry:                {}", out.join("elog.txt").display());
+    println!("  standard plots (PNG, SVG):  {}/", out.join("plots").display());
+    for f in ["subrun_status.parquet", "run_summary.parquet", "gain_constants.parquet", "calo_channel_status.parquet", "tracker_channel_status.parquet", "subrun_metrics.parquet", "merged", "conditions.sqlite", "manifest.json", "errors.txt"] {
         println!("  {}", out.join(f).display());
     }
     println!("try:");
     println!("  gm2dqc db --db {} get gain_constants --tag demo --run 15922 --format csv", out.join("conditions.sqlite").display());
     println!("  gm2dqc cuts apply --metrics {}", out.join("subrun_metrics.parquet").display());
-    println!("(the demo injects bad subruns and dead, hot and noisy channels on purpose; the standard plots and report arrive with issue 8)");
+    println!("  gm2dqc status --db {}", out.join("conditions.sqlite").display());
+    println!("(the demo injects bad subruns and dead, hot and noisy channels on purpose: the report shows them)");
     // The demo's faults are intended: only a failure to run is a failure here.
     Ok(ExitCode::from(if code == 2 { 2 } else { 0 }))
 }

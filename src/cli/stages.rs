@@ -315,3 +315,148 @@ pub fn upload(args: UploadArgs) -> anyhow::Result<ExitCode> {
     }
     Ok(ExitCode::SUCCESS)
 }
+
+#[derive(Debug, clap::Args)]
+pub struct PlotsArgs {
+    /// Output directory of an analysis: reads its tables and merged files, writes
+    /// OUT/plots/ (PNG and SVG), OUT/report.html and OUT/elog.txt.
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// The cut file whose cuts are drawn (default: the one the dqc stage used).
+    #[arg(long, value_name = "FILE")]
+    pub cuts: Option<PathBuf>,
+    /// The conditions tag named in the titles and the report.
+    #[arg(long)]
+    pub tag: Option<String>,
+    /// An in-fill fit to draw (in the last interval), as CALO:XTAL (calo 1-24, xtal
+    /// 0-53); repeat for several. The worst chi2/ndf fits are drawn anyway.
+    #[arg(long = "channel", value_name = "CALO:XTAL", value_parser = parse_channel)]
+    pub channels: Vec<crate::plots::Channel>,
+    /// How many of the worst chi2/ndf in-fill fits to draw.
+    #[arg(long, default_value_t = 4)]
+    pub worst: usize,
+    /// Calorimeter maps for at most this many intervals (the last ones).
+    #[arg(long, default_value_t = 6)]
+    pub max_map_intervals: usize,
+    /// Worker threads (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Print what was written as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub board: BoardArgs,
+}
+
+pub(super) fn parse_channel(s: &str) -> Result<crate::plots::Channel, String> {
+    let bad = || format!("expected CALO:XTAL with calo 1-24 and xtal 0-53, got {s:?}");
+    let (c, x) = s.split_once(':').ok_or_else(bad)?;
+    let (c, x): (usize, usize) = (c.trim().parse().map_err(|_| bad())?, x.trim().parse().map_err(|_| bad())?);
+    if (1..=crate::layout::N_CALOS).contains(&c) && x < crate::layout::XTALS_PER_CALO {
+        Ok((c, x))
+    } else {
+        Err(bad())
+    }
+}
+
+/// The cut file for the plots: --cuts, else the one the dqc stage recorded (the
+/// built-in standard set, or its file when it is still there, unchanged).
+fn plot_cuts(args: &PlotsArgs, manifest: &Manifest) -> Option<crate::cuts::CutFile> {
+    if args.cuts.is_some() {
+        return super::cuts::load_or_report(args.cuts.as_deref());
+    }
+    let Some(dqc) = manifest.stages.get("dqc") else { return Some(crate::cuts::standard()) };
+    let standard = crate::cuts::standard();
+    if dqc.cuts_sha256 == standard.sha256 {
+        return Some(standard);
+    }
+    match crate::cuts::load(Path::new(&dqc.cuts)) {
+        Ok(c) if c.sha256 == dqc.cuts_sha256 => Some(c),
+        _ => {
+            eprintln!("error: the dqc stage used cut file {} (sha256 {}), which is no longer there unchanged; give it with --cuts FILE", dqc.cuts, &dqc.cuts_sha256[..12]);
+            None
+        }
+    }
+}
+
+/// `gm2dqc plots`: the standard plots, the report and the e-log entry.
+pub fn plots(args: PlotsArgs) -> anyhow::Result<ExitCode> {
+    let manifest = Manifest::load(&args.out)?;
+    let Some(cutfile) = plot_cuts(&args, &manifest) else { return Ok(ExitCode::from(2)) };
+    let mut b = Board::open(&args.board, &args.out, "unknown")?;
+    let (code, _) = plots_job(&args, cutfile, &mut b, true)?;
+    Ok(ExitCode::from(code))
+}
+
+/// The plots stage on an open board; prints its summary when `print`. Returns the
+/// exit code and the summary as JSON.
+pub(super) fn plots_job(args: &PlotsArgs, cutfile: crate::cuts::CutFile, b: &mut Board, print: bool) -> anyhow::Result<(u8, serde_json::Value)> {
+    let out = &args.out;
+    let mut manifest = Manifest::load(out)?;
+    b.set(&["plots"], State::InProgress, "")?;
+    let t0 = Instant::now();
+    let inputs = match crate::plots::load(out, cutfile.clone(), &b.dataset, args.tag.clone(), &args.channels, args.worst) {
+        Ok(i) => i,
+        Err(e) => {
+            b.set(&["plots"], State::Todo, &format!("{e}"))?;
+            eprintln!("error: {e}");
+            return Ok((2, serde_json::Value::Null));
+        }
+    };
+    let specs = crate::plots::standard_set(&inputs, args.max_map_intervals);
+    let dir = out.join("plots");
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads.unwrap_or(0)).build()?;
+    let bar = if print { super::progress_bar(specs.len() as u64, "plotting") } else { indicatif::ProgressBar::hidden() };
+    let (rendered, plot_errors) = pool.install(|| crate::plots::render_all(&inputs, &specs, &dir, &|n| bar.inc(n)));
+    bar.finish_and_clear();
+    let mut errors: Vec<String> = Vec::new();
+    // The input problems of the stages before (an earlier plots run's are replaced).
+    for e in crate::db::board::STAGES.iter().filter(|s| **s != "plots").filter_map(|s| manifest.stages.get(*s)).flat_map(|r| r.errors.iter()) {
+        if !errors.contains(e) {
+            errors.push(e.clone());
+        }
+    }
+    let info = crate::plots::report::RunInfo {
+        software: format!("gm2dqc {} (git {})", env!("CARGO_PKG_VERSION"), env!("GM2DQC_GIT_COMMIT")),
+        stages: crate::db::board::STAGES.iter().filter(|s| **s != "plots").filter_map(|s| manifest.stages.get(*s).map(|r| (s.to_string(), r.finished.clone(), r.failed))).collect(),
+        errors,
+        plot_errors: plot_errors.clone(),
+        generated: crate::db::time::format_us(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)),
+    };
+    crate::plots::report::write_html(out, &inputs, &rendered, &info, "plots").with_context(|| format!("writing {}", out.join("report.html").display()))?;
+    let elog = crate::plots::report::write_elog(out, &inputs, &rendered, &info).with_context(|| format!("writing {}", out.join("elog.txt").display()))?;
+    let failed = !plot_errors.is_empty();
+    let inputs_key = manifest.stages.get("dqc").map(|r| r.inputs_sha256.clone()).unwrap_or_default();
+    manifest.record("plots", StageRecord::new(&cutfile, &inputs_key, failed, plot_errors.clone()));
+    manifest.save(out)?;
+    let code = u8::from(failed);
+    b.finish(&["plots"], code, out)?;
+    let seconds = t0.elapsed().as_secs_f64();
+    let j = serde_json::json!({
+        "stage": "plots", "out": out.display().to_string(), "pages": rendered.len(), "seconds": seconds,
+        "plots": rendered.iter().map(|r| serde_json::json!({"name": r.spec.name, "title": r.spec.title, "png": r.png.display().to_string(), "svg": r.svg.display().to_string()})).collect::<Vec<_>>(),
+        "report": out.join("report.html").display().to_string(), "elog": out.join("elog.txt").display().to_string(),
+        "errors": plot_errors, "notes": inputs.notes, "failed": failed,
+    });
+    if !print {
+        return Ok((code, j));
+    }
+    let stdout = std::io::stdout();
+    let mut o = stdout.lock();
+    if args.json {
+        serde_json::to_writer_pretty(&mut o, &j)?;
+        writeln!(o)?;
+    } else if !super::quiet() {
+        writeln!(o, "rendered {} plots (PNG and SVG) in {:.2} s into {}/", rendered.len(), seconds, dir.display())?;
+        for n in &inputs.notes {
+            writeln!(o, "  note: {n}")?;
+        }
+        for e in &plot_errors {
+            writeln!(o, "  {e}")?;
+        }
+        writeln!(o, "report: {}", out.join("report.html").display())?;
+        writeln!(o, "e-log entry: {} ({})", out.join("elog.txt").display(), elog.lines().next().unwrap_or_default())?;
+    }
+    Ok((code, j))
+}

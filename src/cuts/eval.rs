@@ -78,8 +78,21 @@ fn with_unit(x: f64, unit: &str) -> String {
     }
 }
 
+/// The median of each run's finite values (the "run median" of relative cuts).
+pub fn run_medians(values: &[Option<f64>], runs: &[u32]) -> BTreeMap<u32, f64> {
+    let mut by_run: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
+    for (v, &run) in values.iter().zip(runs) {
+        if let Some(v) = v.filter(|v| v.is_finite()) {
+            by_run.entry(run).or_default().push(v);
+        }
+    }
+    by_run.into_iter().map(|(run, vals)| (run, median(vals))).collect()
+}
+
 /// Checks one value against a test; `Err(reason)` on failure (without the flag prefix).
-fn check(metric: &str, unit: &str, value: Option<f64>, test: &Test, median: Option<f64>, error: Option<f64>) -> Result<(), String> {
+/// `median` is the run median (relative tests), `error` the subrun's own error
+/// (`within_errors_of_run_median`).
+pub fn check(metric: &str, unit: &str, value: Option<f64>, test: &Test, median: Option<f64>, error: Option<f64>) -> Result<(), String> {
     let v = match value {
         None => return Err(format!("{metric} is null (not in the subrun file)")),
         Some(v) if v.is_nan() => return Err(format!("{metric} is NaN")),
@@ -161,14 +174,8 @@ pub fn evaluate(cuts: &CutFile, metrics: &DataFrame) -> Result<Evaluation, EvalE
             continue;
         }
         for &m in &cut.metrics {
-            let mut by_run: BTreeMap<u32, Vec<f64>> = BTreeMap::new();
-            for (row, v) in columns[m].iter().enumerate() {
-                if let Some(v) = v.filter(|v| v.is_finite()) {
-                    by_run.entry(runs[row]).or_default().push(v);
-                }
-            }
-            for (run, vals) in by_run {
-                medians.insert((m, run), median(vals));
+            for (run, med) in run_medians(&columns[m], &runs) {
+                medians.insert((m, run), med);
             }
         }
     }

@@ -1,0 +1,262 @@
+//! The standard DQC and gain-calibration plots (issue 8), as PNG and SVG, rendered
+//! in parallel with plotters. Text uses DejaVu Sans embedded in the binary (plotters'
+//! `ab_glyph` backend), so no system font or fontconfig is needed.
+//!
+//! - [`data`]: what the plots read back from an output directory.
+//! - [`pages`]: one function per kind of page, generic over the plotters backend so
+//!   the PNG and the SVG are drawn by the same code.
+//!
+//! Every page has a title naming the plot and a second line naming the dataset, the
+//! run range, the cut file and the tag; every axis has a label with its unit.
+
+use std::path::{Path, PathBuf};
+
+use plotters::prelude::*;
+use rayon::prelude::*;
+
+pub mod data;
+pub mod report;
+mod pages;
+
+pub use data::{load, Channel, PlotInputs};
+
+/// The font family every text uses; registered once from the embedded DejaVu Sans.
+pub(crate) const FONT: &str = "sans-serif";
+
+/// Registers the embedded fonts with plotters (idempotent).
+pub fn register_fonts() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        // The bytes are the crate's embedded TTF files: they parse, or the build is broken.
+        let _ = plotters::style::register_font(FONT, FontStyle::Normal, dejavu::sans::regular());
+        let _ = plotters::style::register_font(FONT, FontStyle::Bold, dejavu::sans::bold());
+    });
+}
+
+/// The quantities of the calorimeter maps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MapQuantity {
+    Gain,
+    Amplitude,
+    Tau,
+    Hits,
+    PedestalRms,
+}
+
+impl MapQuantity {
+    pub const ALL: [MapQuantity; 5] = [MapQuantity::Gain, MapQuantity::Amplitude, MapQuantity::Tau, MapQuantity::Hits, MapQuantity::PedestalRms];
+
+    fn key(self) -> &'static str {
+        match self {
+            MapQuantity::Gain => "gain",
+            MapQuantity::Amplitude => "ifg_amp",
+            MapQuantity::Tau => "ifg_tau",
+            MapQuantity::Hits => "hits",
+            MapQuantity::PedestalRms => "pedestal_rms",
+        }
+    }
+
+    /// The colour-bar label, with its unit.
+    fn label(self) -> &'static str {
+        match self {
+            MapQuantity::Gain => "gain (out-of-fill ratio / reference run)",
+            MapQuantity::Amplitude => "in-fill gain sag amplitude A",
+            MapQuantity::Tau => "in-fill recovery time tau [us]",
+            MapQuantity::Hits => "hits (energy spectrum entries)",
+            MapQuantity::PedestalRms => "pedestal RMS [ADC counts]",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            MapQuantity::Gain => "Calorimeter map: out-of-fill gain",
+            MapQuantity::Amplitude => "Calorimeter map: in-fill gain amplitude A",
+            MapQuantity::Tau => "Calorimeter map: in-fill tau",
+            MapQuantity::Hits => "Calorimeter map: hits",
+            MapQuantity::PedestalRms => "Calorimeter map: pedestal RMS",
+        }
+    }
+}
+
+/// One page of the standard set.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Page {
+    CaloMap { quantity: MapQuantity, interval: usize },
+    GainVsRun,
+    Distributions,
+    Fit { index: usize },
+    Metric { cut: usize },
+    DqcHeatmap,
+    CumulativeCtags,
+    StrawMap,
+    DriftTimes,
+}
+
+/// A page to render: its file stem (under `plots/`), its title and a caption for
+/// the report.
+#[derive(Debug, Clone)]
+pub struct PlotSpec {
+    pub name: String,
+    pub title: String,
+    pub caption: String,
+    /// The report's section.
+    pub section: &'static str,
+    pub size: (u32, u32),
+    pub page: Page,
+}
+
+/// A rendered page.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub spec: PlotSpec,
+    pub png: PathBuf,
+    pub svg: PathBuf,
+}
+
+pub const SECTIONS: [&str; 6] = ["Data quality summary", "Subrun metrics", "Calorimeter maps", "Gain calibration", "In-fill gain fits", "Tracker"];
+
+/// The standard set for these inputs. `max_map_intervals`: calorimeter maps for at
+/// most that many intervals (the last ones), so a dataset of hundreds of runs does
+/// not give thousands of maps.
+pub fn standard_set(inp: &PlotInputs, max_map_intervals: usize) -> Vec<PlotSpec> {
+    let mut v = Vec::new();
+    let mut add = |name: String, title: String, caption: String, section: &'static str, size: (u32, u32), page: Page| {
+        v.push(PlotSpec { name, title, caption, section, size, page });
+    };
+    add(
+        "dqc_pass_fraction".into(),
+        "DQC summary: pass fraction per run and flag".into(),
+        "Fraction of each run's subruns that pass each flag of the cut file; the last column is the required flags together (ok).".into(),
+        SECTIONS[0],
+        (1600, 1000),
+        Page::DqcHeatmap,
+    );
+    add(
+        "dqc_cumulative_ctags".into(),
+        "DQC summary: cumulative CTAGs".into(),
+        "CTAGs accumulated in good subruns (all required flags pass) and in all subruns, in dataset order.".into(),
+        SECTIONS[0],
+        (1600, 900),
+        Page::CumulativeCtags,
+    );
+    for (i, cut) in inp.cuts.cuts.iter().enumerate() {
+        add(
+            format!("metric_{:02}_{}", i + 1, sanitize(&cut.name)),
+            format!("Subrun metric: {} (flag {})", cut.target, cut.flag),
+            format!("Cut `{}` on {} per subrun; shaded: allowed; red crosses: subruns failing this cut.", cut.name, cut.target),
+            SECTIONS[1],
+            (1600, if cut.metrics.len() > 1 { 1200 } else { 800 }),
+            Page::Metric { cut: i },
+        );
+    }
+    let first_map = inp.intervals.len().saturating_sub(max_map_intervals.max(1));
+    for (k, iv) in inp.intervals.iter().enumerate().skip(first_map) {
+        for q in MapQuantity::ALL {
+            add(
+                format!("calo_map_{}_{}", q.key(), iv.file_tag()),
+                format!("{} ({})", q.title(), iv.label()),
+                format!("The 24 calorimeters, each 6 rows x 9 columns of crystals, {}; dead, hot and noisy crystals marked.", iv.label()),
+                SECTIONS[2],
+                (1800, 1150),
+                Page::CaloMap { quantity: q, interval: k },
+            );
+        }
+    }
+    add(
+        "gain_vs_run".into(),
+        "Gain versus run per calorimeter".into(),
+        "Mean out-of-fill gain of each calorimeter's crystals (status ok) per interval; bars: RMS over the crystals.".into(),
+        SECTIONS[3],
+        (1800, 1150),
+        Page::GainVsRun,
+    );
+    add(
+        "gain_distributions".into(),
+        "Distributions of gain, A and tau".into(),
+        "Out-of-fill gain, in-fill amplitude A and recovery time tau of every crystal with status ok, all intervals.".into(),
+        SECTIONS[3],
+        (1800, 700),
+        Page::Distributions,
+    );
+    for (i, f) in inp.fits.iter().enumerate() {
+        let (calo, xtal) = crate::layout::xtal_of(f.channel);
+        let iv = &inp.intervals[f.interval];
+        add(
+            format!("fit_{}_calo{calo}_xtal{xtal}", iv.file_tag()),
+            format!("In-fill gain fit: calo {calo} xtal {xtal} ({}, {})", iv.label(), f.why),
+            format!("Profile points with errors (grey: not in the fit range or too few entries), the fitted N (1 - A exp(-t/tau)) and the residuals; shown as {}.", f.why),
+            SECTIONS[4],
+            (1400, 1000),
+            Page::Fit { index: i },
+        );
+    }
+    add(
+        "tracker_straw_map".into(),
+        "Tracker: straw occupancy".into(),
+        "Hits per straw summed over all intervals, station x module (rows) by straw (columns); dead and noisy straws marked.".into(),
+        SECTIONS[5],
+        (1800, 800),
+        Page::StrawMap,
+    );
+    if inp.drift.is_some() {
+        add(
+            "tracker_drift_times".into(),
+            "Tracker: drift-time distribution per module".into(),
+            "Drift-time distribution of each tracker module (all its straws, all intervals).".into(),
+            SECTIONS[5],
+            (1800, 1150),
+            Page::DriftTimes,
+        );
+    }
+    v
+}
+
+/// A file-name-safe version of a name.
+fn sanitize(s: &str) -> String {
+    s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect()
+}
+
+/// Renders every page as `dir/NAME.png` and `dir/NAME.svg`, in parallel on the
+/// current rayon pool. A page that fails is reported and the others still render.
+pub fn render_all(inp: &PlotInputs, specs: &[PlotSpec], dir: &Path, progress: &(dyn Fn(u64) + Sync)) -> (Vec<Rendered>, Vec<String>) {
+    register_fonts();
+    let results: Vec<Result<Rendered, String>> = specs
+        .par_iter()
+        .map(|spec| {
+            let r = render_one(inp, spec, dir);
+            progress(1);
+            r
+        })
+        .collect();
+    let mut ok = Vec::new();
+    let mut errors = Vec::new();
+    for r in results {
+        match r {
+            Ok(x) => ok.push(x),
+            Err(e) => errors.push(e),
+        }
+    }
+    (ok, errors)
+}
+
+fn render_one(inp: &PlotInputs, spec: &PlotSpec, dir: &Path) -> Result<Rendered, String> {
+    let png = dir.join(format!("{}.png", spec.name));
+    let svg = dir.join(format!("{}.svg", spec.name));
+    let fail = |path: &Path, e: String| format!("{}: plot {:?} failed: {e}", path.display(), spec.title);
+    // Both files are drawn under temporary names and renamed: a reader never sees half a plot.
+    let tmp_png = dir.join(format!(".{}.tmp.png", spec.name));
+    {
+        let root = BitMapBackend::new(&tmp_png, spec.size).into_drawing_area();
+        pages::draw(&root, inp, spec).map_err(|e| fail(&png, e.to_string()))?;
+        root.present().map_err(|e| fail(&png, e.to_string()))?;
+    }
+    std::fs::rename(&tmp_png, &png).map_err(|e| fail(&png, e.to_string()))?;
+    let tmp_svg = dir.join(format!(".{}.tmp.svg", spec.name));
+    {
+        let root = SVGBackend::new(&tmp_svg, spec.size).into_drawing_area();
+        pages::draw(&root, inp, spec).map_err(|e| fail(&svg, e.to_string()))?;
+        root.present().map_err(|e| fail(&svg, e.to_string()))?;
+    }
+    std::fs::rename(&tmp_svg, &svg).map_err(|e| fail(&svg, e.to_string()))?;
+    Ok(Rendered { spec: spec.clone(), png, svg })
+}
