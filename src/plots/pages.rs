@@ -391,6 +391,16 @@ fn x_desc(inp: &PlotInputs) -> &str {
     &inp.subruns.x_label
 }
 
+/// Rows and columns of the panels of a metric page: one column up to three metrics,
+/// two beyond.
+pub(super) fn metric_grid(n: usize) -> (usize, usize) {
+    if n <= 3 {
+        (n.max(1), 1)
+    } else {
+        (n.div_ceil(2), 2)
+    }
+}
+
 fn metric<DB: DrawingBackend>(area: &DrawingArea<DB, Shift>, inp: &PlotInputs, ci: usize) -> R
 where
     DB::ErrorType: 'static,
@@ -402,7 +412,7 @@ where
     let step = spacing(&s.x);
     let (xlo, xhi) = padded_range(s.x.iter().copied());
     let unit = if cut.unit == "1" { String::new() } else { format!(" [{}]", cut.unit) };
-    let panels = area.split_evenly((cut.metrics.len().max(1), 1));
+    let panels = area.split_evenly(metric_grid(cut.metrics.len()));
     for (panel, &m) in panels.iter().zip(&cut.metrics) {
         let values = &s.columns[m];
         let medians = run_medians(values, &s.runs);
@@ -446,6 +456,8 @@ where
             .build_cartesian_2d(xlo..xhi, ylo..yhi)?;
         chart
             .configure_mesh()
+            .x_labels(8)
+            .y_labels(6)
             .x_label_formatter(&ticks(xlo, xhi))
             .y_label_formatter(&ticks(ylo, yhi))
             .label_style(text(15))
