@@ -136,9 +136,18 @@ fn main() {
 
     println!("subrun file: {mb:.2} MB (zstd), {CHANNELS} channels");
     println!("(a)  read every object                 {:>8.2} ms   {:>9.0} channels/s  {:>7.1} MB/s", t_read * 1e3, CHANNELS / t_read, mb / t_read);
-    println!("(a)  per-subrun stage (metrics+status) {:>8.2} ms   {:>9.0} channels/s   {:.2}x the read time (target <= 1.5x)", t_stage * 1e3, CHANNELS / t_stage, t_stage / t_read);
-    println!("(a') map step (stage + partial sums)   {:>8.2} ms   {:>9.0} channels/s   {:.2}x the read time", t_map * 1e3, CHANNELS / t_map, t_map / t_read);
-    println!("(a)  {FILES} files, 1 thread {:.1} ms, 2 threads {:.1} ms: {:>9.0} / {:.0} channels/s, speed-up {:.2}x", s1 * 1e3, s2 * 1e3, FILES as f64 * CHANNELS / s1, FILES as f64 * CHANNELS / s2, s1 / s2);
+    println!("(a)  per-subrun stage (metrics+status) {:>8.2} ms   {:>9.0} channels/s  {:>7.1} MB/s   {:.2}x the read time (target <= 1.5x)", t_stage * 1e3, CHANNELS / t_stage, mb / t_stage, t_stage / t_read);
+    println!("(a') map step (stage + partial sums)   {:>8.2} ms   {:>9.0} channels/s  {:>7.1} MB/s   {:.2}x the read time", t_map * 1e3, CHANNELS / t_map, mb / t_map, t_map / t_read);
+    println!(
+        "(a)  {FILES} files, 1 thread {:.1} ms, 2 threads {:.1} ms: {:>9.0} / {:.0} channels/s, {:.1} / {:.1} MB/s, speed-up {:.2}x",
+        s1 * 1e3,
+        s2 * 1e3,
+        FILES as f64 * CHANNELS / s1,
+        FILES as f64 * CHANNELS / s2,
+        FILES as f64 * mb / s1,
+        FILES as f64 * mb / s2,
+        s1 / s2
+    );
     println!("(b)  merge of {FILES} partial sums        {:>8.2} ms", t_merge * 1e3);
     println!("(b)  1296 in-fill fits, 1 thread       {:>8.2} ms   {:>9.0} fits/s ({n_ok} converged; target < 500 ms)", t_fits * 1e3, N_XTALS as f64 / t_fits);
     println!("(b)  1296 in-fill fits, 2 threads      {:>8.2} ms   speed-up {:.2}x", t_fits2 * 1e3, t_fits / t_fits2);

@@ -5,7 +5,9 @@
 #    (files written by C++ ROOT 5.28-6.40 and uproot, expected numbers computed by
 #    them), damaged-file tests and a time-bounded mutation run (GM2DQC_FUZZ_SECONDS).
 # 2. The benches and examples compile (they are not run: speed is measured by
-#    `cargo bench`, never by tests).
+#    `cargo bench`, never by tests), and the instruction counts of the three stages
+#    under valgrind (scripts/bench-ci.sh, a release build) stay within 5 % of the
+#    committed baseline. GM2DQC_SKIP_INSTRUCTIONS=1 skips that (no valgrind).
 # 3. The cross-check with independent implementations: uproot and C++ ROOT (both
 #    installed from PyPI into a virtual environment) read the files gm2dqc writes,
 #    and gm2dqc reads the files they write, including a > 2 GiB file.
@@ -32,6 +34,10 @@ echo "== cargo test"
 cargo test --locked
 echo "== benches and examples compile"
 cargo build --locked --benches --examples
+if [[ "${GM2DQC_SKIP_INSTRUCTIONS:-0}" != 1 ]]; then
+    echo "== instruction counts against benches/instructions-baseline.json (scripts/bench-ci.sh)"
+    bash scripts/bench-ci.sh
+fi
 if [[ "${GM2DQC_SKIP_CROSSCHECK:-0}" != 1 ]]; then
     echo "== cross-check with uproot and C++ ROOT"
     extra=()
