@@ -90,7 +90,18 @@ impl Manifest {
         }
     }
 
+    /// Records a stage; the records of the stages that used its earlier output are
+    /// dropped (their files are stale now), so `upload` and `plots` ask for them again.
     pub fn record(&mut self, stage: &str, r: StageRecord) {
+        let downstream: &[&str] = match stage {
+            "metrics" => &["dqc", "plots"],
+            "merge" => &["gain", "plots"],
+            "gain" | "dqc" => &["plots"],
+            _ => &[],
+        };
+        for d in downstream {
+            self.stages.remove(*d);
+        }
         self.stages.insert(stage.to_string(), r);
     }
 
