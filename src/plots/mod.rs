@@ -145,7 +145,7 @@ pub fn standard_set(inp: &PlotInputs, max_map_intervals: usize) -> Vec<PlotSpec>
             format!("Subrun metric: {} (flag {})", cut.target, cut.flag),
             format!("Cut `{}` on {} per subrun; shaded: allowed; red crosses: subruns failing this cut.", cut.name, cut.target),
             SECTIONS[1],
-            (1600, 160 + 420 * pages::metric_grid(cut.metrics.len()).0 as u32),
+            (1600, (160 + 420 * pages::metric_grid(cut.metrics.len()).0 as u32).max(800)),
             Page::Metric { cut: i },
         );
     }
