@@ -135,6 +135,7 @@ fn plots_alone_on_the_fixture_and_without_merged_files() {
     let (code, _, err) = gm2dqc(&["plots", "--out", o]);
     assert_eq!(code, 2, "no analysis yet: a usage error");
     assert!(err.contains("subrun_metrics.parquet") && err.contains("gm2dqc run"), "{err}");
+    assert!(!out.exists(), "a mistyped --out creates nothing");
     let (code, text, err) = gm2dqc(&["analyze", "--input", fixture("sim-small").to_str().unwrap(), "--out", o]);
     assert_eq!(code, 0, "{text}{err}");
     std::fs::remove_dir_all(out.join("merged")).unwrap();

@@ -155,6 +155,16 @@ pub struct UploadArgs {
     pub board: BoardArgs,
 }
 
+/// Whether a file a stage reads is there; if not, says what to run (exit code 2 for
+/// the caller), before anything is created: a mistyped --out makes no directory.
+fn present(path: &Path, run_first: &str) -> bool {
+    if path.exists() {
+        return true;
+    }
+    eprintln!("error: {}: not found; run `{run_first}` first", path.display());
+    false
+}
+
 /// `gm2dqc metrics`: the map stage alone.
 pub fn metrics(args: MetricsArgs) -> anyhow::Result<ExitCode> {
     let a = AnalyzeArgs { input: args.input, out: args.out, cuts: args.cuts, reference_run: None, intervals: Vec::new(), threads: args.threads, json: args.json };
@@ -291,6 +301,9 @@ pub fn dqc(args: DqcArgs) -> anyhow::Result<ExitCode> {
 /// the conditions database, in one transaction.
 pub fn upload(args: UploadArgs) -> anyhow::Result<ExitCode> {
     let out = &args.out;
+    if !present(&Manifest::path(out), "gm2dqc run --input DATASET --out OUT (or the stages one by one)") {
+        return Ok(ExitCode::from(2));
+    }
     let mut b = Board::open(&args.board, out, "unknown")?;
     b.set(&["upload"], State::InProgress, "")?;
     let reports = match super::db::upload_outputs(b.backend(), out, &args.tag) {
@@ -381,6 +394,9 @@ fn plot_cuts(args: &PlotsArgs, manifest: &Manifest) -> Option<crate::cuts::CutFi
 
 /// `gm2dqc plots`: the standard plots, the report and the e-log entry.
 pub fn plots(args: PlotsArgs) -> anyhow::Result<ExitCode> {
+    if !present(&args.out.join("subrun_metrics.parquet"), "gm2dqc run --input DATASET --out OUT (or the stages one by one)") {
+        return Ok(ExitCode::from(2));
+    }
     let manifest = Manifest::load(&args.out)?;
     let Some(cutfile) = plot_cuts(&args, &manifest) else { return Ok(ExitCode::from(2)) };
     let mut b = Board::open(&args.board, &args.out, "unknown")?;
