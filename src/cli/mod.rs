@@ -50,9 +50,12 @@ pub enum Command {
     ///
     /// Example: gm2dqc demo
     Demo(shifter::DemoArgs),
-    /// The whole job on a dataset: analyze (metrics, merge, gain, cuts) and upload the
-    /// results to the conditions database.
+    /// The whole job on a dataset: the metrics, merge, gain and dqc stages in one pass
+    /// over the files, then the standard plots, OUT/report.html and OUT/elog.txt, then
+    /// the upload to the conditions database; every stage marked on the board.
     ///
+    /// Resumable: killed at any point and started again, it finishes with the same
+    /// results; an analysis already done for the same inputs and cut file is not redone.
     /// Exit code 0 when all went well, 1 when some input or fit failed (the rest is
     /// processed, written and uploaded), 2 for a usage or configuration error.
     ///

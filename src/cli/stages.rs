@@ -22,8 +22,9 @@ use crate::tables;
 /// Where a stage records itself on the board.
 #[derive(Debug, Clone, clap::Args)]
 pub struct BoardArgs {
-    /// The conditions database holding the board (default: $GM2DQC_DB, else
-    /// OUT/conditions.sqlite).
+    /// The conditions database: the board, and for run and upload the constants and
+    /// flags (default: $GM2DQC_DB, else OUT/conditions.sqlite). postgres://user@host/db
+    /// for PostgreSQL, a path for SQLite.
     #[arg(long, value_name = "URL")]
     pub db: Option<String>,
     /// The dataset's name on the board (default: the name the directory's earlier
