@@ -21,7 +21,7 @@ bless=0
 
 command -v valgrind >/dev/null || { echo "bench-ci: valgrind is not installed (Debian: apt-get install valgrind)" >&2; exit 2; }
 echo "== building benches/instructions.rs (bench profile)"
-bin="$(cargo bench --locked --bench instructions --no-run --message-format=json 2>/dev/null \
+bin="$(cargo bench --locked --bench instructions --no-run --message-format=json \
     | python3 -c 'import json,sys
 for l in sys.stdin:
     m = json.loads(l)
