@@ -498,13 +498,7 @@ impl RootWriter {
     pub fn write(&self, path: &Path) -> Result<u64> {
         let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
         let bytes = self.to_bytes(&name);
-        let tmp = path.with_file_name(format!(".{name}.tmp{}", std::process::id()));
-        let io = |e: std::io::Error| RootError::new(path, ErrorKind::Io(e));
-        std::fs::write(&tmp, &bytes).map_err(|e| {
-            let _ = std::fs::remove_file(&tmp);
-            io(e)
-        })?;
-        std::fs::rename(&tmp, path).map_err(io)?;
+        crate::atomic::write(path, &bytes).map_err(|e| RootError::new(path, ErrorKind::Io(e)))?;
         Ok(bytes.len() as u64)
     }
 }

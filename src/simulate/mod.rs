@@ -357,10 +357,7 @@ pub enum SimError {
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), SimError> {
-    let io = |source| SimError::Io { path: path.to_path_buf(), source };
-    let tmp = path.with_file_name(format!(".{}.tmp{}", path.file_name().unwrap_or_default().to_string_lossy(), std::process::id()));
-    std::fs::write(&tmp, bytes).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    crate::atomic::write(path, bytes).map_err(|source| SimError::Io { path: path.to_path_buf(), source })
 }
 
 /// Generates the dataset described by `cfg`; `progress` is called after each file.
