@@ -55,15 +55,20 @@ pub fn file_name(run_first: u32, run_last: u32) -> String {
     format!("merged_{run_first}-{run_last}.root")
 }
 
-/// The merged files in `dir`, sorted by interval; an error when there is none.
+/// The interval (first, last run) of a merged file, from its name ([`file_name`]).
+pub fn interval_of(path: &Path) -> Option<(u32, u32)> {
+    let name = path.file_name()?.to_str()?;
+    let (a, b) = name.strip_prefix("merged_")?.strip_suffix(".root")?.split_once('-')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+/// The merged files in `dir`, sorted by interval.
 pub fn list(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut v: Vec<(u32, PathBuf)> = Vec::new();
+    let mut v: Vec<((u32, u32), PathBuf)> = Vec::new();
     for e in std::fs::read_dir(dir)? {
         let p = e?.path();
-        let name = p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let first = name.strip_prefix("merged_").and_then(|r| r.strip_suffix(".root")).and_then(|r| r.split_once('-')).and_then(|(a, _)| a.parse().ok());
-        if let Some(first) = first {
-            v.push((first, p));
+        if let Some(iv) = interval_of(&p) {
+            v.push((iv, p));
         }
     }
     v.sort();
@@ -180,4 +185,18 @@ pub fn read(path: &Path) -> Result<Merged, RootError> {
         return Err(e);
     }
     Ok(Merged { sums, reference_run, reference_out_of_fill })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_give_back_their_interval() {
+        assert_eq!(file_name(15921, 15930), "merged_15921-15930.root");
+        assert_eq!(interval_of(Path::new("out/merged/merged_15921-15930.root")), Some((15921, 15930)));
+        for other in ["merged_15921.root", "merged_a-b.root", "merged_1-2.root.tmp", "x_1-2.root"] {
+            assert_eq!(interval_of(Path::new(other)), None, "{other}");
+        }
+    }
 }

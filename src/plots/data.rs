@@ -252,7 +252,7 @@ pub fn load(out: &Path, cuts: CutFile, meta_dataset: &str, tag: Option<String>, 
     let mut notes = Vec::new();
     let merged_dir = out.join("merged");
     let merged_files: BTreeMap<u32, PathBuf> = match merged::list(&merged_dir) {
-        Ok(files) => files.into_iter().filter_map(|p| merged_first(&p).map(|f| (f, p))).collect(),
+        Ok(files) => files.into_iter().filter_map(|p| merged::interval_of(&p).map(|(first, _)| (first, p))).collect(),
         Err(e) => {
             notes.push(format!("{}: {e}: no in-fill fit or drift-time plots (run `gm2dqc merge`)", merged_dir.display()));
             BTreeMap::new()
@@ -261,11 +261,6 @@ pub fn load(out: &Path, cuts: CutFile, meta_dataset: &str, tag: Option<String>, 
     let fits = select_fits(&intervals, &merged_files, &cuts.fit, chosen, worst, &mut notes);
     let drift = drift_by_module(&merged_files, &mut notes);
     Ok(PlotInputs { meta, cuts, eval, subruns, intervals, fits, drift, notes })
-}
-
-fn merged_first(p: &Path) -> Option<u32> {
-    let name = p.file_name()?.to_str()?;
-    name.strip_prefix("merged_")?.split_once('-')?.0.parse().ok()
 }
 
 /// The chosen fits (last interval) and the `worst` worst chi2/ndf over all intervals.
