@@ -21,6 +21,8 @@ use std::sync::Arc;
 use std::time::Instant;
 
 mod timing;
+mod workload;
+use workload::read_everything;
 use timing::{median, time};
 
 use gm2dqc::analysis::channels::ChannelCuts;
@@ -28,7 +30,6 @@ use gm2dqc::analysis::fit::{fit_in_fill, FitConfig};
 use gm2dqc::analysis::interval::{interval_result, ConstantLimits};
 use gm2dqc::analysis::merge::IntervalSums;
 use gm2dqc::analysis::metrics::subrun_metrics;
-use gm2dqc::hist::Histogram;
 use gm2dqc::layout::{N_STRAWS, N_XTALS};
 use gm2dqc::pipeline::{analyze, Config};
 use gm2dqc::root::RootFile;
@@ -36,16 +37,6 @@ use gm2dqc::simulate::{plan, simulate, subrun_file, CompressionChoice, SimConfig
 use rayon::prelude::*;
 
 const CHANNELS: f64 = (N_XTALS + N_STRAWS) as f64;
-
-fn read_everything(file: &RootFile) -> usize {
-    let (entries, errors) = file.walk();
-    assert!(errors.is_empty());
-    entries
-        .iter()
-        .filter(|e| gm2dqc::root::model::hist_class(&e.key.class_name).is_some())
-        .map(|e| Histogram::from_raw(file.hist_from_key(&e.key, &e.path).unwrap()).unwrap().axes().len())
-        .sum()
-}
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

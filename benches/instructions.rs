@@ -18,12 +18,14 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+mod workload;
+use workload::read_everything;
+
 use gm2dqc::analysis::channels::ChannelCuts;
 use gm2dqc::analysis::merge::IntervalSums;
 use gm2dqc::analysis::merged::Merged;
 use gm2dqc::analysis::metrics::subrun_metrics;
 use gm2dqc::dataset::SubrunId;
-use gm2dqc::hist::Histogram;
 use gm2dqc::pipeline::{reduce, Config};
 use gm2dqc::root::RootFile;
 
@@ -36,14 +38,7 @@ fn fixture(name: &str) -> (PathBuf, Arc<Vec<u8>>, SubrunId) {
 
 #[inline(never)]
 fn measured_read(path: &Path, bytes: &Arc<Vec<u8>>) -> usize {
-    let file = RootFile::from_shared(path, bytes.clone()).unwrap();
-    let (entries, errors) = file.walk();
-    assert!(errors.is_empty());
-    entries
-        .iter()
-        .filter(|e| gm2dqc::root::model::hist_class(&e.key.class_name).is_some())
-        .map(|e| Histogram::from_raw(file.hist_from_key(&e.key, &e.path).unwrap()).unwrap().axes().len())
-        .sum()
+    read_everything(&RootFile::from_shared(path, bytes.clone()).unwrap())
 }
 
 #[inline(never)]

@@ -10,6 +10,8 @@
 use std::path::{Path, PathBuf};
 
 mod timing;
+mod workload;
+use workload::{is_hist, read_everything};
 use timing::time;
 
 use gm2dqc::hist::Histogram;
@@ -22,22 +24,6 @@ fn contract_subrun(compression: &str) -> Vec<u8> {
     let mut cfg = SimConfig::new("unused", 1, 1, 12345);
     cfg.compression = CompressionChoice::Fixed(compression.parse().unwrap());
     subrun_file(&plan(&cfg), 0)
-}
-
-/// Histograms and profiles: what is read (the timeTree is oxyroot's business).
-fn is_hist(key: &gm2dqc::root::Key) -> bool {
-    gm2dqc::root::model::hist_class(&key.class_name).is_some()
-}
-
-fn read_everything(file: &RootFile) -> usize {
-    let (entries, errors) = file.walk();
-    assert!(errors.is_empty());
-    let mut n = 0;
-    for e in entries.iter().filter(|e| is_hist(&e.key)) {
-        let h = Histogram::from_raw(file.hist_from_key(&e.key, &e.path).unwrap()).unwrap();
-        n += h.axes().len();
-    }
-    n
 }
 
 fn main() {
