@@ -54,10 +54,12 @@ pub struct Summary {
 /// The key of an analysis: SHA-256 over the inputs, the cut file's hash and the
 /// reference-run and interval overrides.
 pub fn analysis_key(inputs: &[crate::db::InputFile], cuts_sha256: &str, args: &AnalyzeArgs) -> String {
-    let mut text = format!("gm2dqc-analysis-1\ncuts {cuts_sha256}\nreference {:?}\nintervals {:?}\n", args.reference_run, args.intervals);
-    for f in inputs {
-        text.push_str(&format!("{}\0{}\0{}\n", f.path, f.size, f.sha256));
-    }
+    let text = format!(
+        "gm2dqc-analysis-2\ncuts {cuts_sha256}\nreference {:?}\nintervals {:?}\ninputs {}\n",
+        args.reference_run,
+        args.intervals,
+        manifest::inputs_sha256(inputs)
+    );
     crate::checksum::sha256_hex(text.as_bytes())
 }
 
@@ -151,21 +153,16 @@ pub fn pass(args: &AnalyzeArgs, stages: Stages, print: Print) -> anyhow::Result<
     let analysis = pool.install(|| pipeline::analyze_with(&ds, &cfg, stages, &|n| bar.inc(n), &mut write_merged))?;
     bar.finish_and_clear();
 
-    let metrics = tables::subrun_metrics(&analysis.metrics);
-    let evaluation = if stages.fits { Some(crate::cuts::eval::evaluate(&cutfile, &metrics)?) } else { None };
-    let mut frames = vec![("subrun_metrics", metrics)];
-    if let Some(ev) = &evaluation {
-        frames.push(("subrun_status", ev.status_frame()));
-        frames.push(("run_summary", ev.summary_frame()));
-    }
-    if stages.fits {
-        frames.push(("gain_constants", tables::gain_constants(&analysis.intervals)));
-        frames.push(("calo_channel_status", tables::calo_channel_status(&analysis.intervals)));
-        frames.push(("tracker_channel_status", tables::tracker_channel_status(&analysis.intervals)));
-    }
-    for (name, mut df) in frames {
-        tables::write_parquet(&mut df, &out.join(format!("{name}.parquet")))?;
-    }
+    let mut metrics = tables::subrun_metrics(&analysis.metrics);
+    tables::write_parquet(&mut metrics, &out.join("subrun_metrics.parquet"))?;
+    let evaluation = if stages.fits {
+        let ev = crate::cuts::eval::evaluate(&cutfile, &metrics)?;
+        write_flag_tables(out, &ev)?;
+        write_interval_tables(out, &analysis.intervals)?;
+        Some(ev)
+    } else {
+        None
+    };
     write_atomic(&out.join("inputs.json"), &serde_json::to_vec_pretty(&analysis.inputs)?)?;
     let errors: Vec<String> = analysis.errors.iter().map(|e| e.to_string()).collect();
     let mut manifest = Manifest::load(out)?;
@@ -177,7 +174,9 @@ pub fn pass(args: &AnalyzeArgs, stages: Stages, print: Print) -> anyhow::Result<
         _ => &["metrics"],
     };
     for stage in ran {
-        manifest.record(stage, StageRecord::new(&cutfile, &inputs_sha256, analysis.has_failures(), errors.clone()));
+        // The input problems belong to the stages that read the files.
+        let stage_errors = if matches!(*stage, "metrics" | "merge") { errors.clone() } else { Vec::new() };
+        manifest.record(stage, StageRecord::new(&cutfile, &inputs_sha256, analysis.has_failures(), stage_errors));
     }
     manifest.save(out)?;
     let seconds = pool.install(|| t0.elapsed().as_secs_f64());
@@ -191,10 +190,12 @@ pub fn pass(args: &AnalyzeArgs, stages: Stages, print: Print) -> anyhow::Result<
     let summary = pool.install(|| summarise(args, &ds, &analysis, &cutfile, &evaluation, seconds));
     write_atomic(&out.join("summary.json"), &serde_json::to_vec_pretty(&summary)?)?;
 
+    if print == Print::Nothing {
+        return Ok(u8::from(summary.failed));
+    }
     let stdout = std::io::stdout();
     let mut o = stdout.lock();
-    if print == Print::Nothing {
-    } else if args.json {
+    if args.json {
         serde_json::to_writer_pretty(&mut o, &summary)?;
         writeln!(o)?;
     } else if !super::quiet() {
@@ -249,6 +250,25 @@ fn remove_if_present(path: &std::path::Path) -> anyhow::Result<()> {
         Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e).with_context(|| format!("removing {}", path.display())),
         _ => Ok(()),
     }
+}
+
+/// The dqc stage's tables: OUT/subrun_status.parquet and OUT/run_summary.parquet.
+pub(super) fn write_flag_tables(out: &std::path::Path, ev: &crate::cuts::eval::Evaluation) -> anyhow::Result<()> {
+    tables::write_parquet(&mut ev.status_frame(), &out.join("subrun_status.parquet"))?;
+    tables::write_parquet(&mut ev.summary_frame(), &out.join("run_summary.parquet"))?;
+    Ok(())
+}
+
+/// The gain stage's tables: OUT/gain_constants.parquet and the crystal and straw status.
+pub(super) fn write_interval_tables(out: &std::path::Path, intervals: &[crate::analysis::interval::IntervalResult]) -> anyhow::Result<()> {
+    for (name, mut df) in [
+        ("gain_constants", tables::gain_constants(intervals)),
+        ("calo_channel_status", tables::calo_channel_status(intervals)),
+        ("tracker_channel_status", tables::tracker_channel_status(intervals)),
+    ] {
+        tables::write_parquet(&mut df, &out.join(format!("{name}.parquet")))?;
+    }
+    Ok(())
 }
 
 /// Writes a file whole or not at all (a temporary file renamed into place).

@@ -123,8 +123,7 @@ pub fn run(cmd: CutsCommand) -> anyhow::Result<ExitCode> {
             let seconds = t0.elapsed().as_secs_f64();
             if let Some(dir) = &out {
                 std::fs::create_dir_all(dir)?;
-                tables::write_parquet(&mut ev.status_frame(), &dir.join("subrun_status.parquet"))?;
-                tables::write_parquet(&mut ev.summary_frame(), &dir.join("run_summary.parquet"))?;
+                super::analyze::write_flag_tables(dir, &ev)?;
             }
             if json {
                 serde_json::to_writer_pretty(&mut o, &evaluation_json(&cutfile, &ev))?;

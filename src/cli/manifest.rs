@@ -116,17 +116,24 @@ impl Manifest {
     /// in stage order, each line once.
     pub fn save(&self, out: &Path) -> anyhow::Result<()> {
         super::analyze::write_atomic(&Self::path(out), &serde_json::to_vec_pretty(self)?)?;
-        let mut seen = std::collections::HashSet::new();
         let mut text = String::new();
-        for stage in STAGES {
-            for e in self.stages.get(stage).map(|r| r.errors.as_slice()).unwrap_or_default() {
-                if seen.insert(e.as_str()) {
-                    text.push_str(e);
-                    text.push('\n');
-                }
-            }
+        for e in self.errors(None) {
+            text.push_str(e);
+            text.push('\n');
         }
         super::analyze::write_atomic(&out.join("errors.txt"), text.as_bytes())
+    }
+
+    /// Every stage's problems (but `except`'s), in stage order, each line once.
+    pub fn errors(&self, except: Option<&str>) -> Vec<&str> {
+        let mut seen = std::collections::HashSet::new();
+        STAGES
+            .iter()
+            .filter(|s| Some(**s) != except)
+            .filter_map(|s| self.stages.get(*s))
+            .flat_map(|r| r.errors.iter().map(String::as_str))
+            .filter(|e| seen.insert(*e))
+            .collect()
     }
 
     /// Checks that the constants (gain) and the flags (dqc) come from the same inputs

@@ -8,7 +8,7 @@ use rayon::prelude::*;
 
 use super::analyze::{pass, Print};
 use super::manifest::Manifest;
-use super::stages::{plots_job, Board, BoardArgs, PlotsArgs};
+use super::stages::{plots_job, upload_job, Board, BoardArgs, PlotsArgs};
 use super::{AnalyzeArgs, SimulateArgs};
 use crate::db::board::State;
 use crate::pipeline::Stages;
@@ -186,22 +186,16 @@ fn run_job(args: &RunArgs) -> anyhow::Result<u8> {
     };
     let (plots_code, plots_json) = plots_job(&plot_args, cutfile, &mut b, print == Print::Summary)?;
     let code = code.max(plots_code.min(1));
-    b.set(&["upload"], State::InProgress, "gm2dqc run")?;
-    let reports = super::db::upload_outputs(b.backend(), out, &args.tag)?;
-    let written: usize = reports.iter().map(|(_, r)| r.written).sum();
-    let unchanged: usize = reports.iter().map(|(_, r)| r.unchanged).sum();
-    b.set(&["upload"], State::Done, &format!("tag {}: {written} intervals written, {unchanged} already current", args.tag))?;
+    let up = upload_job(&mut b, out, &args.tag, "gm2dqc run")?;
     if args.analyze.json {
         let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json"))?)?;
-        let folders: serde_json::Map<String, serde_json::Value> =
-            reports.iter().map(|(n, r)| (n.to_string(), serde_json::json!({"written": r.written, "unchanged": r.unchanged}))).collect();
         let j = serde_json::json!({
             "dataset": b.dataset, "out": out.display().to_string(), "exit_code": code, "analysis_skipped": skipped.is_some(),
-            "analysis": summary, "plots": plots_json, "upload": {"database": b.url, "tag": args.tag, "folders": folders},
+            "analysis": summary, "plots": plots_json, "upload": up.json,
         });
         println!("{}", serde_json::to_string_pretty(&j)?);
     } else if !super::quiet() {
-        println!("conditions database {}: tag {}: {written} intervals written, {unchanged} already current", b.url, args.tag);
+        println!("{}", up.line);
         println!("board: dataset {}; `gm2dqc status --db {}` shows it", b.dataset, b.url);
     }
     Ok(code)

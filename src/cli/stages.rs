@@ -221,13 +221,7 @@ pub fn gain(args: GainArgs) -> anyhow::Result<ExitCode> {
         bar.inc(1);
     }
     bar.finish_and_clear();
-    for (name, mut df) in [
-        ("gain_constants", tables::gain_constants(&intervals)),
-        ("calo_channel_status", tables::calo_channel_status(&intervals)),
-        ("tracker_channel_status", tables::tracker_channel_status(&intervals)),
-    ] {
-        tables::write_parquet(&mut df, &out.join(format!("{name}.parquet")))?;
-    }
+    super::analyze::write_interval_tables(out, &intervals)?;
     let fit_failed = intervals.iter().flat_map(|i| &i.gains).filter(|g| g.status == GainStatus::FitFailed).count();
     let failed = !errors.is_empty() || fit_failed > 0;
     let mut manifest = Manifest::load(out)?;
@@ -279,8 +273,7 @@ pub fn dqc(args: DqcArgs) -> anyhow::Result<ExitCode> {
     b.set(&["dqc"], State::InProgress, "")?;
     let df = tables::read_parquet(&metrics_path)?;
     let ev = crate::cuts::eval::evaluate(&cutfile, &df).with_context(|| format!("applying {} to {}", cutfile.label(), metrics_path.display()))?;
-    tables::write_parquet(&mut ev.status_frame(), &out.join("subrun_status.parquet"))?;
-    tables::write_parquet(&mut ev.summary_frame(), &out.join("run_summary.parquet"))?;
+    super::analyze::write_flag_tables(out, &ev)?;
     manifest.record("dqc", StageRecord::new(&cutfile, &inputs, false, Vec::new()));
     manifest.save(out)?;
     b.finish(&["dqc"], 0, out)?;
@@ -306,8 +299,33 @@ pub fn upload(args: UploadArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
     let mut b = Board::open(&args.board, out, "unknown")?;
-    b.set(&["upload"], State::InProgress, "")?;
-    let reports = match super::db::upload_outputs(b.backend(), out, &args.tag) {
+    let up = upload_job(&mut b, out, &args.tag, "")?;
+    let stdout = std::io::stdout();
+    let mut o = stdout.lock();
+    if args.json {
+        let mut j = up.json;
+        j["stage"] = "upload".into();
+        serde_json::to_writer_pretty(&mut o, &j)?;
+        writeln!(o)?;
+    } else if !super::quiet() {
+        writeln!(o, "{}", up.line)?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// What an upload wrote.
+pub(super) struct Uploaded {
+    /// The database, the tag and per folder the intervals written and already current.
+    pub json: serde_json::Value,
+    /// The same in one line for the terminal.
+    pub line: String,
+}
+
+/// The upload stage on an open board: In progress (with `note`), then Done with the
+/// counts, or TODO with the error when the upload failed.
+pub(super) fn upload_job(b: &mut Board, out: &Path, tag: &str, note: &str) -> anyhow::Result<Uploaded> {
+    b.set(&["upload"], State::InProgress, note)?;
+    let reports = match super::db::upload_outputs(b.backend(), out, tag) {
         Ok(r) => r,
         Err(e) => {
             b.set(&["upload"], State::Todo, &format!("upload failed: {e}"))?;
@@ -316,18 +334,11 @@ pub fn upload(args: UploadArgs) -> anyhow::Result<ExitCode> {
     };
     let written: usize = reports.iter().map(|(_, r)| r.written).sum();
     let unchanged: usize = reports.iter().map(|(_, r)| r.unchanged).sum();
-    b.set(&["upload"], State::Done, &format!("tag {}: {written} intervals written, {unchanged} already current", args.tag))?;
-    let stdout = std::io::stdout();
-    let mut o = stdout.lock();
-    if args.json {
-        let folders: serde_json::Map<String, serde_json::Value> =
-            reports.iter().map(|(n, r)| (n.to_string(), serde_json::json!({"written": r.written, "unchanged": r.unchanged}))).collect();
-        serde_json::to_writer_pretty(&mut o, &serde_json::json!({"stage": "upload", "database": b.url, "tag": args.tag, "folders": folders}))?;
-        writeln!(o)?;
-    } else if !super::quiet() {
-        writeln!(o, "conditions database {}: tag {}: {written} intervals written, {unchanged} already current", b.url, args.tag)?;
-    }
-    Ok(ExitCode::SUCCESS)
+    let counts = format!("tag {tag}: {written} intervals written, {unchanged} already current");
+    b.set(&["upload"], State::Done, &counts)?;
+    let folders: serde_json::Map<String, serde_json::Value> =
+        reports.iter().map(|(n, r)| (n.to_string(), serde_json::json!({"written": r.written, "unchanged": r.unchanged}))).collect();
+    Ok(Uploaded { json: serde_json::json!({"database": b.url, "tag": tag, "folders": folders}), line: format!("conditions database {}: {counts}", b.url) })
 }
 
 #[derive(Debug, clap::Args)]
@@ -427,13 +438,8 @@ pub(super) fn plots_job(args: &PlotsArgs, cutfile: crate::cuts::CutFile, b: &mut
     let bar = if print { super::progress_bar(specs.len() as u64, "plotting") } else { indicatif::ProgressBar::hidden() };
     let (rendered, plot_errors) = pool.install(|| crate::plots::render_all(&inputs, &specs, &dir, &|n| bar.inc(n)));
     bar.finish_and_clear();
-    let mut errors: Vec<String> = Vec::new();
     // The input problems of the stages before (an earlier plots run's are replaced).
-    for e in crate::db::board::STAGES.iter().filter(|s| **s != "plots").filter_map(|s| manifest.stages.get(*s)).flat_map(|r| r.errors.iter()) {
-        if !errors.contains(e) {
-            errors.push(e.clone());
-        }
-    }
+    let errors: Vec<String> = manifest.errors(Some("plots")).into_iter().map(String::from).collect();
     let info = crate::plots::report::RunInfo {
         software: format!("gm2dqc {} (git {})", env!("CARGO_PKG_VERSION"), env!("GM2DQC_GIT_COMMIT")),
         stages: crate::db::board::STAGES.iter().filter(|s| **s != "plots").filter_map(|s| manifest.stages.get(*s).map(|r| (s.to_string(), r.finished.clone(), r.failed))).collect(),
