@@ -38,60 +38,99 @@ fn frame(columns: Vec<Column>) -> DataFrame {
     DataFrame::new_infer_height(columns).expect("every column is built from the same rows")
 }
 
+/// A metric column of `subrun_metrics`: its name and how a row's field is read and
+/// set, so the table is written and read back ([`subrun_metrics_rows`]) from one list.
+enum MetricColumn {
+    F64(String, Box<dyn Fn(&SubrunMetrics) -> Option<f64>>, Box<dyn Fn(&mut SubrunMetrics, Option<f64>)>),
+    Count(&'static str, fn(&SubrunMetrics) -> Option<u32>, fn(&mut SubrunMetrics, Option<u32>)),
+}
+
+/// The metric columns after run, subrun and file, in table order.
+fn metric_columns() -> Vec<MetricColumn> {
+    use MetricColumn::{Count, F64};
+    macro_rules! scalar {
+        ($field:ident) => {
+            F64(stringify!($field).to_string(), Box::new(|r| r.$field), Box::new(|r, v| r.$field = v))
+        };
+    }
+    macro_rules! element {
+        ($name:expr, $field:ident, $i:expr) => {{
+            let i = $i;
+            F64($name, Box::new(move |r| r.$field[i]), Box::new(move |r, v| r.$field[i] = v))
+        }};
+    }
+    macro_rules! count {
+        ($field:ident) => {
+            Count(stringify!($field), |r| r.$field, |r, v| r.$field = v)
+        };
+    }
+    let mut cols = vec![scalar!(start_time), scalar!(end_time), scalar!(fills), scalar!(fills_nodqc), scalar!(fill_fraction), scalar!(ctags), scalar!(ctags_nodqc), scalar!(ctags_per_fill), scalar!(t0)];
+    for (i, stem) in layout::paths::IBMS.iter().enumerate() {
+        cols.push(element!(format!("{stem}_mean"), ibms_mean, i));
+    }
+    for (i, stem) in layout::paths::IBMS.iter().enumerate() {
+        cols.push(element!(format!("{stem}_rms"), ibms_rms, i));
+    }
+    cols.extend([scalar!(quad_step1), scalar!(quad_step2)]);
+    for k in 0..layout::N_KICKERS {
+        cols.push(element!(format!("kicker{}_amplitude", k + 1), kicker_amplitude, k));
+    }
+    for k in 0..layout::N_KICKERS {
+        cols.push(element!(format!("kicker{}_timing", k + 1), kicker_timing, k));
+    }
+    for k in 0..layout::N_KICKERS {
+        cols.push(element!(format!("kicker{}_fwhm", k + 1), kicker_fwhm, k));
+    }
+    for l in 0..layout::N_LASERS {
+        cols.push(element!(format!("laser{}_sm", l + 1), laser_sm, l));
+    }
+    cols.extend([
+        scalar!(singles),
+        scalar!(doubles),
+        scalar!(background),
+        scalar!(loss_ratio),
+        scalar!(loss_ratio_err),
+        scalar!(loss_ratio_ctags),
+        scalar!(loss_ratio_ctags_err),
+        count!(n_dead_xtals),
+        count!(n_hot_xtals),
+        count!(n_noisy_xtals),
+        count!(n_dead_straws),
+        count!(n_noisy_straws),
+        scalar!(hv_trip_fills),
+    ]);
+    cols
+}
+
 /// `subrun_metrics`: one row per subrun.
 pub fn subrun_metrics(rows: &[SubrunMetrics]) -> DataFrame {
-    let f = |name: &str, get: &dyn Fn(&SubrunMetrics) -> Option<f64>| f64_col(name, rows.iter().map(get));
-    let count = |name: &str, get: &dyn Fn(&SubrunMetrics) -> Option<u32>| Column::new(name.into(), rows.iter().map(get).collect::<Vec<Option<u32>>>());
     let mut cols = vec![
         u32_col("run", rows.iter().map(|r| r.run)),
         u32_col("subrun", rows.iter().map(|r| r.subrun)),
         Column::new("file".into(), rows.iter().map(|r| r.file.as_str()).collect::<Vec<&str>>()),
-        f("start_time", &|r| r.start_time),
-        f("end_time", &|r| r.end_time),
-        f("fills", &|r| r.fills),
-        f("fills_nodqc", &|r| r.fills_nodqc),
-        f("fill_fraction", &|r| r.fill_fraction),
-        f("ctags", &|r| r.ctags),
-        f("ctags_nodqc", &|r| r.ctags_nodqc),
-        f("ctags_per_fill", &|r| r.ctags_per_fill),
-        f("t0", &|r| r.t0),
     ];
-    for (i, stem) in layout::paths::IBMS.iter().enumerate() {
-        cols.push(f(&format!("{stem}_mean"), &|r| r.ibms_mean[i]));
+    for c in metric_columns() {
+        cols.push(match c {
+            MetricColumn::F64(name, get, _) => f64_col(&name, rows.iter().map(get)),
+            MetricColumn::Count(name, get, _) => Column::new(name.into(), rows.iter().map(get).collect::<Vec<Option<u32>>>()),
+        });
     }
-    for (i, stem) in layout::paths::IBMS.iter().enumerate() {
-        cols.push(f(&format!("{stem}_rms"), &|r| r.ibms_rms[i]));
-    }
-    cols.push(f("quad_step1", &|r| r.quad_step1));
-    cols.push(f("quad_step2", &|r| r.quad_step2));
-    for (what, get) in [
-        ("amplitude", (|r: &SubrunMetrics| r.kicker_amplitude) as fn(&SubrunMetrics) -> [Option<f64>; layout::N_KICKERS]),
-        ("timing", |r| r.kicker_timing),
-        ("fwhm", |r| r.kicker_fwhm),
-    ] {
-        for k in 0..layout::N_KICKERS {
-            cols.push(f(&format!("kicker{}_{what}", k + 1), &|r| get(r)[k]));
+    frame(cols)
+}
+
+/// The rows of a `subrun_metrics` table read back: `subrun_metrics(&rows)` gives the
+/// same table (values are stored as doubles, so nothing is rounded).
+pub fn subrun_metrics_rows(t: &Table) -> Result<Vec<SubrunMetrics>, TableError> {
+    let (run, subrun, file) = (t.u32("run")?, t.u32("subrun")?, t.str("file")?);
+    let mut rows: Vec<SubrunMetrics> =
+        run.into_iter().zip(subrun).zip(file).map(|((run, subrun), file)| SubrunMetrics { run, subrun, file, ..SubrunMetrics::default() }).collect();
+    for c in metric_columns() {
+        match c {
+            MetricColumn::F64(name, _, set) => rows.iter_mut().zip(t.f64(&name)?).for_each(|(r, v)| set(r, v)),
+            MetricColumn::Count(name, _, set) => rows.iter_mut().zip(t.u32_opt(name)?).for_each(|(r, v)| set(r, v)),
         }
     }
-    for l in 0..layout::N_LASERS {
-        cols.push(f(&format!("laser{}_sm", l + 1), &|r| r.laser_sm[l]));
-    }
-    cols.extend([
-        f("singles", &|r| r.singles),
-        f("doubles", &|r| r.doubles),
-        f("background", &|r| r.background),
-        f("loss_ratio", &|r| r.loss_ratio),
-        f("loss_ratio_err", &|r| r.loss_ratio_err),
-        f("loss_ratio_ctags", &|r| r.loss_ratio_ctags),
-        f("loss_ratio_ctags_err", &|r| r.loss_ratio_ctags_err),
-        count("n_dead_xtals", &|r| r.n_dead_xtals),
-        count("n_hot_xtals", &|r| r.n_hot_xtals),
-        count("n_noisy_xtals", &|r| r.n_noisy_xtals),
-        count("n_dead_straws", &|r| r.n_dead_straws),
-        count("n_noisy_straws", &|r| r.n_noisy_straws),
-        f("hv_trip_fills", &|r| r.hv_trip_fills),
-    ]);
-    frame(cols)
+    Ok(rows)
 }
 
 /// The interval columns shared by the per-channel tables: `n` rows per interval.
@@ -217,6 +256,12 @@ impl Table {
         Ok(c.u32().map_err(|e| TableError::Polars { path: self.path.clone(), source: e })?.iter().map(|v| v.unwrap_or(0)).collect())
     }
 
+    /// An integer column with its nulls.
+    pub fn u32_opt(&self, name: &str) -> Result<Vec<Option<u32>>, TableError> {
+        let c = self.column(name, &DataType::UInt32)?;
+        Ok(c.u32().map_err(|e| TableError::Polars { path: self.path.clone(), source: e })?.iter().collect())
+    }
+
     /// A boolean column (null as false).
     pub fn bool(&self, name: &str) -> Result<Vec<bool>, TableError> {
         let c = self.column(name, &DataType::Boolean)?;
@@ -226,5 +271,35 @@ impl Table {
     pub fn str(&self, name: &str) -> Result<Vec<String>, TableError> {
         let c = self.column(name, &DataType::String)?;
         Ok(c.str().map_err(|e| TableError::Polars { path: self.path.clone(), source: e })?.iter().map(|v| v.unwrap_or("").to_string()).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn subrun_metrics_read_back_bit_for_bit() {
+        let mut a = SubrunMetrics { run: 15921, subrun: 7, file: "x_15921.00007.root".into(), ..SubrunMetrics::default() };
+        a.fills = Some(0.1 + 0.2);
+        a.t0 = Some(f64::NAN);
+        a.kicker_fwhm[2] = Some(f64::NEG_INFINITY);
+        a.laser_sm[1] = Some(-0.0);
+        a.n_hot_xtals = Some(3);
+        a.hv_trip_fills = Some(f64::MIN_POSITIVE / 3.0);
+        let b = SubrunMetrics { run: 15922, subrun: 1, file: "y".into(), n_dead_straws: Some(0), ..SubrunMetrics::default() };
+        let path = std::env::temp_dir().join(format!("gm2dqc-metrics-rt-{}.parquet", std::process::id()));
+        write_parquet(&mut subrun_metrics(&[a.clone(), b.clone()]), &path).unwrap();
+        let rows = subrun_metrics_rows(&Table::read(&path).unwrap()).unwrap();
+        std::fs::remove_file(&path).unwrap();
+        // Compare bits: NaN != NaN, and -0.0 == 0.0 would hide a lost sign.
+        let bits = |m: &SubrunMetrics| format!("{:?}", subrun_metrics(std::slice::from_ref(m)).columns().iter().map(|c| (0..c.len()).map(|i| match c.get(i).unwrap() {
+            AnyValue::Float64(v) => format!("{:x}", v.to_bits()),
+            v => format!("{v}"),
+        }).collect::<Vec<_>>()).collect::<Vec<_>>());
+        assert_eq!(rows.len(), 2);
+        assert_eq!(bits(&rows[0]), bits(&a));
+        assert_eq!(bits(&rows[1]), bits(&b));
+        assert_eq!((rows[0].n_hot_xtals, rows[1].n_dead_straws, rows[1].n_hot_xtals), (Some(3), Some(0), None));
     }
 }
