@@ -8,7 +8,10 @@
 //! Determinism: files are processed in (run, subrun) order in chunks of
 //! [`CHUNK_FILES`] consecutive files of one interval. Chunks run in parallel, but each
 //! chunk sums its files in order and chunks are merged in order, so every
-//! floating-point sum is the same whatever the thread count. Memory: at most a window
+//! floating-point sum is the same whatever the thread count. The reference runs'
+//! out-of-fill sums are grouped the same way (per chunk, then chunks in order). A
+//! campaign ([`crate::campaign`]) runs [`map_chunk`] on other machines and feeds the
+//! chunks to the same [`Reducer`] in the same order, so it gives the same bits too. Memory: at most a window
 //! of chunks (twice the thread count) holds partial sums at once, plus the running sum
 //! of the current interval, so memory is bounded by the channel count and the thread
 //! count, never by the number of files.
@@ -66,6 +69,17 @@ impl Config {
             intervals: Vec::new(),
         }
     }
+
+    /// With the command line's overrides: a reference run, intervals (empty: none).
+    pub fn with_overrides(mut self, reference_run: Option<u32>, intervals: &[(u32, u32)]) -> Self {
+        if reference_run.is_some() {
+            self.reference_run = reference_run;
+        }
+        if !intervals.is_empty() {
+            self.intervals = intervals.to_vec();
+        }
+        self
+    }
 }
 
 /// A configuration that does not fit the dataset; found before any file is read.
@@ -93,12 +107,15 @@ pub struct Analysis {
     /// The default gain reference run (see also `Config::reference_overrides`).
     pub reference_run: u32,
     /// Everything that could not be read, in file order. Each names its file and object.
-    pub errors: Vec<RootError>,
+    pub errors: Vec<String>,
     /// Files that could not be opened at all.
     pub files_failed: usize,
     /// Every input file read, with its size and SHA-256 (the provenance of uploads and
     /// the key of work already done), in file order.
     pub inputs: Vec<crate::db::InputFile>,
+    /// Subruns left out because their partial result was missing (a sharded reduce
+    /// told `--allow-partial`); they are in no table and no sum.
+    pub missing: Vec<crate::dataset::SubrunId>,
 }
 
 impl Analysis {
@@ -109,8 +126,9 @@ impl Analysis {
 
     /// True when something failed: an input error or a fit that did not converge.
     /// (A dead crystal's `no_laser` or a `low_stats` channel is a finding, not a failure.)
+    /// Missing subruns (a partial reduce) are a failure too.
     pub fn has_failures(&self) -> bool {
-        !self.errors.is_empty() || self.count_gain_status(GainStatus::FitFailed) > 0
+        !self.errors.is_empty() || !self.missing.is_empty() || self.count_gain_status(GainStatus::FitFailed) > 0
     }
 }
 
@@ -171,30 +189,91 @@ pub fn check(ds: &Dataset, cfg: &Config) -> Result<Plan, ConfigError> {
     Ok(Plan { intervals, references, reference_run })
 }
 
-/// The reference run's summed out-of-fill profile, files in order. Errors are not
-/// recorded here: the main pass reads the same object and records them.
-fn reference_out_of_fill(ds: &Dataset, run: u32) -> Option<Profile> {
+/// One chunk: `len` consecutive files of one interval, from file `first` (an index
+/// into the dataset's files, which are in (run, subrun) order). The unit of work and
+/// of summing: a chunk's files are summed in order, chunks are merged in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Chunk {
+    pub interval: usize,
+    pub first: usize,
+    pub len: usize,
+}
+
+impl Chunk {
+    pub fn files(self) -> std::ops::Range<usize> {
+        self.first..self.first + self.len
+    }
+}
+
+/// The chunks of a dataset's files for the given intervals, in order.
+pub fn chunks(files: &[SubrunFile], intervals: &[(u32, u32)]) -> Vec<Chunk> {
+    let mut out = Vec::new();
+    for (interval, &(a, b)) in intervals.iter().enumerate() {
+        let start = files.partition_point(|f| f.id.run < a);
+        let end = files.partition_point(|f| f.id.run <= b);
+        let mut first = start;
+        while first < end {
+            let len = CHUNK_FILES.min(end - first);
+            out.push(Chunk { interval, first, len });
+            first += len;
+        }
+    }
+    out
+}
+
+/// A file's `laser/outOfFill` for a reference run's sum (unreadable: left out; the
+/// main pass reads the same object and records the error).
+fn out_of_fill(file: &RootFile) -> Option<Profile> {
+    file.hist(paths::OUT_OF_FILL).ok().and_then(|raw| Profile::from_raw(raw).ok())
+}
+
+/// Adds `p` to a reference run's running sum (a binning mismatch leaves the sum as it
+/// is; the interval sums record it).
+pub fn add_reference(sum: &mut Option<Profile>, p: Profile) {
+    match sum {
+        None => *sum = Some(p),
+        Some(s) => {
+            let _ = s.add(&p);
+        }
+    }
+}
+
+/// A reference run's summed out-of-fill profile, grouped as the chunks group files:
+/// each chunk's files of `run` summed in order, then the chunks' sums in order. (The
+/// sharded reduce sums the shards' per-chunk sums the same way, so both agree bit for
+/// bit.)
+fn reference_out_of_fill(files: &[SubrunFile], chunks: &[Chunk], run: u32) -> Option<Profile> {
     let mut sum: Option<Profile> = None;
-    for f in ds.files.iter().filter(|f| f.id.run == run) {
-        let Ok(file) = RootFile::open(&f.path) else { continue };
-        let Some(p) = file.hist(paths::OUT_OF_FILL).ok().and_then(|raw| Profile::from_raw(raw).ok()) else { continue };
-        match &mut sum {
-            None => sum = Some(p),
-            Some(s) => {
-                let _ = s.add(&p);
+    for c in chunks {
+        let mut part: Option<Profile> = None;
+        for f in files[c.files()].iter().filter(|f| f.id.run == run) {
+            if let Some(p) = RootFile::open(&f.path).ok().as_ref().and_then(out_of_fill) {
+                add_reference(&mut part, p);
             }
+        }
+        if let Some(p) = part {
+            add_reference(&mut sum, p);
         }
     }
     sum
 }
 
-struct ChunkOut {
-    interval: usize,
-    sums: IntervalSums,
-    metrics: Vec<SubrunMetrics>,
-    errors: Vec<RootError>,
-    files_failed: usize,
-    inputs: Vec<crate::db::InputFile>,
+/// What the map stage learns from one chunk of files.
+#[derive(Debug)]
+pub struct ChunkOut {
+    pub interval: usize,
+    /// The chunk's files summed in order (empty unless the sums were asked for).
+    pub sums: IntervalSums,
+    /// For each of `reference_runs` with files in the chunk: their `laser/outOfFill`
+    /// summed in order.
+    pub references: Vec<(u32, Profile)>,
+    /// One row per file, in order.
+    pub metrics: Vec<SubrunMetrics>,
+    /// Every problem, naming its file and object, in file order.
+    pub errors: Vec<String>,
+    pub files_failed: usize,
+    /// Every file read, with its size and SHA-256, in order.
+    pub inputs: Vec<crate::db::InputFile>,
 }
 
 /// Reads a whole file once: its checksum, and the ROOT file parsed from memory.
@@ -205,8 +284,21 @@ fn open_with_checksum(f: &SubrunFile) -> (Option<crate::db::InputFile>, Result<R
     }
 }
 
-fn map_chunk(interval: usize, range: (u32, u32), files: &[SubrunFile], cfg: &Config, sums: bool, progress: &(dyn Fn(u64) + Sync)) -> ChunkOut {
-    let mut out = ChunkOut { interval, sums: IntervalSums::new(range.0, range.1), metrics: Vec::with_capacity(files.len()), errors: Vec::new(), files_failed: 0, inputs: Vec::new() };
+/// The map of one chunk: each file opened once, its metrics and channel status, and
+/// (with `sums`) its histograms added to the chunk's sums. `reference_runs`: runs
+/// whose out-of-fill profiles are summed apart (the sharded map; the one-process pass
+/// sums the reference runs before it starts).
+pub fn map_chunk(interval: usize, range: (u32, u32), files: &[SubrunFile], cfg: &Config, sums: bool, reference_runs: &[u32], progress: &(dyn Fn(u64) + Sync)) -> ChunkOut {
+    let mut out = ChunkOut {
+        interval,
+        sums: IntervalSums::new(range.0, range.1),
+        references: Vec::new(),
+        metrics: Vec::with_capacity(files.len()),
+        errors: Vec::new(),
+        files_failed: 0,
+        inputs: Vec::new(),
+    };
+    let mut references: BTreeMap<u32, Option<Profile>> = BTreeMap::new();
     for f in files {
         let (input, file) = open_with_checksum(f);
         out.inputs.extend(input);
@@ -216,13 +308,19 @@ fn map_chunk(interval: usize, range: (u32, u32), files: &[SubrunFile], cfg: &Con
                 if sums {
                     out.sums.add_subrun(&file, f.id, &r);
                 }
-                out.errors.extend(r.errors);
-                out.errors.append(&mut out.sums.errors);
+                if reference_runs.contains(&f.id.run) {
+                    let slot = references.entry(f.id.run).or_default();
+                    if let Some(p) = out_of_fill(&file) {
+                        add_reference(slot, p);
+                    }
+                }
+                out.errors.extend(r.errors.iter().map(ToString::to_string));
+                out.errors.extend(out.sums.errors.drain(..).map(|e| e.to_string()));
                 out.metrics.push(r.metrics);
             }
             Err(e) => {
                 tracing::warn!("{e}");
-                out.errors.push(e);
+                out.errors.push(e.to_string());
                 out.files_failed += 1;
                 let file = f.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
                 out.metrics.push(SubrunMetrics { run: f.id.run, subrun: f.id.subrun, file, ..SubrunMetrics::default() });
@@ -230,6 +328,7 @@ fn map_chunk(interval: usize, range: (u32, u32), files: &[SubrunFile], cfg: &Con
         }
         progress(1);
     }
+    out.references = references.into_iter().filter_map(|(run, p)| p.map(|p| (run, p))).collect();
     out
 }
 
@@ -275,61 +374,111 @@ pub fn analyze_with(
     progress: &(dyn Fn(u64) + Sync),
     on_interval: &mut dyn FnMut(&Merged) -> Result<(), RootError>,
 ) -> Result<Analysis, ConfigError> {
-    let Plan { intervals, references, reference_run } = check(ds, cfg)?;
-    tracing::info!(files = ds.files.len(), intervals = intervals.len(), reference_run, threads = rayon::current_num_threads(), ?stages, "analysis starts");
+    let plan = check(ds, cfg)?;
+    tracing::info!(files = ds.files.len(), intervals = plan.intervals.len(), reference_run = plan.reference_run, threads = rayon::current_num_threads(), ?stages, "analysis starts");
+    let chunks = chunks(&ds.files, &plan.intervals);
     // The reference runs' out-of-fill profiles, each summed once before the pass.
     let mut reference_oof: BTreeMap<u32, Option<Profile>> = BTreeMap::new();
     if stages.sums {
-        for &run in &references {
-            reference_oof.entry(run).or_insert_with(|| reference_out_of_fill(ds, run));
+        for &run in &plan.references {
+            reference_oof.entry(run).or_insert_with(|| reference_out_of_fill(&ds.files, &chunks, run));
         }
     }
-
-    // The chunks, in order: consecutive files of one interval.
-    let mut chunks: Vec<(usize, &[SubrunFile])> = Vec::new();
-    for (k, &(a, b)) in intervals.iter().enumerate() {
-        let start = ds.files.partition_point(|f| f.id.run < a);
-        let end = ds.files.partition_point(|f| f.id.run <= b);
-        chunks.extend(ds.files[start..end].chunks(CHUNK_FILES).map(|c| (k, c)));
-    }
-    let mut remaining: Vec<usize> = vec![0; intervals.len()];
-    for (k, _) in &chunks {
-        remaining[*k] += 1;
-    }
-
-    let mut analysis = Analysis { metrics: Vec::with_capacity(ds.files.len()), intervals: Vec::new(), reference_run, errors: Vec::new(), files_failed: 0, inputs: Vec::new() };
-    let mut current: Option<IntervalSums> = None;
+    let mut reducer = Reducer::new(cfg, &plan, stages, chunks.iter().map(|c| c.interval), reference_oof, on_interval);
     let window = 2 * rayon::current_num_threads().max(1);
     for batch in chunks.chunks(window) {
-        let outs: Vec<ChunkOut> = batch.par_iter().map(|&(k, files)| map_chunk(k, intervals[k], files, cfg, stages.sums, progress)).collect();
+        let outs: Vec<ChunkOut> = batch
+            .par_iter()
+            .map(|c| map_chunk(c.interval, plan.intervals[c.interval], &ds.files[c.files()], cfg, stages.sums, &[], progress))
+            .collect();
         for out in outs {
-            analysis.metrics.extend(out.metrics);
-            analysis.errors.extend(out.errors);
-            analysis.files_failed += out.files_failed;
-            analysis.inputs.extend(out.inputs);
-            if !stages.sums {
-                continue;
-            }
-            match &mut current {
-                Some(sums) => sums.merge(out.sums),
-                None => current = Some(out.sums),
-            }
-            remaining[out.interval] -= 1;
-            if remaining[out.interval] == 0 {
-                let mut sums = current.take().expect("an interval with chunks has sums");
-                analysis.errors.append(&mut sums.errors);
-                tracing::info!(run_first = sums.run_first, run_last = sums.run_last, subruns = sums.subruns.len(), "interval summed");
-                let reference = references[out.interval];
-                let merged = Merged { sums, reference_run: reference, reference_out_of_fill: reference_oof[&reference].clone() };
-                if let Err(e) = on_interval(&merged) {
-                    tracing::warn!("{e}");
-                    analysis.errors.push(e);
-                }
-                if stages.fits {
-                    analysis.intervals.push(reduce(&merged, cfg));
-                }
-            }
+            reducer.push(out);
         }
     }
-    Ok(analysis)
+    Ok(reducer.finish())
+}
+
+/// The reduce over chunks: takes the chunks' outputs in order, merges each interval's
+/// chunk sums in that order and, when an interval's last chunk is in, hands its
+/// merged sums to `on_interval` and (with `stages.fits`) fits them. The one-process
+/// pass and the sharded reduce both feed it, which is what makes them agree.
+pub struct Reducer<'a> {
+    cfg: &'a Config,
+    stages: Stages,
+    intervals: Vec<(u32, u32)>,
+    references: Vec<u32>,
+    reference_oof: BTreeMap<u32, Option<Profile>>,
+    /// Chunks still to come, per interval.
+    remaining: Vec<usize>,
+    current: Option<IntervalSums>,
+    analysis: Analysis,
+    on_interval: &'a mut dyn FnMut(&Merged) -> Result<(), RootError>,
+}
+
+impl<'a> Reducer<'a> {
+    /// `chunk_intervals`: the interval of each chunk that will be pushed, in order.
+    /// `reference_oof`: each reference run's summed out-of-fill profile.
+    pub fn new(
+        cfg: &'a Config,
+        plan: &Plan,
+        stages: Stages,
+        chunk_intervals: impl Iterator<Item = usize>,
+        reference_oof: BTreeMap<u32, Option<Profile>>,
+        on_interval: &'a mut dyn FnMut(&Merged) -> Result<(), RootError>,
+    ) -> Self {
+        let mut remaining = vec![0; plan.intervals.len()];
+        let mut chunks = 0;
+        for k in chunk_intervals {
+            remaining[k] += 1;
+            chunks += 1;
+        }
+        let analysis = Analysis {
+            metrics: Vec::with_capacity(chunks * CHUNK_FILES),
+            intervals: Vec::new(),
+            reference_run: plan.reference_run,
+            errors: Vec::new(),
+            files_failed: 0,
+            inputs: Vec::new(),
+            missing: Vec::new(),
+        };
+        Reducer { cfg, stages, intervals: plan.intervals.clone(), references: plan.references.clone(), reference_oof, remaining, current: None, analysis, on_interval }
+    }
+
+    /// Takes the next chunk's output (chunks must come in order).
+    pub fn push(&mut self, out: ChunkOut) {
+        let a = &mut self.analysis;
+        a.metrics.extend(out.metrics);
+        a.errors.extend(out.errors);
+        a.files_failed += out.files_failed;
+        a.inputs.extend(out.inputs);
+        if !self.stages.sums {
+            return;
+        }
+        match &mut self.current {
+            Some(sums) => sums.merge(out.sums),
+            None => self.current = Some(out.sums),
+        }
+        self.remaining[out.interval] -= 1;
+        if self.remaining[out.interval] > 0 {
+            return;
+        }
+        let mut sums = self.current.take().expect("an interval with chunks has sums");
+        a.errors.extend(sums.errors.drain(..).map(|e| e.to_string()));
+        tracing::info!(run_first = sums.run_first, run_last = sums.run_last, subruns = sums.subruns.len(), "interval summed");
+        debug_assert_eq!((sums.run_first, sums.run_last), self.intervals[out.interval]);
+        let reference = self.references[out.interval];
+        let merged = Merged { sums, reference_run: reference, reference_out_of_fill: self.reference_oof.get(&reference).cloned().flatten() };
+        if let Err(e) = (self.on_interval)(&merged) {
+            tracing::warn!("{e}");
+            a.errors.push(e.to_string());
+        }
+        if self.stages.fits {
+            a.intervals.push(reduce(&merged, self.cfg));
+        }
+    }
+
+    /// The analysis of every chunk pushed.
+    pub fn finish(self) -> Analysis {
+        self.analysis
+    }
 }

@@ -86,12 +86,45 @@ fn hits_hist(name: &str, title: &str, axis_title: &str, values: &[f64]) -> Hist 
 
 /// Writes an interval's merged file (atomically). Returns its size in bytes.
 pub fn write(path: &Path, m: &Merged) -> Result<u64, RootError> {
+    let title = format!("gm2dqc merged runs {}-{}", m.sums.run_first, m.sums.run_last);
+    write_with(path, m, title, &[])
+}
+
+/// The profile path of a reference run's partial sum in a chunk file.
+pub fn reference_partial_path(run: u32) -> String {
+    format!("{REFERENCE_PARTIALS}/run{run}")
+}
+
+/// Where a chunk file keeps the reference runs' partial out-of-fill sums.
+pub const REFERENCE_PARTIALS: &str = "merge/referencePartials";
+
+/// Writes the partial sums of one chunk of a sharded map (atomically): the merged-file
+/// layout for the chunk's files, plus `references`, each reference run's out-of-fill
+/// profiles summed over the chunk's files of that run
+/// (`merge/referencePartials/run<R>`). Returns its size in bytes.
+pub fn write_chunk(path: &Path, m: &Merged, index: usize, references: &[(u32, Profile)]) -> Result<u64, RootError> {
+    let title = format!("gm2dqc partial sums, chunk {index} of runs {}-{}", m.sums.run_first, m.sums.run_last);
+    write_with(path, m, title, references)
+}
+
+/// A reference run's partial sum in a chunk file ([`write_chunk`]), `None` when the
+/// chunk had none.
+pub fn read_reference_partial(path: &Path, run: u32) -> Result<Option<Profile>, RootError> {
+    let file = RootFile::open(path)?;
+    let p = reference_partial_path(run);
+    if file.key(&p).is_err() {
+        return Ok(None);
+    }
+    let mut r = ObjectReader::new(&file);
+    match r.profile(&p) {
+        Some(p) => Ok(Some(p)),
+        None => Err(r.errors.pop().expect("a failed read records its error")),
+    }
+}
+
+fn write_with(path: &Path, m: &Merged, title: String, references: &[(u32, Profile)]) -> Result<u64, RootError> {
     let s = &m.sums;
-    let mut w = RootWriter::new(WriteOptions {
-        compression: Compression::default(),
-        timestamp: TIMESTAMP,
-        title: format!("gm2dqc merged runs {}-{}", s.run_first, s.run_last),
-    });
+    let mut w = RootWriter::new(WriteOptions { compression: Compression::default(), timestamp: TIMESTAMP, title });
     let with_path = |mut e: RootError| {
         e.file = path.to_path_buf();
         e
@@ -120,6 +153,12 @@ pub fn write(path: &Path, m: &Merged) -> Result<u64, RootError> {
         p.name = "referenceOutOfFill".into();
         p.title = format!("out-of-fill laser ratio of reference run {}", m.reference_run);
         put(&mut w, REFERENCE_OUT_OF_FILL, p.to_raw())?;
+    }
+    for (run, p) in references {
+        let mut p = p.clone();
+        p.name = format!("run{run}");
+        p.title = format!("out-of-fill laser ratio of reference run {run}, this chunk's files");
+        put(&mut w, &reference_partial_path(*run), p.to_raw())?;
     }
     let f = |v: u32| f64::from(v);
     let trees: [(&str, &str, Vec<f64>); 4] = [

@@ -46,6 +46,9 @@ pub struct Summary {
     pub mb_per_second: f64,
     /// True when an input could not be read or a fit failed (exit code 1).
     pub failed: bool,
+    /// Subruns left out of a sharded reduce told `--allow-partial` (their partial
+    /// results were missing); empty otherwise.
+    pub missing_subruns: Vec<(u32, u32)>,
     /// What the results depend on: the inputs (paths, sizes, SHA-256), the cut file and
     /// the command-line overrides. `gm2dqc run` skips an analysis whose key is unchanged.
     pub key: String,
@@ -86,6 +89,7 @@ fn summarise(args: &AnalyzeArgs, ds: &dataset::Dataset, a: &Analysis, cuts: &Cut
         files_per_second: ds.files.len() as f64 / seconds,
         mb_per_second: ds.bytes() as f64 / 1e6 / seconds,
         failed: a.has_failures(),
+        missing_subruns: a.missing.iter().map(|id| (id.run, id.subrun)).collect(),
     }
 }
 
@@ -120,25 +124,31 @@ pub fn pass(args: &AnalyzeArgs, stages: Stages, print: Print) -> anyhow::Result<
     }
     // The cut file first: an invalid one stops everything before any data is read.
     let Some(cutfile) = super::cuts::load_or_report(args.cuts.as_deref()) else { return Ok(2) };
-    let mut cfg = cutfile.config();
-    if args.reference_run.is_some() {
-        cfg.reference_run = args.reference_run;
-    }
-    if !args.intervals.is_empty() {
-        cfg.intervals = args.intervals.clone();
-    }
+    let cfg = cutfile.config().with_overrides(args.reference_run, &args.intervals);
     // Configuration problems are found before any file is read.
     if let Err(e) = pipeline::check(&ds, &cfg) {
         eprintln!("error: {e}");
         return Ok(2);
     }
-    let out = &args.out;
+    let merged_dir = prepare_out(&args.out, stages.sums)?;
+    let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads.unwrap_or(0)).build()?;
+    let bar = progress_bar(ds.files.len() as u64, if stages.sums { "analysing" } else { "metrics" });
+    let t0 = Instant::now();
+    let mut write_merged = |m: &merged::Merged| merged::write(&merged_dir.join(merged::file_name(m.sums.run_first, m.sums.run_last)), m).map(|_| ());
+    let analysis = pool.install(|| pipeline::analyze_with(&ds, &cfg, stages, &|n| bar.inc(n), &mut write_merged))?;
+    bar.finish_and_clear();
+    write_results(args, &ds, &analysis, &cutfile, stages, print, &pool, t0)
+}
+
+/// Makes the output directory ready for a pass: summary.json removed (it marks a
+/// complete analysis: it goes first and comes back last, so a pass killed at any point
+/// leaves none and is redone) and, when the pass sums, the merged files of an earlier
+/// pass removed. Returns the merged files' directory.
+pub(super) fn prepare_out(out: &std::path::Path, sums: bool) -> anyhow::Result<std::path::PathBuf> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    // summary.json marks a complete analysis: it goes first and comes back last, so
-    // a run killed at any point leaves no summary and is redone.
     remove_if_present(&out.join("summary.json"))?;
     let merged_dir = out.join("merged");
-    if stages.sums {
+    if sums {
         // Merged files of an earlier pass (other intervals, other inputs) must not
         // reach the gain stage.
         std::fs::create_dir_all(&merged_dir).with_context(|| format!("creating {}", merged_dir.display()))?;
@@ -146,13 +156,17 @@ pub fn pass(args: &AnalyzeArgs, stages: Stages, print: Print) -> anyhow::Result<
             remove_if_present(&p)?;
         }
     }
-    let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads.unwrap_or(0)).build()?;
-    let bar = progress_bar(ds.files.len() as u64, if stages.sums { "analysing" } else { "metrics" });
-    let t0 = Instant::now();
-    let mut write_merged = |m: &merged::Merged| merged::write(&merged_dir.join(merged::file_name(m.sums.run_first, m.sums.run_last)), m).map(|_| ());
-    let analysis = pool.install(|| pipeline::analyze_with(&ds, &cfg, stages, &|n| bar.inc(n), &mut write_merged))?;
-    bar.finish_and_clear();
+    Ok(merged_dir)
+}
 
+/// Writes what a pass found: the tables, inputs.json, the manifest and errors.txt,
+/// and (with the fits) summary.json; prints the summary. The one-process pass and
+/// the sharded reduce both end here. Returns the exit code.
+#[allow(clippy::too_many_arguments)]
+pub(super) fn write_results(args: &AnalyzeArgs, ds: &dataset::Dataset, analysis: &Analysis, cutfile: &CutFile, stages: Stages, print: Print, pool: &rayon::ThreadPool, t0: Instant) -> anyhow::Result<u8> {
+    let out = &args.out;
+    let merged_dir = out.join("merged");
+    let cutfile = cutfile.clone();
     let mut metrics = tables::subrun_metrics(&analysis.metrics);
     tables::write_parquet(&mut metrics, &out.join("subrun_metrics.parquet"))?;
     let evaluation = if stages.fits {
@@ -164,7 +178,7 @@ pub fn pass(args: &AnalyzeArgs, stages: Stages, print: Print) -> anyhow::Result<
         None
     };
     write_atomic(&out.join("inputs.json"), &serde_json::to_vec_pretty(&analysis.inputs)?)?;
-    let errors: Vec<String> = analysis.errors.iter().map(|e| e.to_string()).collect();
+    let errors: Vec<String> = analysis.errors.clone();
     let mut manifest = Manifest::load(out)?;
     manifest.set_dataset(&args.input);
     let inputs_sha256 = manifest::inputs_sha256(&analysis.inputs);

@@ -51,6 +51,10 @@ pub struct StatusArgs {
     /// Print the board as JSON.
     #[arg(long)]
     pub json: bool,
+    /// Show a campaign's shards instead (done, running, killed, failed, pending):
+    /// the work directory of `gm2dqc plan`.
+    #[arg(long, value_name = "WORK")]
+    pub campaign: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<StatusCommand>,
 }
@@ -173,6 +177,14 @@ fn run_job(args: &RunArgs) -> anyhow::Result<u8> {
     }
     // The plots, the report and the e-log entry, with the cut file of the analysis.
     let Some(cutfile) = super::cuts::load_or_report(args.analyze.cuts.as_deref()) else { return Ok(2) };
+    finish_run(args, cutfile, &mut b, code, skipped.is_some(), "gm2dqc run")
+}
+
+/// After the analysis of `run` (or of a campaign's `reduce`): the plots, the report
+/// and the e-log entry, then the upload; prints the outcome. Returns the exit code.
+pub(super) fn finish_run(args: &RunArgs, cutfile: crate::cuts::CutFile, b: &mut Board, code: u8, skipped: bool, note: &str) -> anyhow::Result<u8> {
+    let out = &args.analyze.out;
+    let print = if args.analyze.json { Print::Nothing } else { Print::Summary };
     let plot_args = PlotsArgs {
         out: out.clone(),
         cuts: args.analyze.cuts.clone(),
@@ -184,13 +196,13 @@ fn run_job(args: &RunArgs) -> anyhow::Result<u8> {
         json: false,
         board: args.board.clone(),
     };
-    let (plots_code, plots_json) = plots_job(&plot_args, cutfile, &mut b, print == Print::Summary)?;
+    let (plots_code, plots_json) = plots_job(&plot_args, cutfile, b, print == Print::Summary)?;
     let code = code.max(plots_code.min(1));
-    let up = upload_job(&mut b, out, &args.tag, "gm2dqc run")?;
+    let up = upload_job(b, out, &args.tag, note)?;
     if args.analyze.json {
         let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json"))?)?;
         let j = serde_json::json!({
-            "dataset": b.dataset, "out": out.display().to_string(), "exit_code": code, "analysis_skipped": skipped.is_some(),
+            "dataset": b.dataset, "out": out.display().to_string(), "exit_code": code, "analysis_skipped": skipped,
             "analysis": summary, "plots": plots_json, "upload": up.json,
         });
         println!("{}", serde_json::to_string_pretty(&j)?);
@@ -221,6 +233,9 @@ fn already_done(args: &AnalyzeArgs) -> Option<bool> {
 /// `gm2dqc status`: the bookkeeping board, or `status set` to change one cell.
 pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     use crate::db::board;
+    if let (Some(work), None) = (&args.campaign, &args.command) {
+        return super::campaign::status(work, args.json);
+    }
     let url = super::db::resolve_url(args.db.as_deref(), std::path::Path::new("conditions.sqlite"));
     let mut b = crate::db::open(&url)?;
     if let Some(StatusCommand::Set { dataset, stage, state, note }) = args.command {
