@@ -16,16 +16,31 @@
 # The database tests run on SQLite and on a throwaway PostgreSQL server started here
 # (scripts/pg.sh, Debian's postgresql-15) and stopped at exit. Without the server the
 # PostgreSQL half is skipped with a message, unless CI=true (.ci/run), where it fails.
+# The campaign tests submit job arrays to a throwaway single-node Slurm cluster
+# started here (scripts/slurm.sh: Debian's slurm-wlm and munge, installed if missing;
+# needs root) and stopped at exit; without it the Slurm tests skip with a message,
+# unless CI=true. GM2DQC_SKIP_SLURM=1 does not start it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+cleanup=()
+trap 'for c in "${cleanup[@]}"; do eval "$c"; done' EXIT
 if [[ -z "${GM2DQC_TEST_PG_HOST:-}" ]]; then
     if pg_env="$(bash scripts/pg.sh start)"; then
         eval "$pg_env"
-        trap 'bash scripts/pg.sh stop "$GM2DQC_TEST_PG_DIR"' EXIT
+        cleanup+=('bash scripts/pg.sh stop "$GM2DQC_TEST_PG_DIR"')
         echo "== PostgreSQL test server at $GM2DQC_TEST_PG_HOST (port $GM2DQC_TEST_PG_PORT)"
     else
         echo "== no PostgreSQL test server (see above)"
+    fi
+fi
+if [[ -z "${SLURM_CONF:-}" && "${GM2DQC_SKIP_SLURM:-0}" != 1 ]]; then
+    if slurm_env="$(bash scripts/slurm.sh start)"; then
+        eval "$slurm_env"
+        cleanup+=('bash scripts/slurm.sh stop "$GM2DQC_TEST_SLURM_DIR"')
+        echo "== Slurm test cluster: $SLURM_CONF"
+    else
+        echo "== no Slurm test cluster (see above)"
     fi
 fi
 

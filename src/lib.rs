@@ -12,6 +12,7 @@
 pub mod analysis;
 pub mod atomic;
 pub mod calendar;
+pub mod campaign;
 pub mod checksum;
 pub mod cli;
 pub mod cuts;

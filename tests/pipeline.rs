@@ -77,7 +77,7 @@ fn constants_and_channel_status_match_the_truth() {
 
 /// Files whose sums do not add exactly in floating point (unlike the simulator's
 /// quantised values), so that the grouping of additions would show in the result.
-fn write_inexact_dataset(dir: &std::path::Path, runs: u32, subruns: u32) {
+pub fn write_inexact_dataset(dir: &std::path::Path, runs: u32, subruns: u32) {
     for run in 0..runs {
         for sub in 1..=subruns {
             let id = SubrunId { run: 100 + run, subrun: sub };

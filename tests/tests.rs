@@ -11,3 +11,4 @@ mod db;
 mod cli;
 mod simulate;
 mod plots;
+mod campaign;

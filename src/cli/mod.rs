@@ -18,6 +18,7 @@ use crate::inspect;
 use crate::root::RootFile;
 
 mod analyze;
+mod campaign;
 mod cuts;
 mod db;
 mod manifest;
@@ -101,6 +102,26 @@ pub enum Command {
     ///
     /// Example: gm2dqc upload --out out --db postgres://dqc@dbhost/conditions --tag run3B-v1
     Upload(stages::UploadArgs),
+    /// Campaign: split a dataset into shards for a batch system (Slurm job array,
+    /// HTCondor), write the job scripts into WORK, optionally submit them with the
+    /// reduce after them. `--resubmit-failed` reruns only the shards without a result.
+    ///
+    /// Example: gm2dqc plan --input /data/run3B --shards 64 --out /scratch/run3B --cuts cuts/standard.toml --submit slurm
+    /// Example: gm2dqc plan --out /scratch/run3B --resubmit-failed --submit slurm
+    Plan(campaign::PlanArgs),
+    /// Campaign: run one shard of a plan (the map stage over its files), writing its
+    /// partial result into WORK/shards/. What the batch jobs run. Exit code 0 when the
+    /// partial result was written (input problems are recorded in it for the reduce),
+    /// 1 when it could not be, 2 for a usage error.
+    ///
+    /// Example: gm2dqc shard /scratch/run3B --index 17
+    Shard(campaign::ShardArgs),
+    /// Campaign: merge the shards' partial results (checked by checksum, each chunk
+    /// once) into exactly what `gm2dqc run` gives, then the cuts, fits, plots, report
+    /// and upload, into WORK/out. Refuses when shards are missing unless --allow-partial.
+    ///
+    /// Example: gm2dqc reduce /scratch/run3B --tag run3B-v1
+    Reduce(campaign::ReduceArgs),
     /// The bookkeeping board: each dataset's stages (scan, metrics, merge, gain, dqc,
     /// plots, upload) as Done / TODO / In progress / Held / Skipped, who set them and
     /// when, from the conditions database, so every shifter sees the same board.
@@ -275,6 +296,9 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Run(args) => shifter::run(args),
         Command::Scan(args) => shifter::scan(args),
         Command::Status(args) => shifter::status(args),
+        Command::Plan(args) => campaign::plan(args),
+        Command::Shard(args) => campaign::shard(args),
+        Command::Reduce(args) => campaign::reduce(args),
         Command::Metrics(args) => stages::metrics(args),
         Command::Merge(args) => stages::merge(args),
         Command::Gain(args) => stages::gain(args),

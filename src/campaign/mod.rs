@@ -1,0 +1,443 @@
+//! Campaigns: one dataset split into shards that batch jobs (Slurm job arrays,
+//! HTCondor) run on many machines, then one reduce job, giving exactly what one
+//! `gm2dqc run` gives.
+//!
+//! The work directory (on storage every job sees):
+//!
+//! | path | written by | what |
+//! |---|---|---|
+//! | `plan.json` | `gm2dqc plan` | the files, their chunks, the shards, the cut file's hash, the job parameters |
+//! | `cuts.toml` | `gm2dqc plan` | a copy of the cut file (the shards and the reduce use it, checked by hash) |
+//! | `submit/` | `gm2dqc plan` | `shards.slurm`, `reduce.slurm`, `shards.sub`, `reduce.sub`, `campaign.dag` |
+//! | `shards/shard-NNNNN/` | `gm2dqc shard` | a partial result: `partial.json`, `metrics.parquet`, `chunk-NNNNNN.root` |
+//! | `shards/shard-NNNNN.running.json`, `.failed.json` | `gm2dqc shard` | where and when it started; why it failed |
+//! | `submissions.json` | `gm2dqc plan --submit` | the batch jobs submitted |
+//! | `logs/` | the batch system | one log per job |
+//! | `out/` | `gm2dqc reduce` | the analysis output, as `gm2dqc run` writes it |
+//!
+//! Exactness: the one-process pass sums files in chunks of
+//! [`CHUNK_FILES`](crate::pipeline::CHUNK_FILES) and merges the chunks in order.
+//! Shards are whole chunks; a partial result keeps one sum per chunk (not one per
+//! shard), and the reduce merges the chunks in the same order through the same
+//! [`Reducer`](crate::pipeline::Reducer), so every float is the same whatever the
+//! sharding. The reference runs' out-of-fill sums are grouped by chunk in both.
+//!
+//! Integrity: a partial result is written to a temporary directory and renamed into
+//! place when complete, so a killed shard leaves none. Each chunk file and the
+//! metrics table carry their SHA-256 in `partial.json`; the reduce checks them all
+//! before it merges anything, takes each chunk from exactly one partial result
+//! (identical duplicates are set aside, different ones refused) and refuses a set
+//! with chunks missing unless told `--allow-partial`.
+
+pub mod reduce;
+pub mod scripts;
+pub mod shard;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+
+use crate::dataset::{Dataset, SubrunFile, SubrunId};
+use crate::db::InputFile;
+use crate::pipeline::Chunk;
+
+pub const PLAN_FORMAT: &str = "gm2dqc-plan-1";
+pub const PARTIAL_FORMAT: &str = "gm2dqc-partial-1";
+
+/// One subrun file of the plan. `path` is as the dataset scan found it (relative
+/// paths are relative to [`Plan::cwd`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanFile {
+    pub run: u32,
+    pub subrun: u32,
+    pub path: String,
+    pub size: u64,
+}
+
+/// One shard: the chunks `chunks.0 .. chunks.1`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shard {
+    pub index: usize,
+    pub chunks: (usize, usize),
+    pub files: usize,
+    pub bytes: u64,
+}
+
+/// The cut file of a campaign.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanCuts {
+    /// The cut file given to `plan` ("standard" for the built-in set), for messages.
+    pub source: String,
+    pub sha256: String,
+    /// Its copy in the work directory (`cuts.toml`), none for the built-in set.
+    pub copy: Option<String>,
+}
+
+/// What the generated job scripts run with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobOptions {
+    /// The gm2dqc executable the jobs run.
+    pub gm2dqc: String,
+    /// Threads (CPUs asked for) per shard and for the reduce.
+    pub threads: usize,
+    /// The tag the reduce uploads to.
+    pub tag: String,
+    /// The conditions database the reduce uploads to (none: $GM2DQC_DB, else
+    /// WORK/out/conditions.sqlite).
+    pub db: Option<String>,
+    /// Slurm partition, time limit and memory (HTCondor: request_memory).
+    pub partition: Option<String>,
+    pub time: Option<String>,
+    pub mem: Option<String>,
+}
+
+/// `WORK/plan.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    pub format: String,
+    pub created: String,
+    pub software: String,
+    /// Where `plan` ran: the shards run here too, so relative paths, error messages
+    /// and provenance are those of a one-process run started here.
+    pub cwd: PathBuf,
+    /// The dataset as given (a directory or a list file).
+    pub input: String,
+    /// The dataset's name on the bookkeeping board.
+    pub dataset: String,
+    pub cuts: PlanCuts,
+    /// The command-line overrides of the cut file.
+    pub reference_run: Option<u32>,
+    pub intervals: Vec<(u32, u32)>,
+    /// SHA-256 over what the results depend on: the cut file, the overrides and the
+    /// files (paths and sizes). Partial results of any plan with the same id can be
+    /// merged, whatever its sharding.
+    pub analysis_id: String,
+    /// The intervals of validity with data, and the reference run of each.
+    pub plan_intervals: Vec<(u32, u32)>,
+    pub references: Vec<u32>,
+    pub files: Vec<PlanFile>,
+    pub chunks: Vec<Chunk>,
+    pub shards: Vec<Shard>,
+    /// Byte-identical second copies set aside by the scan: (copy, file used).
+    pub identical_copies: Vec<(String, String)>,
+    pub jobs: JobOptions,
+}
+
+/// One chunk of a partial result.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartialChunk {
+    /// The chunk's index in the plan.
+    pub index: usize,
+    pub chunk: Chunk,
+    /// The chunk file (in the partial result's directory), its size and SHA-256.
+    pub file: String,
+    pub bytes: u64,
+    pub sha256: String,
+    /// Reference runs with a partial out-of-fill sum in the chunk file.
+    pub references: Vec<u32>,
+    pub files_failed: usize,
+    /// Every input problem, naming its file and object, in file order.
+    pub errors: Vec<String>,
+    /// Every file read, with its size and SHA-256, in order.
+    pub inputs: Vec<InputFile>,
+}
+
+/// `partial.json`: a shard's partial result, self-describing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Partial {
+    pub format: String,
+    pub analysis_id: String,
+    /// SHA-256 of the plan.json it was made for.
+    pub plan_sha256: String,
+    pub shard: usize,
+    pub host: String,
+    pub started: String,
+    pub finished: String,
+    pub seconds: f64,
+    pub threads: usize,
+    pub chunks: Vec<PartialChunk>,
+    /// The subrun metrics, one row per file of the chunks, in order.
+    pub metrics: String,
+    pub metrics_sha256: String,
+}
+
+/// `shards/shard-NNNNN.running.json`: a shard that started.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Marker {
+    pub shard: usize,
+    pub host: String,
+    pub pid: u32,
+    /// The batch job, when the shard runs in one: `slurm 1234_5` or `htcondor 77.5`.
+    pub job: Option<String>,
+    pub started: String,
+    /// Why it failed (`.failed.json` only).
+    pub error: Option<String>,
+}
+
+pub fn plan_path(work: &Path) -> PathBuf {
+    work.join("plan.json")
+}
+
+pub fn shards_dir(work: &Path) -> PathBuf {
+    work.join("shards")
+}
+
+pub fn shard_name(index: usize) -> String {
+    format!("shard-{index:05}")
+}
+
+pub fn result_dir(work: &Path, index: usize) -> PathBuf {
+    shards_dir(work).join(shard_name(index))
+}
+
+pub fn marker_path(work: &Path, index: usize, what: &str) -> PathBuf {
+    shards_dir(work).join(format!("{}.{what}.json", shard_name(index)))
+}
+
+pub fn chunk_file_name(index: usize) -> String {
+    format!("chunk-{index:06}.root")
+}
+
+pub fn now() -> String {
+    let us = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0);
+    crate::db::time::format_us(us)
+}
+
+pub fn hostname() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+/// The batch job this process runs in, if any.
+pub fn batch_job() -> Option<String> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    if let (Some(j), Some(t)) = (var("SLURM_ARRAY_JOB_ID"), var("SLURM_ARRAY_TASK_ID")) {
+        return Some(format!("slurm {j}_{t}"));
+    }
+    if let Some(j) = var("SLURM_JOB_ID") {
+        return Some(format!("slurm {j}"));
+    }
+    var("CONDOR_JOBID").or_else(|| var("_CONDOR_JOB_AD").map(|_| "htcondor".to_string())).map(|j| if j == "htcondor" { j } else { format!("htcondor {j}") })
+}
+
+/// The key of what a campaign's results depend on (see [`Plan::analysis_id`]).
+pub fn analysis_id(cuts_sha256: &str, reference_run: Option<u32>, intervals: &[(u32, u32)], files: &[PlanFile]) -> String {
+    let mut text = format!("gm2dqc-campaign-1\ncuts {cuts_sha256}\nreference {reference_run:?}\nintervals {intervals:?}\n");
+    for f in files {
+        text.push_str(&format!("{}\0{}\0{}\0{}\n", f.run, f.subrun, f.path, f.size));
+    }
+    crate::checksum::sha256_hex(text.as_bytes())
+}
+
+/// Splits chunks (with their sizes in bytes) into at most `n` shards of consecutive
+/// chunks, as equal in bytes as the chunk boundaries allow: shard k ends at the chunk
+/// boundary nearest to k/n of the bytes. Returns each shard's chunk range.
+pub fn balance(chunk_bytes: &[u64], n: usize) -> Vec<(usize, usize)> {
+    let m = chunk_bytes.len();
+    let n = n.clamp(1, m.max(1));
+    let mut prefix = vec![0u64; m + 1];
+    for (i, b) in chunk_bytes.iter().enumerate() {
+        prefix[i + 1] = prefix[i] + b;
+    }
+    let total = prefix[m] as f64;
+    let mut bounds = vec![0usize];
+    for k in 1..n {
+        let target = total * k as f64 / n as f64;
+        let prev = *bounds.last().expect("starts with 0");
+        // The first boundary at or past the target, or the one before it if nearer;
+        // at least one chunk per shard, and enough left for the shards after.
+        let mut b = prefix.partition_point(|&p| (p as f64) < target).clamp(1, m);
+        if b > 1 && target - prefix[b - 1] as f64 <= prefix[b] as f64 - target {
+            b -= 1;
+        }
+        bounds.push(b.max(prev + 1).min(m - (n - k)));
+    }
+    bounds.push(m);
+    bounds.windows(2).map(|w| (w[0], w[1])).collect()
+}
+
+impl Plan {
+    pub fn load(work: &Path) -> anyhow::Result<(Plan, String)> {
+        let p = plan_path(work);
+        let bytes = std::fs::read(&p).with_context(|| format!("{}: no campaign plan here; make one with `gm2dqc plan --input DATASET --shards N --out {}`", p.display(), work.display()))?;
+        let plan: Plan = serde_json::from_slice(&bytes).with_context(|| format!("{}: not a gm2dqc campaign plan", p.display()))?;
+        if plan.format != PLAN_FORMAT {
+            bail!("{}: format {:?}, this gm2dqc reads {PLAN_FORMAT:?}", p.display(), plan.format);
+        }
+        Ok((plan, crate::checksum::sha256_hex(&bytes)))
+    }
+
+    /// The dataset as the plan's files (paths relative to [`Plan::cwd`] as given).
+    pub fn dataset(&self) -> Dataset {
+        let files = self.files.iter().map(|f| SubrunFile { id: SubrunId { run: f.run, subrun: f.subrun }, path: PathBuf::from(&f.path), size: f.size }).collect();
+        Dataset { files, ignored: Vec::new(), identical_copies: Vec::new() }
+    }
+
+    /// The campaign's cut file: the copy in `work`, checked against the plan's hash.
+    pub fn cut_file(&self, work: &Path) -> anyhow::Result<crate::cuts::CutFile> {
+        let mut c = match &self.cuts.copy {
+            None => crate::cuts::standard(),
+            Some(name) => crate::cuts::load(&work.join(name)).with_context(|| format!("the campaign's cut file {}", work.join(name).display()))?,
+        };
+        if c.sha256 != self.cuts.sha256 {
+            bail!("{}: its SHA-256 is {} but the plan was made with {} ({}); it was edited after `gm2dqc plan`: make a new plan", work.join(self.cuts.copy.as_deref().unwrap_or("cuts.toml")).display(), &c.sha256[..12], &self.cuts.sha256[..12], self.cuts.source);
+        }
+        // Messages and records name the cut file the plan was given.
+        c.source = self.cuts.source.clone();
+        Ok(c)
+    }
+
+    /// The analysis configuration: the cut file with the plan's overrides.
+    pub fn config(&self, cuts: &crate::cuts::CutFile) -> crate::pipeline::Config {
+        cuts.config().with_overrides(self.reference_run, &self.intervals)
+    }
+
+    /// The subruns of chunk `c`.
+    pub fn subruns(&self, c: Chunk) -> impl Iterator<Item = SubrunId> + '_ {
+        self.files[c.files()].iter().map(|f| SubrunId { run: f.run, subrun: f.subrun })
+    }
+
+    /// The shard that holds chunk `index`.
+    pub fn shard_of(&self, index: usize) -> Option<usize> {
+        self.shards.iter().position(|s| s.chunks.0 <= index && index < s.chunks.1)
+    }
+
+    /// The distinct reference runs.
+    pub fn reference_runs(&self) -> Vec<u32> {
+        let mut r = self.references.clone();
+        r.sort_unstable();
+        r.dedup();
+        r
+    }
+}
+
+/// Where a shard stands.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ShardState {
+    /// Its partial result is complete.
+    Done { finished: String, seconds: f64, host: String, input_errors: usize },
+    /// It started and has no result yet: still running, or killed (`alive` says which
+    /// when it can be known: same host, or a batch system that still lists it).
+    Started { marker: Marker, alive: Option<bool> },
+    /// It stopped with an error.
+    Failed { marker: Marker },
+    /// Not started (or still queued).
+    Pending,
+}
+
+impl ShardState {
+    pub fn label(&self) -> &'static str {
+        match self {
+            ShardState::Done { .. } => "done",
+            ShardState::Started { alive: Some(false), .. } => "killed",
+            ShardState::Started { .. } => "running",
+            ShardState::Failed { .. } => "failed",
+            ShardState::Pending => "pending",
+        }
+    }
+
+    /// Whether `plan --resubmit-failed` reruns it.
+    pub fn needs_rerun(&self, queued: bool) -> bool {
+        match self {
+            ShardState::Done { .. } => false,
+            ShardState::Started { alive, .. } => *alive == Some(false) || (alive.is_none() && !queued),
+            ShardState::Failed { .. } => true,
+            ShardState::Pending => !queued,
+        }
+    }
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(p: &Path) -> Option<T> {
+    std::fs::read(p).ok().and_then(|b| serde_json::from_slice(&b).ok())
+}
+
+/// Whether process `pid` runs here.
+fn alive_here(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// Every shard's state, from the work directory; `queued`: the shards the batch system
+/// still lists (see [`scripts::queued`]).
+pub fn shard_states(work: &Path, plan: &Plan, plan_sha256: &str, queued: &std::collections::BTreeSet<usize>) -> Vec<ShardState> {
+    let host = hostname();
+    plan.shards
+        .iter()
+        .map(|s| {
+            if let Some(p) = read_json::<Partial>(&result_dir(work, s.index).join("partial.json")) {
+                if p.plan_sha256 == plan_sha256 {
+                    let input_errors = p.chunks.iter().map(|c| c.errors.len()).sum();
+                    return ShardState::Done { finished: p.finished, seconds: p.seconds, host: p.host, input_errors };
+                }
+            }
+            if let Some(marker) = read_json::<Marker>(&marker_path(work, s.index, "failed")) {
+                return ShardState::Failed { marker };
+            }
+            if let Some(marker) = read_json::<Marker>(&marker_path(work, s.index, "running")) {
+                let alive = if queued.contains(&s.index) {
+                    Some(true)
+                } else if marker.host == host {
+                    Some(alive_here(marker.pid))
+                } else {
+                    None
+                };
+                return ShardState::Started { marker, alive };
+            }
+            ShardState::Pending
+        })
+        .collect()
+}
+
+/// The partial results found in `dirs` (each a directory of `shard-*` results), in
+/// name order.
+pub fn find_partials(dirs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
+    let mut out = Vec::new();
+    for d in dirs {
+        let entries = match std::fs::read_dir(d) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(e).with_context(|| format!("listing {}", d.display())),
+        };
+        let mut found: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.join("partial.json").is_file()).collect();
+        found.sort();
+        out.extend(found);
+    }
+    Ok(out)
+}
+
+/// Counts per state label, for one-line summaries.
+pub fn count_states(states: &[ShardState]) -> BTreeMap<&'static str, usize> {
+    let mut m = BTreeMap::new();
+    for s in states {
+        *m.entry(s.label()).or_insert(0) += 1;
+    }
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn balance_cuts_at_the_nearest_chunk_boundary_and_keeps_every_shard_nonempty() {
+        assert_eq!(balance(&[10; 8], 4), [(0, 2), (2, 4), (4, 6), (6, 8)]);
+        // 100 bytes in all: thirds at 33.3 and 66.7.
+        assert_eq!(balance(&[30, 10, 10, 10, 40], 3), [(0, 1), (1, 4), (4, 5)]);
+        // More shards than chunks: one chunk each.
+        assert_eq!(balance(&[5, 5, 5], 10), [(0, 1), (1, 2), (2, 3)]);
+        // A huge first chunk cannot starve the others.
+        assert_eq!(balance(&[1000, 1, 1, 1], 4), [(0, 1), (1, 2), (2, 3), (3, 4)]);
+        assert_eq!(balance(&[7], 1), [(0, 1)]);
+        for n in 1..12 {
+            let b = balance(&[3, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5], n);
+            assert_eq!(b.len(), n);
+            assert!(b.windows(2).all(|w| w[0].1 == w[1].0) && b[0].0 == 0 && b[n - 1].1 == 11 && b.iter().all(|(a, e)| a < e), "{n}: {b:?}");
+        }
+    }
+}

@@ -1,0 +1,370 @@
+//! Campaigns: a dataset split into shards, run in any order (here, and on a real
+//! single-node Slurm cluster that scripts/test.sh starts), reduced into exactly what
+//! one `gm2dqc run` gives: the same table, merged-file and input-list bytes, the same
+//! errors, the same database rows.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::cli::gm2dqc;
+use crate::common::TempDir;
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn ok(args: &[&str]) -> String {
+    let (code, out, err) = gm2dqc(args);
+    assert_eq!(code, 0, "{args:?}: {out}{err}");
+    out
+}
+
+/// A simulated dataset of 2 runs x 10 subruns (4 chunks per interval layout:
+/// 8 + 2 files per run) with the standard faults and one truncated file.
+fn dataset(dir: &Path, seed: &str) -> PathBuf {
+    let sim = dir.join("sim");
+    ok(&["-q", "simulate", "--out", s(&sim), "--runs", "2", "--subruns", "10", "--seed", seed]);
+    let bad = sim.join("gm2dqc_sim_15922.00004.root");
+    let bytes = std::fs::read(&bad).unwrap();
+    std::fs::write(&bad, &bytes[..bytes.len() / 3]).unwrap();
+    sim
+}
+
+/// The reference: one `gm2dqc run`.
+fn one_run(sim: &Path, out: &Path, extra: &[&str]) {
+    let mut args = vec!["-q", "run", "--input", s(sim), "--out", s(out), "--tag", "t", "--threads", "2"];
+    args.extend_from_slice(extra);
+    let (code, text, err) = gm2dqc(&args);
+    assert_eq!(code, 1, "the truncated file makes it exit 1: {text}{err}");
+}
+
+/// What the database holds, without the times: every interval of validity with its
+/// payload (content-addressed: same hash, same rows) and every upload's provenance.
+fn db_rows(db: &Path) -> (Vec<String>, Vec<String>) {
+    let c = rusqlite::Connection::open(db).unwrap();
+    let q = |sql: &str| -> Vec<String> {
+        let mut st = c.prepare(sql).unwrap();
+        let n = st.column_count();
+        st.query_map([], |r| Ok((0..n).map(|i| format!("{:?}", r.get_ref(i).unwrap())).collect::<Vec<_>>().join("|"))).unwrap().map(Result::unwrap).collect()
+    };
+    (
+        q("SELECT tag, folder, first_run, first_subrun, end_run, end_subrun, payload_hash FROM iovs ORDER BY id"),
+        q("SELECT u.tag, u.folder, u.dataset, u.cuts_sha256, i.path, i.size, i.sha256 FROM uploads u JOIN upload_inputs i ON i.upload_id = u.id ORDER BY u.id, i.rowid"),
+    )
+}
+
+/// Everything a campaign must reproduce bit for bit.
+fn assert_same_results(one: &Path, campaign: &Path, what: &str) {
+    let mut files: Vec<PathBuf> = ["subrun_metrics", "subrun_status", "run_summary", "gain_constants", "calo_channel_status", "tracker_channel_status"]
+        .iter()
+        .map(|t| PathBuf::from(format!("{t}.parquet")))
+        .chain(["inputs.json", "errors.txt"].map(PathBuf::from))
+        .collect();
+    let merged = gm2dqc::analysis::merged::list(&one.join("merged")).unwrap();
+    assert!(!merged.is_empty());
+    files.extend(merged.iter().map(|p| Path::new("merged").join(p.file_name().unwrap())));
+    for f in &files {
+        let (a, b) = (std::fs::read(one.join(f)).unwrap(), std::fs::read(campaign.join(f)).unwrap_or_default());
+        assert!(a == b, "{}: {what}", f.display());
+    }
+    assert_eq!(gm2dqc::analysis::merged::list(&campaign.join("merged")).unwrap().len(), merged.len(), "{what}");
+    let (x, y) = (db_rows(&one.join("conditions.sqlite")), db_rows(&campaign.join("conditions.sqlite")));
+    assert!(!x.0.is_empty() && !x.1.is_empty());
+    assert_eq!(x, y, "database rows: {what}");
+    let summary: Value = serde_json::from_slice(&std::fs::read(campaign.join("summary.json")).unwrap()).unwrap();
+    let reference: Value = serde_json::from_slice(&std::fs::read(one.join("summary.json")).unwrap()).unwrap();
+    for k in ["key", "files", "good_subruns", "gain_status", "input_errors", "files_failed", "failed", "missing_subruns"] {
+        assert_eq!(summary[k], reference[k], "summary.json {k}: {what}");
+    }
+}
+
+fn plan_of(work: &Path) -> gm2dqc::campaign::Plan {
+    gm2dqc::campaign::Plan::load(work).unwrap().0
+}
+
+#[test]
+fn shards_in_any_order_and_any_sharding_reduce_to_exactly_one_run() {
+    let dir = TempDir::new("campaign-exact");
+    let sim = dataset(&dir.0, "21");
+    // The simulator's sums are quantised and add exactly in any order; these files'
+    // do not, so a reduce that grouped the additions differently would show.
+    let inexact = dir.0.join("inexact");
+    std::fs::create_dir_all(&inexact).unwrap();
+    crate::pipeline::write_inexact_dataset(&inexact, 2, 19);
+    // A two-run interval whose reference run is its second run: the reference sum
+    // comes from chunks merged after the first run's.
+    let overrides = ["--interval", "100-101", "--reference-run", "101"];
+    for (name, input, extra) in [("sim", &sim, &[][..]), ("inexact", &inexact, &overrides[..])] {
+        let one = dir.0.join(format!("one-{name}"));
+        one_run(input, &one, extra);
+        let work = dir.0.join(format!("work-{name}"));
+        let mut plan = vec!["plan", "--input", s(input), "--shards", "3", "--out", s(&work), "--tag", "t", "--json"];
+        plan.extend_from_slice(extra);
+        let j: Value = serde_json::from_str(&ok(&plan)).unwrap();
+        assert_eq!(j["shards"].as_array().unwrap().len(), 3, "{j}");
+        // Shards in reverse order, on 1 and 2 threads.
+        for (i, threads) in [(2, "1"), (1, "2"), (0, "1")] {
+            let text = ok(&["shard", s(&work), "--index", &i.to_string(), "--threads", threads]);
+            assert!(text.contains(&format!("shard {i}:")), "{text}");
+        }
+        let (code, text, err) = gm2dqc(&["reduce", s(&work), "--threads", "2"]);
+        assert_eq!(code, 1, "input problems are reported by the reduce: {text}{err}");
+        if name == "sim" {
+            assert!(text.contains("gm2dqc_sim_15922.00004.root"), "the truncated file is named: {text}");
+        }
+        assert_same_results(&one, &work.join("out"), &format!("3 shards, {name}"));
+
+        // Another sharding of the same plan (one chunk per shard), merged in with
+        // --from: every chunk is there twice, identical; each is used once.
+        let fine = dir.0.join(format!("fine-{name}"));
+        let mut plan = vec!["plan", "--input", s(input), "--shards", "100", "--out", s(&fine), "--tag", "t"];
+        plan.extend_from_slice(extra);
+        ok(&plan);
+        let n = plan_of(&fine).shards.len();
+        assert_eq!(n, plan_of(&fine).chunks.len());
+        for i in (0..n).rev() {
+            ok(&["-q", "shard", s(&fine), "--index", &i.to_string()]);
+        }
+        let other = dir.0.join(format!("reduced-{name}"));
+        let (code, _, err) = gm2dqc(&["reduce", s(&work), "--from", s(&fine.join("shards")), "--out", s(&other), "--tag", "t"]);
+        assert_eq!(code, 1, "{err}");
+        assert_eq!(err.matches("is an identical copy").count(), n, "every duplicate chunk is named once: {err}");
+        assert_same_results(&one, &other, &format!("two shardings merged, {name}"));
+    }
+}
+
+#[test]
+fn the_reduce_refuses_missing_tampered_and_conflicting_partial_results() {
+    let dir = TempDir::new("campaign-refuse");
+    let sim = dataset(&dir.0, "22");
+    let work = dir.0.join("work");
+    ok(&["plan", "--input", s(&sim), "--shards", "3", "--out", s(&work)]);
+    let (code, _, err) = gm2dqc(&["plan", "--input", s(&sim), "--shards", "2", "--out", s(&work)]);
+    assert_eq!(code, 2);
+    assert!(err.contains("already holds a plan") && err.contains("--force"), "{err}");
+    ok(&["-q", "shard", s(&work), "--index", "0"]);
+    ok(&["-q", "shard", s(&work), "--index", "2"]);
+    // A shard index outside the plan is a usage error naming the range.
+    let (code, _, err) = gm2dqc(&["shard", s(&work), "--index", "3"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("no shard 3") && err.contains("0 to 2"), "{err}");
+
+    // Shard 1 has not run: refused, with the shard and what to do.
+    let (code, _, err) = gm2dqc(&["reduce", s(&work)]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("shard 1: pending") && err.contains("--resubmit-failed") && err.contains("--allow-partial"), "{err}");
+    assert!(!work.join("out").join("summary.json").exists());
+    let (_, status, _) = gm2dqc(&["status", "--campaign", s(&work), "--json"]);
+    let st: Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(st["counts"], serde_json::json!({"done": 2, "pending": 1}), "{st}");
+
+    // --allow-partial: what is there, with the missing subruns recorded.
+    let plan = plan_of(&work);
+    let expected: Vec<(u32, u32)> = (plan.shards[1].chunks.0..plan.shards[1].chunks.1).flat_map(|c| plan.subruns(plan.chunks[c]).map(|id| (id.run, id.subrun)).collect::<Vec<_>>()).collect();
+    let (code, text, err) = gm2dqc(&["reduce", s(&work), "--allow-partial", "--json"]);
+    assert_eq!(code, 1, "{text}{err}");
+    let j: Value = serde_json::from_str(&text).unwrap();
+    let missing: Vec<(u32, u32)> = serde_json::from_value(j["analysis"]["missing_subruns"].clone()).unwrap();
+    assert_eq!(missing, expected);
+    let metrics = gm2dqc::tables::Table::read(&work.join("out/subrun_metrics.parquet")).unwrap();
+    assert_eq!(metrics.height(), plan.files.len() - expected.len(), "missing subruns are in no table");
+    let errors = std::fs::read_to_string(work.join("out/errors.txt")).unwrap();
+    assert!(errors.contains("of shard 1: no partial result; left out (--allow-partial)"), "{errors}");
+
+    // A chunk file changed after its shard wrote it: that partial result is not used.
+    ok(&["-q", "shard", s(&work), "--index", "1"]);
+    let chunk = std::fs::read_dir(gm2dqc::campaign::result_dir(&work, 0)).unwrap().map(|e| e.unwrap().path()).find(|p| p.extension().is_some_and(|e| e == "root")).unwrap();
+    let original = std::fs::read(&chunk).unwrap();
+    let mut bytes = original.clone();
+    let k = bytes.len() / 2;
+    bytes[k] ^= 1;
+    std::fs::write(&chunk, &bytes).unwrap();
+    let (code, _, err) = gm2dqc(&["reduce", s(&work)]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("not used") && err.contains("SHA-256") && err.contains(chunk.file_name().unwrap().to_str().unwrap()) && err.contains("shard 0: done"), "{err}");
+    std::fs::write(&chunk, &original).unwrap();
+
+    // The same chunk twice with different content: the reduce will not choose.
+    let copy = dir.0.join("elsewhere").join("shard-00001");
+    std::fs::create_dir_all(&copy).unwrap();
+    for e in std::fs::read_dir(gm2dqc::campaign::result_dir(&work, 1)).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, copy.join(p.file_name().unwrap())).unwrap();
+    }
+    let pj = copy.join("partial.json");
+    let mut p: gm2dqc::campaign::Partial = serde_json::from_slice(&std::fs::read(&pj).unwrap()).unwrap();
+    p.chunks[0].errors.push("an error the other copy does not have".into());
+    std::fs::write(&pj, serde_json::to_vec(&p).unwrap()).unwrap();
+    let (code, _, err) = gm2dqc(&["reduce", s(&work), "--from", s(copy.parent().unwrap())]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("two different partial results") && err.contains("elsewhere"), "{err}");
+    // Without it, the full set reduces.
+    let (code, _, err) = gm2dqc(&["reduce", s(&work)]);
+    assert_eq!(code, 1, "{err}");
+}
+
+/// Replaces a subrun file by a FIFO: a shard that opens it blocks, as on a hung
+/// storage mount, until it is killed. Returns the file's bytes for putting it back.
+fn hang(file: &Path) -> Vec<u8> {
+    let bytes = std::fs::read(file).unwrap();
+    std::fs::remove_file(file).unwrap();
+    let st = Command::new("mkfifo").arg(file).status().unwrap();
+    assert!(st.success());
+    bytes
+}
+
+fn unhang(file: &Path, bytes: &[u8]) {
+    std::fs::remove_file(file).unwrap();
+    std::fs::write(file, bytes).unwrap();
+}
+
+/// The shard holding `file` in the plan.
+fn shard_with(plan: &gm2dqc::campaign::Plan, file: &Path) -> usize {
+    let i = plan.files.iter().position(|f| Path::new(&f.path) == file).unwrap();
+    let chunk = plan.chunks.iter().position(|c| c.files().contains(&i)).unwrap();
+    plan.shard_of(chunk).unwrap()
+}
+
+fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let t0 = Instant::now();
+    while !done() {
+        assert!(t0.elapsed() < limit, "timed out after {limit:?} waiting for {what}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+#[test]
+fn a_shard_killed_mid_way_is_rerun_alone() {
+    let dir = TempDir::new("campaign-kill");
+    let sim = dataset(&dir.0, "23");
+    let one = dir.0.join("one");
+    one_run(&sim, &one, &[]);
+    let work = dir.0.join("work");
+    let stuck = sim.join("gm2dqc_sim_15921.00003.root");
+    let bytes = hang(&stuck);
+    ok(&["plan", "--input", s(&sim), "--shards", "3", "--out", s(&work), "--tag", "t"]);
+    let k = shard_with(&plan_of(&work), &stuck);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_gm2dqc")).args(["shard", s(&work), "--index", &k.to_string()]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    wait_for("the shard's start marker", Duration::from_secs(60), || gm2dqc::campaign::marker_path(&work, k, "running").exists());
+    let (_, status, _) = gm2dqc(&["status", "--campaign", s(&work)]);
+    assert!(status.contains("running: started"), "{status}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    for i in (0..3).filter(|&i| i != k) {
+        ok(&["-q", "shard", s(&work), "--index", &i.to_string()]);
+    }
+    let (_, status, _) = gm2dqc(&["status", "--campaign", s(&work), "--json"]);
+    let st: Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(st["shards"][k]["label"], "killed", "{st}");
+    assert!(!gm2dqc::campaign::result_dir(&work, k).exists(), "a killed shard leaves no partial result");
+    let before: Vec<String> = (0..3).filter(|&i| i != k).map(|i| std::fs::read_to_string(gm2dqc::campaign::result_dir(&work, i).join("partial.json")).unwrap()).collect();
+
+    let (code, _, err) = gm2dqc(&["reduce", s(&work)]);
+    assert_eq!(code, 2);
+    assert!(err.contains(&format!("shard {k}: killed")), "{err}");
+    // --resubmit-failed picks exactly the killed shard and says how to rerun it.
+    let text = ok(&["plan", "--out", s(&work), "--resubmit-failed"]);
+    assert!(text.contains(&format!("shard {k}: killed")) && text.contains(&format!("--array={k} ")), "{text}");
+    let list = std::fs::read_to_string(work.join("submit/resubmit.txt")).unwrap();
+    assert_eq!(list, format!("{k}\n"));
+    unhang(&stuck, &bytes);
+    ok(&["-q", "shard", s(&work), "--index", &k.to_string()]);
+    let after: Vec<String> = (0..3).filter(|&i| i != k).map(|i| std::fs::read_to_string(gm2dqc::campaign::result_dir(&work, i).join("partial.json")).unwrap()).collect();
+    assert_eq!(before, after, "only the killed shard ran again");
+    let text = ok(&["plan", "--out", s(&work), "--resubmit-failed"]);
+    assert!(text.contains("nothing to resubmit: 3 done"), "{text}");
+    let (code, _, err) = gm2dqc(&["reduce", s(&work)]);
+    assert_eq!(code, 1, "{err}");
+    assert_same_results(&one, &work.join("out"), "after the rerun of the killed shard");
+}
+
+/// The Slurm tests need the cluster scripts/test.sh starts (SLURM_CONF); in CI they
+/// must run.
+fn slurm() -> bool {
+    if std::env::var_os("SLURM_CONF").is_some() {
+        return true;
+    }
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true but no Slurm cluster (SLURM_CONF): scripts/slurm.sh start failed?");
+    eprintln!("skipped: no Slurm cluster (scripts/test.sh starts one with scripts/slurm.sh)");
+    false
+}
+
+/// Waits until Slurm no longer lists any of the campaign's jobs.
+fn wait_for_slurm(work: &Path, limit: Duration) {
+    let jobs: Vec<String> = gm2dqc::campaign::scripts::submissions(work).into_iter().flat_map(|s| std::iter::once(s.shards_job).chain(s.reduce_job)).collect();
+    wait_for(&format!("Slurm jobs {jobs:?}"), limit, || {
+        // Every job, filtered here: squeue -j fails on ids it has forgotten.
+        let o = Command::new("squeue").args(["-h", "-o", "%F"]).output().unwrap();
+        assert!(o.status.success(), "squeue: {}", String::from_utf8_lossy(&o.stderr));
+        !String::from_utf8_lossy(&o.stdout).lines().any(|l| jobs.iter().any(|j| j == l.trim()))
+    });
+}
+
+#[test]
+fn slurm_runs_the_shards_as_a_job_array_and_the_reduce_after_them() {
+    if !slurm() {
+        return;
+    }
+    let dir = TempDir::new("campaign-slurm");
+    let sim = dataset(&dir.0, "24");
+    let one = dir.0.join("one");
+    one_run(&sim, &one, &[]);
+    let work = dir.0.join("work");
+    let text = ok(&["plan", "--input", s(&sim), "--shards", "4", "--out", s(&work), "--tag", "t", "--submit", "slurm"]);
+    assert!(text.contains("submitted to Slurm: shards 0-3 as job") && text.contains("after all of them succeeded"), "{text}");
+    wait_for_slurm(&work, Duration::from_secs(600));
+    let log = std::fs::read_to_string(work.join("logs/reduce.log")).unwrap_or_default();
+    assert!(work.join("out/elog.txt").exists(), "the reduce job ran to the end: {log}");
+    for i in 0..4 {
+        let l = std::fs::read_to_string(work.join(format!("logs/shard-{i}.log"))).unwrap();
+        assert!(l.contains(&format!("shard {i}:")), "{l}");
+        let p: gm2dqc::campaign::Partial = serde_json::from_slice(&std::fs::read(gm2dqc::campaign::result_dir(&work, i).join("partial.json")).unwrap()).unwrap();
+        assert!(p.chunks.iter().all(|c| !c.inputs.is_empty()));
+    }
+    assert_same_results(&one, &work.join("out"), "Slurm job array");
+    let (_, board, _) = gm2dqc(&["status", "--db", s(&work.join("out/conditions.sqlite")), "--json"]);
+    let b: Value = serde_json::from_str(&board).unwrap();
+    let states: Vec<&str> = b[0]["stages"].as_array().unwrap().iter().map(|c| c["state"].as_str().unwrap()).collect();
+    assert_eq!(states, vec!["done"; 7], "{board}");
+}
+
+#[test]
+fn slurm_a_killed_shard_is_resubmitted_alone_and_the_reduce_follows_it() {
+    if !slurm() {
+        return;
+    }
+    let dir = TempDir::new("campaign-slurm-kill");
+    let sim = dataset(&dir.0, "25");
+    let one = dir.0.join("one");
+    one_run(&sim, &one, &[]);
+    let work = dir.0.join("work");
+    let stuck = sim.join("gm2dqc_sim_15922.00002.root");
+    let bytes = hang(&stuck);
+    ok(&["plan", "--input", s(&sim), "--shards", "3", "--out", s(&work), "--tag", "t", "--submit", "slurm"]);
+    let k = shard_with(&plan_of(&work), &stuck);
+    let job = gm2dqc::campaign::scripts::submissions(&work)[0].clone();
+    wait_for("the stuck shard's start and the others' results", Duration::from_secs(600), || {
+        gm2dqc::campaign::marker_path(&work, k, "running").exists() && (0..3).filter(|&i| i != k).all(|i| gm2dqc::campaign::result_dir(&work, i).join("partial.json").exists())
+    });
+    let st = Command::new("scancel").arg(format!("{}_{k}", job.shards_job)).status().unwrap();
+    assert!(st.success());
+    // The reduce depends on every shard succeeding: Slurm cancels it.
+    wait_for_slurm(&work, Duration::from_secs(120));
+    assert!(!work.join("out/summary.json").exists(), "the reduce must not run after a shard failed");
+    let (_, status, _) = gm2dqc(&["status", "--campaign", s(&work), "--json"]);
+    let stj: Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(stj["shards"][k]["label"], "killed", "{stj}");
+    let before: Vec<String> = (0..3).filter(|&i| i != k).map(|i| std::fs::read_to_string(gm2dqc::campaign::result_dir(&work, i).join("partial.json")).unwrap()).collect();
+
+    unhang(&stuck, &bytes);
+    let text = ok(&["plan", "--out", s(&work), "--resubmit-failed", "--submit", "slurm"]);
+    assert!(text.contains(&format!("shard {k}: killed")) && text.contains(&format!("submitted to Slurm: shards {k} as job")), "{text}");
+    wait_for_slurm(&work, Duration::from_secs(600));
+    let after: Vec<String> = (0..3).filter(|&i| i != k).map(|i| std::fs::read_to_string(gm2dqc::campaign::result_dir(&work, i).join("partial.json")).unwrap()).collect();
+    assert_eq!(before, after, "only the killed shard ran again");
+    assert!(work.join("out/elog.txt").exists(), "the new reduce ran: {}", std::fs::read_to_string(work.join("logs/reduce.log")).unwrap_or_default());
+    assert_same_results(&one, &work.join("out"), "Slurm, after the resubmission");
+}
