@@ -87,7 +87,7 @@ fn hits_hist(name: &str, title: &str, axis_title: &str, values: &[f64]) -> Hist 
 /// Writes an interval's merged file (atomically). Returns its size in bytes.
 pub fn write(path: &Path, m: &Merged) -> Result<u64, RootError> {
     let title = format!("gm2dqc merged runs {}-{}", m.sums.run_first, m.sums.run_last);
-    write_with(path, m, title, &[])
+    write_with(path, m, title, &[], Compression::default())
 }
 
 /// The profile path of a reference run's partial sum in a chunk file.
@@ -104,7 +104,8 @@ pub const REFERENCE_PARTIALS: &str = "merge/referencePartials";
 /// (`merge/referencePartials/run<R>`). Returns its size in bytes.
 pub fn write_chunk(path: &Path, m: &Merged, index: usize, references: &[(u32, Profile)]) -> Result<u64, RootError> {
     let title = format!("gm2dqc partial sums, chunk {index} of runs {}-{}", m.sums.run_first, m.sums.run_last);
-    write_with(path, m, title, references)
+    // Read once by the reduce and then deleted: fast compression (ZSTD level 1).
+    write_with(path, m, title, references, Compression::new(crate::root::Algorithm::Zstd, 1))
 }
 
 /// A reference run's partial sum in a chunk file ([`write_chunk`]), `None` when the
@@ -122,9 +123,9 @@ pub fn read_reference_partial(path: &Path, run: u32) -> Result<Option<Profile>, 
     }
 }
 
-fn write_with(path: &Path, m: &Merged, title: String, references: &[(u32, Profile)]) -> Result<u64, RootError> {
+fn write_with(path: &Path, m: &Merged, title: String, references: &[(u32, Profile)], compression: Compression) -> Result<u64, RootError> {
     let s = &m.sums;
-    let mut w = RootWriter::new(WriteOptions { compression: Compression::default(), timestamp: TIMESTAMP, title });
+    let mut w = RootWriter::new(WriteOptions { compression, timestamp: TIMESTAMP, title });
     let with_path = |mut e: RootError| {
         e.file = path.to_path_buf();
         e

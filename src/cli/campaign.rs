@@ -462,6 +462,11 @@ pub fn reduce(args: ReduceArgs) -> anyhow::Result<ExitCode> {
         return Ok(ExitCode::from(2));
     }
 
+    if !super::quiet() && !args.json {
+        let files: usize = collected.sources.values().map(|s| s.chunk.chunk.len).sum();
+        let from: std::collections::BTreeSet<&Path> = collected.sources.values().map(|s| s.dir.as_path()).collect();
+        println!("merging {} of {} chunks ({files} files) from {} partial results into {}", collected.sources.len(), plan.chunks.len(), from.len(), out.display());
+    }
     let analysis_stages = ["scan", "metrics", "merge", "gain", "dqc"];
     let board = BoardArgs { db: args.board.db.clone().or_else(|| plan.jobs.db.clone()), dataset: Some(args.board.dataset.clone().unwrap_or_else(|| plan.dataset.clone())) };
     let mut b = Board::open(&board, &out, &plan.dataset)?;

@@ -11,8 +11,9 @@
 # to put it on a disk with ~2.5 GB free). PYTHON chooses the python3 that creates the venv.
 # Then check_simulation.py checks `gm2dqc simulate` against its truth.json (~3 min, ~210 MB
 # in the temporary directory), and check_analysis.py checks `gm2dqc analyze` against uproot,
-# numpy and iminuit on a simulated dataset (~2 min, ~200 MB). The exit status is non-zero when
-# any of the three scripts failed.
+# numpy and iminuit on a simulated dataset (~2 min, ~200 MB), and check_htcondor.py reads the
+# HTCondor files of `gm2dqc plan` with HTCondor's own parser and runs them as expanded (~1 min).
+# The exit status is non-zero when any of the four scripts failed.
 set -euo pipefail
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -61,8 +62,11 @@ echo "run.sh: check_simulation.py (gm2dqc simulate vs its truth.json)"
 echo
 echo "run.sh: check_analysis.py (gm2dqc analyze vs uproot, numpy and iminuit)"
 "$PYENV/bin/python" "$HERE/check_analysis.py" --bin "$BIN" --work "$TMP/analysischeck" || { rc=$?; [ "$status" -ne 0 ] || status=$rc; }
+echo
+echo "run.sh: check_htcondor.py (the campaign's HTCondor files, parsed by HTCondor, run as expanded)"
+"$PYENV/bin/python" "$HERE/check_htcondor.py" --bin "$BIN" --work "$TMP/htcondor" || { rc=$?; [ "$status" -ne 0 ] || status=$rc; }
 if [ "$status" -eq 0 ]; then
-    echo "run.sh: crosscheck.py, check_simulation.py and check_analysis.py passed"
+    echo "run.sh: crosscheck.py, check_simulation.py, check_analysis.py and check_htcondor.py passed"
 else
     echo "run.sh: FAILED (exit $status): see the FAIL lines above" >&2
 fi
