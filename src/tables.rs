@@ -38,10 +38,13 @@ fn frame(columns: Vec<Column>) -> DataFrame {
     DataFrame::new_infer_height(columns).expect("every column is built from the same rows")
 }
 
+type GetF64 = Box<dyn Fn(&SubrunMetrics) -> Option<f64>>;
+type SetF64 = Box<dyn Fn(&mut SubrunMetrics, Option<f64>)>;
+
 /// A metric column of `subrun_metrics`: its name and how a row's field is read and
 /// set, so the table is written and read back ([`subrun_metrics_rows`]) from one list.
 enum MetricColumn {
-    F64(String, Box<dyn Fn(&SubrunMetrics) -> Option<f64>>, Box<dyn Fn(&mut SubrunMetrics, Option<f64>)>),
+    F64(String, GetF64, SetF64),
     Count(&'static str, fn(&SubrunMetrics) -> Option<u32>, fn(&mut SubrunMetrics, Option<u32>)),
 }
 

@@ -44,12 +44,19 @@ pub fn run(work: &Path, index: usize) -> anyhow::Result<Outcome> {
             let _ = std::fs::remove_file(marker_path(work, index, "running"));
         }
         Err(e) => {
+            let _ = std::fs::remove_dir_all(tmp_dir(work, index));
             let failed = Marker { error: Some(format!("{e:#}")), ..marker };
             let _ = write_json(&marker_path(work, index, "failed"), &failed);
             let _ = std::fs::remove_file(marker_path(work, index, "running"));
         }
     }
     result
+}
+
+/// Where this process writes the partial result before renaming it into place (a
+/// killed shard leaves it behind, hidden; a rerun uses its own).
+fn tmp_dir(work: &Path, index: usize) -> PathBuf {
+    shards_dir(work).join(format!(".{}.tmp-{}", super::shard_name(index), std::process::id()))
 }
 
 fn write_json<T: serde::Serialize>(path: &Path, v: &T) -> anyhow::Result<()> {
@@ -71,7 +78,7 @@ fn map(work: &Path, plan: &Plan, plan_sha256: &str, index: usize, shard: &super:
     // Relative paths in the plan are relative to where it was made.
     std::env::set_current_dir(&plan.cwd).with_context(|| format!("changing to the plan's directory {}", plan.cwd.display()))?;
 
-    let tmp = shards_dir(work).join(format!(".{}.tmp-{}", super::shard_name(index), std::process::id()));
+    let tmp = tmp_dir(work, index);
     let _ = std::fs::remove_dir_all(&tmp);
     std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
     let chunk_ids: Vec<usize> = (shard.chunks.0..shard.chunks.1).collect();

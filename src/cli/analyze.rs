@@ -166,11 +166,10 @@ pub(super) fn prepare_out(out: &std::path::Path, sums: bool) -> anyhow::Result<s
 pub(super) fn write_results(args: &AnalyzeArgs, ds: &dataset::Dataset, analysis: &Analysis, cutfile: &CutFile, stages: Stages, print: Print, pool: &rayon::ThreadPool, t0: Instant) -> anyhow::Result<u8> {
     let out = &args.out;
     let merged_dir = out.join("merged");
-    let cutfile = cutfile.clone();
     let mut metrics = tables::subrun_metrics(&analysis.metrics);
     tables::write_parquet(&mut metrics, &out.join("subrun_metrics.parquet"))?;
     let evaluation = if stages.fits {
-        let ev = crate::cuts::eval::evaluate(&cutfile, &metrics)?;
+        let ev = crate::cuts::eval::evaluate(cutfile, &metrics)?;
         write_flag_tables(out, &ev)?;
         write_interval_tables(out, &analysis.intervals)?;
         Some(ev)
@@ -190,18 +189,18 @@ pub(super) fn write_results(args: &AnalyzeArgs, ds: &dataset::Dataset, analysis:
     for stage in ran {
         // The input problems belong to the stages that read the files.
         let stage_errors = if matches!(*stage, "metrics" | "merge") { errors.clone() } else { Vec::new() };
-        manifest.record(stage, StageRecord::new(&cutfile, &inputs_sha256, analysis.has_failures(), stage_errors));
+        manifest.record(stage, StageRecord::new(cutfile, &inputs_sha256, analysis.has_failures(), stage_errors));
     }
     manifest.save(out)?;
     let seconds = pool.install(|| t0.elapsed().as_secs_f64());
     let Some(evaluation) = evaluation else {
         // The metrics or merge stage alone: a short summary.
         if print == Print::Summary {
-            print_stage_summary(args, &ds, &analysis, stages, seconds, &merged_dir)?;
+            print_stage_summary(args, ds, analysis, stages, seconds, &merged_dir)?;
         }
         return Ok(u8::from(analysis.has_failures()));
     };
-    let summary = pool.install(|| summarise(args, &ds, &analysis, &cutfile, &evaluation, seconds));
+    let summary = pool.install(|| summarise(args, ds, analysis, cutfile, &evaluation, seconds));
     write_atomic(&out.join("summary.json"), &serde_json::to_vec_pretty(&summary)?)?;
 
     if print == Print::Nothing {
@@ -213,7 +212,7 @@ pub(super) fn write_results(args: &AnalyzeArgs, ds: &dataset::Dataset, analysis:
         serde_json::to_writer_pretty(&mut o, &summary)?;
         writeln!(o)?;
     } else if !super::quiet() {
-        print_summary(&mut o, &summary, &analysis, &cutfile, &evaluation)?;
+        print_summary(&mut o, &summary, analysis, cutfile, &evaluation)?;
     } else if summary.failed {
         eprintln!("gm2dqc: some inputs or fits failed: {}", out.join("errors.txt").display());
     }
