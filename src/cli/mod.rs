@@ -107,6 +107,7 @@ pub enum Command {
     /// reduce after them. `--resubmit-failed` reruns only the shards without a result.
     ///
     /// Example: gm2dqc plan --input /data/run3B --shards 64 --out /scratch/run3B --cuts cuts/standard.toml --submit slurm
+    ///
     /// Example: gm2dqc plan --out /scratch/run3B --resubmit-failed --submit slurm
     Plan(campaign::PlanArgs),
     /// Campaign: run one shard of a plan (the map stage over its files), writing its
@@ -124,9 +125,13 @@ pub enum Command {
     Reduce(campaign::ReduceArgs),
     /// The bookkeeping board: each dataset's stages (scan, metrics, merge, gain, dqc,
     /// plots, upload) as Done / TODO / In progress / Held / Skipped, who set them and
-    /// when, from the conditions database, so every shifter sees the same board.
+    /// when, from the conditions database, so every shifter sees the same board. With
+    /// --campaign WORK: a campaign's shards (done, running, killed, failed, pending).
     ///
     /// Example: gm2dqc status --db out/conditions.sqlite
+    ///
+    /// Example: gm2dqc status --campaign /scratch/run3B
+    ///
     /// Example: gm2dqc status set run3B gain held --note "waiting for the laser expert"
     Status(shifter::StatusArgs),
     /// List the objects in a ROOT file, or print one object's bins as JSON.
