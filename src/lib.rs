@@ -26,3 +26,8 @@ pub mod plots;
 pub mod root;
 pub mod simulate;
 pub mod tables;
+
+/// This build, as records and reports name it: `gm2dqc VERSION (git COMMIT)`.
+pub fn software() -> String {
+    format!("gm2dqc {} (git {})", env!("CARGO_PKG_VERSION"), env!("GM2DQC_GIT_COMMIT"))
+}

@@ -230,12 +230,7 @@ fn out_of_fill(file: &RootFile) -> Option<Profile> {
 /// Adds `p` to a reference run's running sum (a binning mismatch leaves the sum as it
 /// is; the interval sums record it).
 pub fn add_reference(sum: &mut Option<Profile>, p: Profile) {
-    match sum {
-        None => *sum = Some(p),
-        Some(s) => {
-            let _ = s.add(&p);
-        }
-    }
+    let _ = crate::analysis::merge::accumulate(sum, p);
 }
 
 /// A reference run's summed out-of-fill profile, grouped as the chunks group files:

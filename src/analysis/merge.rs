@@ -39,7 +39,7 @@ pub struct IntervalSums {
 }
 
 /// Histograms that can be summed as hadd does.
-trait Summable: Sized {
+pub(crate) trait Summable: Sized {
     fn add_to(&mut self, other: &Self) -> Result<(), HistError>;
 }
 
@@ -56,7 +56,7 @@ impl Summable for Hist {
 }
 
 /// Adds `p` into `slot`, which becomes `p` when still empty.
-fn accumulate<T: Summable>(slot: &mut Option<T>, p: T) -> Result<(), HistError> {
+pub(crate) fn accumulate<T: Summable>(slot: &mut Option<T>, p: T) -> Result<(), HistError> {
     match slot {
         None => {
             *slot = Some(p);

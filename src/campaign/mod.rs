@@ -200,20 +200,6 @@ pub fn chunk_file_name(index: usize) -> String {
     format!("chunk-{index:06}.root")
 }
 
-pub fn now() -> String {
-    let us = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0);
-    crate::db::time::format_us(us)
-}
-
-pub fn hostname() -> String {
-    std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|s| s.trim().to_string())
-        .ok()
-        .filter(|s| !s.is_empty())
-        .or_else(|| std::env::var("HOSTNAME").ok())
-        .unwrap_or_else(|| "unknown".into())
-}
-
 /// The batch job this process runs in, if any.
 pub fn batch_job() -> Option<String> {
     let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
@@ -366,7 +352,7 @@ fn alive_here(pid: u32) -> bool {
 /// Every shard's state, from the work directory; `queued`: the shards the batch system
 /// still lists (see [`scripts::queued`]).
 pub fn shard_states(work: &Path, plan: &Plan, plan_sha256: &str, queued: &std::collections::BTreeSet<usize>) -> Vec<ShardState> {
-    let host = hostname();
+    let host = crate::db::host_name();
     plan.shards
         .iter()
         .map(|s| {

@@ -238,14 +238,14 @@ pub fn submit(system: System, plan: &Plan, work: &Path, shards: &[usize]) -> any
             // --parsable prints "jobid" or "jobid;cluster".
             let job = run(&mut c)?.split(';').next().unwrap_or_default().to_string();
             let reduce = run(Command::new("sbatch").arg("--parsable").arg(format!("--dependency=afterok:{job}")).arg(dir.join("reduce.slurm")))?;
-            Submission { system, submitted: super::now(), shards: shards.to_vec(), shards_job: job, reduce_job: Some(reduce.split(';').next().unwrap_or_default().to_string()) }
+            Submission { system, submitted: crate::db::time::now_text(), shards: shards.to_vec(), shards_job: job, reduce_job: Some(reduce.split(';').next().unwrap_or_default().to_string()) }
         }
         System::Htcondor => {
             let dag = if all { dir.join("campaign.dag") } else { write_condor_resubmit(plan, work, shards)? };
             let out = run(Command::new("condor_submit_dag").arg("-force").arg(&dag))?;
             // "... submitted to cluster 1234."
             let cluster = out.rsplit("cluster").next().map(|s| s.trim().trim_end_matches('.').to_string()).unwrap_or_default();
-            Submission { system, submitted: super::now(), shards: shards.to_vec(), shards_job: cluster, reduce_job: None }
+            Submission { system, submitted: crate::db::time::now_text(), shards: shards.to_vec(), shards_job: cluster, reduce_job: None }
         }
     };
     let mut subs = submissions(work);

@@ -35,7 +35,7 @@ pub fn run(work: &Path, index: usize) -> anyhow::Result<Outcome> {
         }
     }
     std::fs::create_dir_all(shards_dir(work)).with_context(|| format!("creating {}", shards_dir(work).display()))?;
-    let marker = Marker { shard: index, host: super::hostname(), pid: std::process::id(), job: super::batch_job(), started: super::now(), error: None };
+    let marker = Marker { shard: index, host: crate::db::host_name(), pid: std::process::id(), job: super::batch_job(), started: crate::db::time::now_text(), error: None };
     write_json(&marker_path(work, index, "running"), &marker)?;
     let _ = std::fs::remove_file(marker_path(work, index, "failed"));
     let result = map(work, &plan, &plan_sha256, index, &shard, &marker);
@@ -126,7 +126,7 @@ fn map(work: &Path, plan: &Plan, plan_sha256: &str, index: usize, shard: &super:
         shard: index,
         host: marker.host.clone(),
         started: marker.started.clone(),
-        finished: super::now(),
+        finished: crate::db::time::now_text(),
         seconds: t0.elapsed().as_secs_f64(),
         threads: rayon::current_num_threads(),
         chunks,

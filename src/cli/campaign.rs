@@ -215,8 +215,8 @@ pub fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let dataset = args.board.dataset.clone().unwrap_or_else(|| super::manifest::dataset_name(input));
     let plan = Plan {
         format: campaign::PLAN_FORMAT.into(),
-        created: campaign::now(),
-        software: format!("gm2dqc {} (git {})", env!("CARGO_PKG_VERSION"), env!("GM2DQC_GIT_COMMIT")),
+        created: crate::db::time::now_text(),
+        software: crate::software(),
         cwd: std::env::current_dir()?,
         input: input.display().to_string(),
         dataset,

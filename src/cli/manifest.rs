@@ -31,13 +31,12 @@ pub struct StageRecord {
 
 impl StageRecord {
     pub fn new(cuts: &CutFile, inputs_sha256: &str, failed: bool, errors: Vec<String>) -> Self {
-        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0);
         StageRecord {
             cuts: cuts.source.clone(),
             cuts_sha256: cuts.sha256.clone(),
             inputs_sha256: inputs_sha256.to_string(),
             failed,
-            finished: crate::db::time::format_us(now),
+            finished: crate::db::time::now_text(),
             errors,
         }
     }

@@ -441,11 +441,11 @@ pub(super) fn plots_job(args: &PlotsArgs, cutfile: crate::cuts::CutFile, b: &mut
     // The input problems of the stages before (an earlier plots run's are replaced).
     let errors: Vec<String> = manifest.errors(Some("plots")).into_iter().map(String::from).collect();
     let info = crate::plots::report::RunInfo {
-        software: format!("gm2dqc {} (git {})", env!("CARGO_PKG_VERSION"), env!("GM2DQC_GIT_COMMIT")),
+        software: crate::software(),
         stages: crate::db::board::STAGES.iter().filter(|s| **s != "plots").filter_map(|s| manifest.stages.get(*s).map(|r| (s.to_string(), r.finished.clone(), r.failed))).collect(),
         errors,
         plot_errors: plot_errors.clone(),
-        generated: crate::db::time::format_us(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_micros() as i64).unwrap_or(0)),
+        generated: crate::db::time::now_text(),
     };
     crate::plots::report::write_html(out, &inputs, &rendered, &info, "plots").with_context(|| format!("writing {}", out.join("report.html").display()))?;
     let elog = crate::plots::report::write_elog(out, &inputs, &rendered, &info).with_context(|| format!("writing {}", out.join("elog.txt").display()))?;

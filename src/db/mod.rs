@@ -108,10 +108,20 @@ pub struct Provenance {
     pub inputs: Vec<InputFile>,
 }
 
+/// This machine's name (the records of uploads, of the board and of campaign shards).
+pub fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|s| s.trim().to_string())
+        .ok()
+        .filter(|s| !s.is_empty())
+        .or_else(|| std::env::var("HOSTNAME").ok())
+        .unwrap_or_else(|| "unknown".into())
+}
+
 impl Provenance {
     /// This process: version, commit (from the build), user, host, command line.
     pub fn here(dataset: &str, cuts_sha256: Option<String>, inputs: Vec<InputFile>) -> Self {
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").map(|s| s.trim().to_string()).unwrap_or_else(|_| "unknown".into());
+        let host = host_name();
         let user = std::env::var("USER")
             .or_else(|_| std::env::var("LOGNAME"))
             .ok()

@@ -52,6 +52,11 @@ pub fn now_us() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_micros() as i64)
 }
 
+/// Now, as [`format_us`] writes it (the time stamps of records and markers).
+pub fn now_text() -> String {
+    format_us(now_us())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
