@@ -314,8 +314,8 @@ pub enum ShardState {
     Started { marker: Marker, alive: Option<bool> },
     /// It stopped with an error.
     Failed { marker: Marker },
-    /// Not started (or still queued).
-    Pending,
+    /// Not started; `queued` when the batch system still lists it.
+    Pending { queued: bool },
 }
 
 impl ShardState {
@@ -325,17 +325,18 @@ impl ShardState {
             ShardState::Started { alive: Some(false), .. } => "killed",
             ShardState::Started { .. } => "running",
             ShardState::Failed { .. } => "failed",
-            ShardState::Pending => "pending",
+            ShardState::Pending { .. } => "pending",
         }
     }
 
     /// Whether `plan --resubmit-failed` reruns it.
-    pub fn needs_rerun(&self, queued: bool) -> bool {
+    pub fn needs_rerun(&self) -> bool {
         match self {
             ShardState::Done { .. } => false,
-            ShardState::Started { alive, .. } => *alive == Some(false) || (alive.is_none() && !queued),
+            // A shard the batch system still lists is alive (see `shard_states`).
+            ShardState::Started { alive, .. } => *alive != Some(true),
             ShardState::Failed { .. } => true,
-            ShardState::Pending => !queued,
+            ShardState::Pending { queued } => !queued,
         }
     }
 }
@@ -375,7 +376,7 @@ pub fn shard_states(work: &Path, plan: &Plan, plan_sha256: &str, queued: &std::c
                 };
                 return ShardState::Started { marker, alive };
             }
-            ShardState::Pending
+            ShardState::Pending { queued: queued.contains(&s.index) }
         })
         .collect()
 }

@@ -317,9 +317,8 @@ fn resubmit(args: &PlanArgs) -> anyhow::Result<ExitCode> {
         Ok(x) => x,
         Err(code) => return Ok(ExitCode::from(code)),
     };
-    let queued = scripts::queued(&work);
-    let states = campaign::shard_states(&work, &plan, &sha, &queued);
-    let rerun: Vec<usize> = states.iter().enumerate().filter(|(i, s)| s.needs_rerun(queued.contains(i))).map(|(i, _)| i).collect();
+    let states = campaign::shard_states(&work, &plan, &sha, &scripts::queued(&work));
+    let rerun: Vec<usize> = states.iter().enumerate().filter(|(_, s)| s.needs_rerun()).map(|(i, _)| i).collect();
     let stdout = std::io::stdout();
     let mut o = stdout.lock();
     if rerun.is_empty() {
@@ -373,7 +372,7 @@ fn describe(s: &ShardState) -> String {
             format!("{what}: started {} on {} (pid {}{job})", marker.started, marker.host, marker.pid)
         }
         ShardState::Failed { marker } => format!("failed on {} at {}: {}", marker.host, marker.started, marker.error.as_deref().unwrap_or("?")),
-        ShardState::Pending => "pending (not started)".into(),
+        ShardState::Pending { .. } => "pending (not started)".into(),
     }
 }
 
@@ -524,7 +523,7 @@ pub fn status(work: &Path, json: bool) -> anyhow::Result<ExitCode> {
     writeln!(o, "campaign {} ({}): {} shards: {}", work.display(), plan.dataset, plan.shards.len(), counts.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", "))?;
     writeln!(o, "{:>6} {:>7} {:>9}  {:<8} detail", "shard", "files", "MB", "state")?;
     for (s, st) in plan.shards.iter().zip(&states) {
-        let label = if queued.contains(&s.index) && *st == ShardState::Pending { "queued" } else { st.label() };
+        let label = if *st == (ShardState::Pending { queued: true }) { "queued" } else { st.label() };
         writeln!(o, "{:>6} {:>7} {:>9.1}  {:<8} {}", s.index, s.files, s.bytes as f64 / 1e6, label, describe(st))?;
     }
     let done = counts.get("done").copied().unwrap_or(0);
