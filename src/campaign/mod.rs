@@ -209,7 +209,17 @@ pub fn batch_job() -> Option<String> {
     if let Some(j) = var("SLURM_JOB_ID") {
         return Some(format!("slurm {j}"));
     }
-    var("CONDOR_JOBID").or_else(|| var("_CONDOR_JOB_AD").map(|_| "htcondor".to_string())).map(|j| if j == "htcondor" { j } else { format!("htcondor {j}") })
+    // HTCondor gives a job the path of its job ad.
+    Some(condor_job(&std::fs::read_to_string(var("_CONDOR_JOB_AD")?).unwrap_or_default()))
+}
+
+/// `htcondor CLUSTER.PROC` from a job ad's `ClusterId = 77` and `ProcId = 5` lines.
+fn condor_job(ad: &str) -> String {
+    let attr = |k: &str| ad.lines().find_map(|l| l.split_once('=').filter(|(a, _)| a.trim() == k).map(|(_, v)| v.trim().to_string()));
+    match (attr("ClusterId"), attr("ProcId")) {
+        (Some(c), Some(p)) => format!("htcondor {c}.{p}"),
+        _ => "htcondor".into(),
+    }
 }
 
 /// The key of what a campaign's results depend on (see [`Plan::analysis_id`]).
@@ -410,6 +420,12 @@ pub fn count_states(states: &[ShardState]) -> BTreeMap<&'static str, usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn condor_job_ids_come_from_the_job_ad() {
+        assert_eq!(condor_job("Owner = \"dqc\"\nProcId = 5\nClusterId = 77\n"), "htcondor 77.5");
+        assert_eq!(condor_job(""), "htcondor");
+    }
 
     #[test]
     fn balance_cuts_at_the_nearest_chunk_boundary_and_keeps_every_shard_nonempty() {
