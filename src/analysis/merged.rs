@@ -87,7 +87,7 @@ fn hits_hist(name: &str, title: &str, axis_title: &str, values: &[f64]) -> Hist 
 /// Writes an interval's merged file (atomically). Returns its size in bytes.
 pub fn write(path: &Path, m: &Merged) -> Result<u64, RootError> {
     let title = format!("gm2dqc merged runs {}-{}", m.sums.run_first, m.sums.run_last);
-    write_with(path, m, title, &[], Compression::default())
+    writer(path, m, title, &[], Compression::default())?.write(path)
 }
 
 /// The profile path of a reference run's partial sum in a chunk file.
@@ -101,11 +101,14 @@ pub const REFERENCE_PARTIALS: &str = "merge/referencePartials";
 /// Writes the partial sums of one chunk of a sharded map (atomically): the merged-file
 /// layout for the chunk's files, plus `references`, each reference run's out-of-fill
 /// profiles summed over the chunk's files of that run
-/// (`merge/referencePartials/run<R>`). Returns its size in bytes.
-pub fn write_chunk(path: &Path, m: &Merged, index: usize, references: &[(u32, Profile)]) -> Result<u64, RootError> {
+/// (`merge/referencePartials/run<R>`). Returns its size in bytes and its SHA-256.
+pub fn write_chunk(path: &Path, m: &Merged, index: usize, references: &[(u32, Profile)]) -> Result<(u64, String), RootError> {
     let title = format!("gm2dqc partial sums, chunk {index} of runs {}-{}", m.sums.run_first, m.sums.run_last);
-    // Read once by the reduce and then deleted: fast compression (ZSTD level 1).
-    write_with(path, m, title, references, Compression::new(crate::root::Algorithm::Zstd, 1))
+    // Read once by the reduce: fast compression (ZSTD level 1).
+    let w = writer(path, m, title, references, Compression::new(crate::root::Algorithm::Zstd, 1))?;
+    let bytes = w.to_bytes(&path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default());
+    crate::atomic::write(path, &bytes).map_err(|e| RootError::new(path, ErrorKind::Io(e)))?;
+    Ok((bytes.len() as u64, crate::checksum::sha256_hex(&bytes)))
 }
 
 /// A reference run's partial sum in a chunk file ([`write_chunk`]), `None` when the
@@ -123,7 +126,8 @@ pub fn read_reference_partial(path: &Path, run: u32) -> Result<Option<Profile>, 
     }
 }
 
-fn write_with(path: &Path, m: &Merged, title: String, references: &[(u32, Profile)], compression: Compression) -> Result<u64, RootError> {
+/// The writer holding a merged (or chunk) file's objects; `path` names it in errors.
+fn writer(path: &Path, m: &Merged, title: String, references: &[(u32, Profile)], compression: Compression) -> Result<RootWriter, RootError> {
     let s = &m.sums;
     let mut w = RootWriter::new(WriteOptions { compression, timestamp: TIMESTAMP, title });
     let with_path = |mut e: RootError| {
@@ -171,7 +175,7 @@ fn write_with(path: &Path, m: &Merged, title: String, references: &[(u32, Profil
     for (p, branch, values) in trees {
         w.put_tree_f64(p, branch, &values).map_err(with_path)?;
     }
-    w.write(path)
+    Ok(w)
 }
 
 /// Reads a merged file back. A missing sum is `None` (as when no subrun had it); a

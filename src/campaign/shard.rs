@@ -94,14 +94,13 @@ fn map(work: &Path, plan: &Plan, plan_sha256: &str, index: usize, shard: &super:
                 let file = chunk_file_name(i);
                 let path = tmp.join(&file);
                 let m = Merged { sums: out.sums, reference_run: plan.references[c.interval], reference_out_of_fill: None };
-                merged::write_chunk(&path, &m, i, &out.references)?;
-                let bytes = std::fs::read(&path).with_context(|| format!("reading back {}", path.display()))?;
+                let (bytes, sha256) = merged::write_chunk(&path, &m, i, &out.references)?;
                 let pc = PartialChunk {
                     index: i,
                     chunk: c,
                     file,
-                    bytes: bytes.len() as u64,
-                    sha256: crate::checksum::sha256_hex(&bytes),
+                    bytes,
+                    sha256,
                     references: out.references.iter().map(|(r, _)| *r).collect(),
                     files_failed: out.files_failed,
                     errors: out.errors,
