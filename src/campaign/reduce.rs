@@ -146,26 +146,28 @@ fn reference_sums(plan: &Plan, c: &Collected) -> anyhow::Result<BTreeMap<u32, Op
 /// Merges the collected chunks (in chunk order) into the analysis, calling
 /// `on_interval` for each interval's merged sums. Chunks without a source are
 /// left out and their subruns listed in `Analysis::missing`.
-pub fn reduce(plan: &Plan, cfg: &pipeline::Config, c: &Collected, on_interval: &mut dyn FnMut(&Merged) -> Result<(), RootError>) -> anyhow::Result<Analysis> {
+pub fn reduce(plan: &Plan, cfg: &pipeline::Config, c: Collected, on_interval: &mut dyn FnMut(&Merged) -> Result<(), RootError>) -> anyhow::Result<Analysis> {
     let ds = plan.dataset();
     let checked = pipeline::check(&ds, cfg)?;
-    let reference_oof = reference_sums(plan, c)?;
-    let present: Vec<&Source> = c.sources.values().collect();
+    let reference_oof = reference_sums(plan, &c)?;
+    let missing = c.missing(plan);
+    let mut present: Vec<Source> = c.sources.into_values().collect();
     let mut reducer = Reducer::new(cfg, &checked, Stages::ALL, present.iter().map(|s| s.chunk.chunk.interval), reference_oof, on_interval);
     let window = 2 * rayon::current_num_threads().max(1);
-    for batch in present.chunks(window) {
+    for batch in present.chunks_mut(window) {
+        // Each source is used once: its rows, errors and inputs move into the chunk.
         let outs: Vec<anyhow::Result<ChunkOut>> = batch
-            .par_iter()
+            .par_iter_mut()
             .map(|s| {
                 let m = merged::read(&s.dir.join(&s.chunk.file))?;
                 Ok(ChunkOut {
                     interval: s.chunk.chunk.interval,
                     sums: m.sums,
                     references: Vec::new(),
-                    metrics: s.metrics.clone(),
-                    errors: s.chunk.errors.clone(),
+                    metrics: std::mem::take(&mut s.metrics),
+                    errors: std::mem::take(&mut s.chunk.errors),
                     files_failed: s.chunk.files_failed,
-                    inputs: s.chunk.inputs.clone(),
+                    inputs: std::mem::take(&mut s.chunk.inputs),
                 })
             })
             .collect();
@@ -174,7 +176,7 @@ pub fn reduce(plan: &Plan, cfg: &pipeline::Config, c: &Collected, on_interval: &
         }
     }
     let mut analysis = reducer.finish();
-    for i in c.missing(plan) {
+    for i in missing {
         let chunk = plan.chunks[i];
         let ids: Vec<SubrunId> = plan.subruns(chunk).collect();
         let (a, b) = (ids[0], ids[ids.len() - 1]);

@@ -478,7 +478,7 @@ pub fn reduce(args: ReduceArgs) -> anyhow::Result<ExitCode> {
     }
     let t0 = Instant::now();
     let mut write_merged = |m: &merged::Merged| merged::write(&merged_dir.join(merged::file_name(m.sums.run_first, m.sums.run_last)), m).map(|_| ());
-    let analysis = pool.install(|| reduce::reduce(&plan, &cfg, &collected, &mut write_merged))?;
+    let analysis = pool.install(|| reduce::reduce(&plan, &cfg, collected, &mut write_merged))?;
     let analyze = AnalyzeArgs {
         input: PathBuf::from(&plan.input),
         out: out.clone(),
