@@ -177,7 +177,6 @@ pub(super) fn write_results(args: &AnalyzeArgs, ds: &dataset::Dataset, analysis:
         None
     };
     write_atomic(&out.join("inputs.json"), &serde_json::to_vec_pretty(&analysis.inputs)?)?;
-    let errors: Vec<String> = analysis.errors.clone();
     let mut manifest = Manifest::load(out)?;
     manifest.set_dataset(&args.input);
     let inputs_sha256 = manifest::inputs_sha256(&analysis.inputs);
@@ -188,11 +187,11 @@ pub(super) fn write_results(args: &AnalyzeArgs, ds: &dataset::Dataset, analysis:
     };
     for stage in ran {
         // The input problems belong to the stages that read the files.
-        let stage_errors = if matches!(*stage, "metrics" | "merge") { errors.clone() } else { Vec::new() };
+        let stage_errors = if matches!(*stage, "metrics" | "merge") { analysis.errors.clone() } else { Vec::new() };
         manifest.record(stage, StageRecord::new(cutfile, &inputs_sha256, analysis.has_failures(), stage_errors));
     }
     manifest.save(out)?;
-    let seconds = pool.install(|| t0.elapsed().as_secs_f64());
+    let seconds = t0.elapsed().as_secs_f64();
     let Some(evaluation) = evaluation else {
         // The metrics or merge stage alone: a short summary.
         if print == Print::Summary {
