@@ -113,7 +113,8 @@ pub fn collect(partials: &[PathBuf], plan: &Plan) -> Collected {
                             c.sources.insert(i, s);
                         }
                         Some(used) => {
-                            let same = used.chunk == s.chunk || (used.chunk.sha256 == s.chunk.sha256 && used.chunk.inputs == s.chunk.inputs && used.chunk.errors == s.chunk.errors);
+                            // The same content: the chunk file (by checksum), its inputs and its problems.
+                            let same = used.chunk.sha256 == s.chunk.sha256 && used.chunk.inputs == s.chunk.inputs && used.chunk.errors == s.chunk.errors;
                             if same {
                                 c.duplicates.push((i, s.dir, used.dir.clone()));
                             } else {
