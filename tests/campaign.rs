@@ -228,6 +228,11 @@ fn shard_with(plan: &gm2dqc::campaign::Plan, file: &Path) -> usize {
     plan.shard_of(chunk).unwrap()
 }
 
+/// The partial.json of every shard of `n` but `k` (to check that they were not rerun).
+fn other_partials(work: &Path, n: usize, k: usize) -> Vec<String> {
+    (0..n).filter(|&i| i != k).map(|i| std::fs::read_to_string(gm2dqc::campaign::result_dir(work, i).join("partial.json")).unwrap()).collect()
+}
+
 fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
     let t0 = Instant::now();
     while !done() {
@@ -260,7 +265,7 @@ fn a_shard_killed_mid_way_is_rerun_alone() {
     let st: Value = serde_json::from_str(&status).unwrap();
     assert_eq!(st["shards"][k]["label"], "killed", "{st}");
     assert!(!gm2dqc::campaign::result_dir(&work, k).exists(), "a killed shard leaves no partial result");
-    let before: Vec<String> = (0..3).filter(|&i| i != k).map(|i| std::fs::read_to_string(gm2dqc::campaign::result_dir(&work, i).join("partial.json")).unwrap()).collect();
+    let before = other_partials(&work, 3, k);
 
     let (code, _, err) = gm2dqc(&["reduce", s(&work)]);
     assert_eq!(code, 2);
@@ -272,7 +277,7 @@ fn a_shard_killed_mid_way_is_rerun_alone() {
     assert_eq!(list, format!("{k}\n"));
     unhang(&stuck, &bytes);
     ok(&["-q", "shard", s(&work), "--index", &k.to_string()]);
-    let after: Vec<String> = (0..3).filter(|&i| i != k).map(|i| std::fs::read_to_string(gm2dqc::campaign::result_dir(&work, i).join("partial.json")).unwrap()).collect();
+    let after = other_partials(&work, 3, k);
     assert_eq!(before, after, "only the killed shard ran again");
     let text = ok(&["plan", "--out", s(&work), "--resubmit-failed"]);
     assert!(text.contains("nothing to resubmit: 3 done"), "{text}");
@@ -357,13 +362,13 @@ fn slurm_a_killed_shard_is_resubmitted_alone_and_the_reduce_follows_it() {
     let (_, status, _) = gm2dqc(&["status", "--campaign", s(&work), "--json"]);
     let stj: Value = serde_json::from_str(&status).unwrap();
     assert_eq!(stj["shards"][k]["label"], "killed", "{stj}");
-    let before: Vec<String> = (0..3).filter(|&i| i != k).map(|i| std::fs::read_to_string(gm2dqc::campaign::result_dir(&work, i).join("partial.json")).unwrap()).collect();
+    let before = other_partials(&work, 3, k);
 
     unhang(&stuck, &bytes);
     let text = ok(&["plan", "--out", s(&work), "--resubmit-failed", "--submit", "slurm"]);
     assert!(text.contains(&format!("shard {k}: killed")) && text.contains(&format!("submitted to Slurm: shards {k} as job")), "{text}");
     wait_for_slurm(&work, Duration::from_secs(600));
-    let after: Vec<String> = (0..3).filter(|&i| i != k).map(|i| std::fs::read_to_string(gm2dqc::campaign::result_dir(&work, i).join("partial.json")).unwrap()).collect();
+    let after = other_partials(&work, 3, k);
     assert_eq!(before, after, "only the killed shard ran again");
     assert!(work.join("out/elog.txt").exists(), "the new reduce ran: {}", std::fs::read_to_string(work.join("logs/reduce.log")).unwrap_or_default());
     assert_same_results(&one, &work.join("out"), "Slurm, after the resubmission");
