@@ -20,6 +20,7 @@ pub mod dataset;
 pub mod db;
 pub mod hist;
 pub mod inspect;
+pub mod job;
 pub mod layout;
 pub mod pipeline;
 pub mod plots;
