@@ -214,11 +214,16 @@ pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<(), TableError> 
     let tmp = path.with_extension("parquet.tmp");
     let io = |source| TableError::Io { path: path.to_path_buf(), source };
     let file = File::create(&tmp).map_err(io)?;
-    ParquetWriter::new(file)
+    let written = ParquetWriter::new(file)
         .with_compression(ParquetCompression::Zstd(None))
         .finish(df)
-        .map_err(|source| TableError::Polars { path: path.to_path_buf(), source })?;
-    std::fs::rename(&tmp, path).map_err(io)
+        .map_err(|source| TableError::Polars { path: path.to_path_buf(), source })
+        .and_then(|_| std::fs::rename(&tmp, path).map_err(io));
+    if written.is_err() {
+        // A full disk must not keep half a table in its temporary file.
+        let _ = std::fs::remove_file(&tmp);
+    }
+    written
 }
 
 /// Reads a Parquet table.

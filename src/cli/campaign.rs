@@ -3,20 +3,17 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
-use std::time::Instant;
 
 use anyhow::Context;
 
-use super::analyze::{prepare_out, write_results, Print};
-use super::manifest::Manifest;
-use super::shifter::{finish_run, RunArgs};
-use super::stages::{Board, BoardArgs};
+use super::report::{self, Bars};
+use super::stages::BoardArgs;
 use super::AnalyzeArgs;
-use crate::analysis::merged;
 use crate::campaign::{self, reduce, scripts, JobOptions, Plan, PlanCuts, PlanFile, Shard, ShardState};
 use crate::db::board::State;
-use crate::pipeline::{self, Stages};
+use crate::job::board::{check_not_held, resolve_url, JobBoard};
+use crate::job::{Job, JobConfig, JobError, PlotOptions, Stage, Status, Work};
+use crate::pipeline;
 
 #[derive(Debug, clap::Args)]
 pub struct PlanArgs {
@@ -129,32 +126,32 @@ fn absolute(p: &Path) -> anyhow::Result<PathBuf> {
 }
 
 /// The work directory, checked: an error message and exit code 2 when it holds no plan.
-fn open_work(work: &Path) -> Result<(PathBuf, Plan, String), u8> {
+fn open_work(work: &Path) -> Result<(PathBuf, Plan, String), Status> {
     let w = match std::fs::canonicalize(work) {
         Ok(w) => w,
         Err(e) => {
             eprintln!("error: {}: {e}; give the work directory of `gm2dqc plan`", work.display());
-            return Err(2);
+            return Err(Status::Usage);
         }
     };
     match Plan::load(&w) {
         Ok((p, sha)) => Ok((w, p, sha)),
         Err(e) => {
             eprintln!("error: {e:#}");
-            Err(2)
+            Err(Status::Usage)
         }
     }
 }
 
 /// `gm2dqc plan`.
-pub fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
+pub fn plan(args: PlanArgs) -> anyhow::Result<Status> {
     if args.resubmit_failed {
         return resubmit(&args);
     }
     let (Some(input), Some(n)) = (&args.input, args.shards) else { unreachable!("clap requires --input and --shards") };
     if n == 0 {
         eprintln!("error: --shards must be at least 1");
-        return Ok(ExitCode::from(2));
+        return Ok(Status::Usage);
     }
     let work = absolute(&args.out)?;
     if campaign::plan_path(&work).exists() && !args.force {
@@ -164,24 +161,18 @@ pub fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
             work.display(),
             work.display()
         );
-        return Ok(ExitCode::from(2));
+        return Ok(Status::Usage);
     }
-    let ds = match crate::dataset::scan(input) {
-        Ok(ds) => ds,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::from(2));
-        }
+    let cutfile = match &args.cuts {
+        Some(p) => crate::cuts::load(p).map_err(JobError::from)?,
+        None => crate::cuts::standard(),
     };
-    let Some(cutfile) = super::cuts::load_or_report(args.cuts.as_deref()) else { return Ok(ExitCode::from(2)) };
+    let ds = crate::dataset::scan(input).map_err(JobError::from)?;
     let cfg = cutfile.config().with_overrides(args.reference_run, &args.intervals);
-    let checked = match pipeline::check(&ds, &cfg) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::from(2));
-        }
-    };
+    let checked = pipeline::check(&ds, &cfg).map_err(JobError::from)?;
+    let dataset = args.board.dataset.clone().unwrap_or_else(|| crate::job::manifest::dataset_name(input));
+    let url = resolve_url(args.board.db.as_deref(), &absolute(&args.out)?.join("out").join("conditions.sqlite"));
+    check_not_held(&url, &dataset)?;
     let chunks = pipeline::chunks(&ds.files, &checked.intervals);
     let chunk_bytes: Vec<u64> = chunks.iter().map(|c| ds.files[c.files()].iter().map(|f| f.size).sum()).collect();
     let shards: Vec<Shard> = campaign::balance(&chunk_bytes, n)
@@ -212,7 +203,6 @@ pub fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
         Some(p) => p.display().to_string(),
         None => std::env::current_exe().context("finding this gm2dqc executable (give --gm2dqc PATH)")?.display().to_string(),
     };
-    let dataset = args.board.dataset.clone().unwrap_or_else(|| super::manifest::dataset_name(input));
     let plan = Plan {
         format: campaign::PLAN_FORMAT.into(),
         created: crate::db::time::now_text(),
@@ -246,9 +236,11 @@ pub fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
     let written = scripts::write_all(&plan, &work)?;
 
     let out = work.join("out");
-    let mut b = Board::open(&BoardArgs { db: args.board.db.clone(), dataset: Some(plan.dataset.clone()) }, &out, &plan.dataset)?;
-    b.set(&["scan"], State::Done, &format!("{} files, {:.1} MB", ds.files.len(), ds.bytes() as f64 / 1e6))?;
-    b.set(&["metrics", "merge"], State::InProgress, &format!("campaign {}: {} shards", work.display(), plan.shards.len()))?;
+    crate::job::outputs::create_dir(&out)?;
+    let url = resolve_url(args.board.db.as_deref(), &out.join("conditions.sqlite"));
+    let mut b = JobBoard::open(&url, &plan.dataset)?;
+    b.set(&[Stage::Scan], State::Done, &format!("{} files, {:.1} MB", ds.files.len(), ds.bytes() as f64 / 1e6))?;
+    b.set(&[Stage::Metrics, Stage::Merge], State::InProgress, &format!("campaign {}: {} shards", work.display(), plan.shards.len()))?;
 
     let submission = match args.submit {
         Some(system) => Some(scripts::submit(system, &plan, &work, &(0..plan.shards.len()).collect::<Vec<_>>())?),
@@ -286,7 +278,7 @@ pub fn plan(args: PlanArgs) -> anyhow::Result<ExitCode> {
             None => print_how_to_run(&mut o, &work, plan.shards.len())?,
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Status::Ok)
 }
 
 fn print_how_to_run(o: &mut impl Write, work: &Path, n: usize) -> std::io::Result<()> {
@@ -312,10 +304,10 @@ fn print_submission(o: &mut impl Write, s: &scripts::Submission, work: &Path) ->
 }
 
 /// `gm2dqc plan --resubmit-failed`.
-fn resubmit(args: &PlanArgs) -> anyhow::Result<ExitCode> {
+fn resubmit(args: &PlanArgs) -> anyhow::Result<Status> {
     let (work, plan, sha) = match open_work(&args.out) {
         Ok(x) => x,
-        Err(code) => return Ok(ExitCode::from(code)),
+        Err(code) => return Ok(code),
     };
     let states = campaign::shard_states(&work, &plan, &sha, &scripts::queued(&work));
     let rerun: Vec<usize> = states.iter().enumerate().filter(|(_, s)| s.needs_rerun()).map(|(i, _)| i).collect();
@@ -329,7 +321,7 @@ fn resubmit(args: &PlanArgs) -> anyhow::Result<ExitCode> {
         } else {
             writeln!(o, "nothing to resubmit: {}", counts.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", "))?;
         }
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Status::Ok);
     }
     let submission = match args.submit {
         Some(system) => Some(scripts::submit(system, &plan, &work, &rerun)?),
@@ -341,7 +333,7 @@ fn resubmit(args: &PlanArgs) -> anyhow::Result<ExitCode> {
     if args.json {
         serde_json::to_writer_pretty(&mut o, &serde_json::json!({"resubmit": rerun, "submission": submission}))?;
         writeln!(o)?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Status::Ok);
     }
     for &i in &rerun {
         writeln!(o, "shard {i}: {}", describe(&states[i]))?;
@@ -356,7 +348,7 @@ fn resubmit(args: &PlanArgs) -> anyhow::Result<ExitCode> {
             writeln!(o, "  here:     gm2dqc shard {} --index N (for each), then gm2dqc reduce {}", work.display(), work.display())?;
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Status::Ok)
 }
 
 fn describe(s: &ShardState) -> String {
@@ -377,10 +369,10 @@ fn describe(s: &ShardState) -> String {
 }
 
 /// `gm2dqc shard`.
-pub fn shard(args: ShardArgs) -> anyhow::Result<ExitCode> {
+pub fn shard(args: ShardArgs) -> anyhow::Result<Status> {
     let work = match open_work(&args.work) {
         Ok((w, _, _)) => w,
-        Err(code) => return Ok(ExitCode::from(code)),
+        Err(code) => return Ok(code),
     };
     let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads.unwrap_or(0)).build()?;
     match pool.install(|| campaign::shard::run(&work, args.index)) {
@@ -388,7 +380,7 @@ pub fn shard(args: ShardArgs) -> anyhow::Result<ExitCode> {
             if !super::quiet() {
                 println!("shard {}: already done: {}", args.index, dir.display());
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(Status::Ok)
         }
         Ok(campaign::shard::Outcome::Written { dir, partial }) => {
             if !super::quiet() {
@@ -402,26 +394,26 @@ pub fn shard(args: ShardArgs) -> anyhow::Result<ExitCode> {
                     }
                 }
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(Status::Ok)
         }
         Err(e) => {
             eprintln!("error: shard {}: {e:#}", args.index);
-            Ok(ExitCode::from(1))
+            Ok(Status::InputFailed)
         }
     }
 }
 
 /// `gm2dqc reduce`.
-pub fn reduce(args: ReduceArgs) -> anyhow::Result<ExitCode> {
+pub fn reduce(args: ReduceArgs) -> anyhow::Result<Status> {
     let (work, plan, sha) = match open_work(&args.work) {
         Ok(x) => x,
-        Err(code) => return Ok(ExitCode::from(code)),
+        Err(code) => return Ok(code),
     };
     let cutfile = match plan.cut_file(&work) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("error: {e:#}");
-            return Ok(ExitCode::from(2));
+            return Ok(Status::Usage);
         }
     };
     let cfg = plan.config(&cutfile);
@@ -446,7 +438,7 @@ pub fn reduce(args: ReduceArgs) -> anyhow::Result<ExitCode> {
         for (i, a, b) in &collected.conflicts {
             eprintln!("error: chunk {i} has two different partial results, in {} and {}; remove the wrong one", a.display(), b.display());
         }
-        return Ok(ExitCode::from(2));
+        return Ok(Status::Usage);
     }
     let missing = collected.missing(&plan);
     if !missing.is_empty() && !args.allow_partial {
@@ -458,7 +450,7 @@ pub fn reduce(args: ReduceArgs) -> anyhow::Result<ExitCode> {
             eprintln!("  shard {s}: {}", describe(&states[s]));
         }
         eprintln!("rerun them (`gm2dqc plan --out {} --resubmit-failed [--submit slurm]`), or merge what is there with --allow-partial", work.display());
-        return Ok(ExitCode::from(2));
+        return Ok(Status::Usage);
     }
 
     if !super::quiet() && !args.json {
@@ -466,19 +458,6 @@ pub fn reduce(args: ReduceArgs) -> anyhow::Result<ExitCode> {
         let from: std::collections::BTreeSet<&Path> = collected.sources.values().map(|s| s.dir.as_path()).collect();
         println!("merging {} of {} chunks ({files} files) from {} partial results into {}", collected.sources.len(), plan.chunks.len(), from.len(), out.display());
     }
-    let analysis_stages = ["scan", "metrics", "merge", "gain", "dqc"];
-    let board = BoardArgs { db: args.board.db.clone().or_else(|| plan.jobs.db.clone()), dataset: Some(args.board.dataset.clone().unwrap_or_else(|| plan.dataset.clone())) };
-    let mut b = Board::open(&board, &out, &plan.dataset)?;
-    b.set(&analysis_stages, State::InProgress, "gm2dqc reduce")?;
-    let merged_dir = prepare_out(&out, true)?;
-    let mut m = Manifest::load(&out)?;
-    if m.dataset != b.dataset {
-        m.dataset = b.dataset.clone();
-        m.save(&out)?;
-    }
-    let t0 = Instant::now();
-    let mut write_merged = |m: &merged::Merged| merged::write(&merged_dir.join(merged::file_name(m.sums.run_first, m.sums.run_last)), m).map(|_| ());
-    let analysis = pool.install(|| reduce::reduce(&plan, &cfg, collected, &mut write_merged))?;
     let analyze = AnalyzeArgs {
         input: PathBuf::from(&plan.input),
         out: out.clone(),
@@ -488,19 +467,32 @@ pub fn reduce(args: ReduceArgs) -> anyhow::Result<ExitCode> {
         threads: args.threads,
         json: args.json,
     };
-    let print = if args.json { Print::Nothing } else { Print::Summary };
-    let code = write_results(&analyze, &plan.dataset(), &analysis, &cutfile, Stages::ALL, print, &pool, t0)?;
-    b.finish(&analysis_stages, code, &out)?;
-    let run = RunArgs { analyze, tag: args.tag.clone().unwrap_or_else(|| plan.jobs.tag.clone()), channels: args.channels.clone(), board };
-    let code = finish_run(&run, cutfile, &mut b, code, false, &format!("gm2dqc reduce {}", work.display()))?;
-    Ok(ExitCode::from(code))
+    let config = JobConfig {
+        out: out.clone(),
+        input: Some(PathBuf::from(&plan.input)),
+        cut_file: Some(cutfile),
+        reference_run: plan.reference_run,
+        intervals: plan.intervals.clone(),
+        threads: args.threads,
+        db: args.board.db.clone().or_else(|| plan.jobs.db.clone()),
+        dataset: Some(args.board.dataset.clone().unwrap_or_else(|| plan.dataset.clone())),
+        tag: args.tag.clone().unwrap_or_else(|| plan.jobs.tag.clone()),
+        plots: PlotOptions { channels: args.channels.clone(), ..PlotOptions::default() },
+        board: true,
+        ..JobConfig::default()
+    };
+    let mut job = Job::open(config, Work::Reduce)?;
+    let note = format!("gm2dqc reduce {}", work.display());
+    let r = job.reduce(&plan.dataset(), |pool, write_merged| pool.install(|| reduce::reduce(&plan, &cfg, collected, write_merged)), &Bars::new(), &note)?;
+    report::print_run(&analyze, &job, &r)?;
+    Ok(r.status)
 }
 
 /// `gm2dqc status --campaign WORK`: the shards' progress.
-pub fn status(work: &Path, json: bool) -> anyhow::Result<ExitCode> {
+pub fn status(work: &Path, json: bool) -> anyhow::Result<Status> {
     let (work, plan, sha) = match open_work(work) {
         Ok(x) => x,
-        Err(code) => return Ok(ExitCode::from(code)),
+        Err(code) => return Ok(code),
     };
     let queued = scripts::queued(&work);
     let states = campaign::shard_states(&work, &plan, &sha, &queued);
@@ -517,7 +509,7 @@ pub fn status(work: &Path, json: bool) -> anyhow::Result<ExitCode> {
         let j = serde_json::json!({"work": work.display().to_string(), "dataset": plan.dataset, "shards": shards, "counts": campaign::count_states(&states), "reduced": reduced});
         serde_json::to_writer_pretty(&mut o, &j)?;
         writeln!(o)?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Status::Ok);
     }
     let counts = campaign::count_states(&states);
     writeln!(o, "campaign {} ({}): {} shards: {}", work.display(), plan.dataset, plan.shards.len(), counts.iter().map(|(k, v)| format!("{v} {k}")).collect::<Vec<_>>().join(", "))?;
@@ -534,5 +526,5 @@ pub fn status(work: &Path, json: bool) -> anyhow::Result<ExitCode> {
     } else {
         writeln!(o, "reduce: waiting for {} shards; `gm2dqc plan --out {} --resubmit-failed` reruns the killed and failed ones", plan.shards.len() - done, work.display())?;
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Status::Ok)
 }

@@ -2,12 +2,12 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Subcommand;
 
 use crate::cuts::{self, catalog, eval, CutFile, CutFileError};
+use crate::job::Status;
 use crate::tables;
 
 #[derive(Debug, Subcommand)]
@@ -93,16 +93,16 @@ fn read_metrics(path: &Path) -> anyhow::Result<polars::prelude::DataFrame> {
     Ok(tables::read_parquet(path)?)
 }
 
-pub fn run(cmd: CutsCommand) -> anyhow::Result<ExitCode> {
+pub fn run(cmd: CutsCommand) -> anyhow::Result<Status> {
     let stdout = std::io::stdout();
     let mut o = stdout.lock();
     match cmd {
         CutsCommand::Check { file } => match load_or_report(Some(&file)) {
             Some(c) => {
                 writeln!(o, "{}: ok: {} cuts on {} flags ({} required), {} overrides; sha256 {}", file.display(), c.cuts.len(), c.flags.len(), c.required.len(), c.overrides.len() + c.reference_overrides.len(), c.sha256)?;
-                Ok(ExitCode::SUCCESS)
+                Ok(Status::Ok)
             }
-            None => Ok(ExitCode::from(2)),
+            None => Ok(Status::Usage),
         },
         CutsCommand::Metrics => {
             writeln!(o, "{:<24} {:<12} kind", "metric", "unit")?;
@@ -113,32 +113,32 @@ pub fn run(cmd: CutsCommand) -> anyhow::Result<ExitCode> {
             for (g, members) in catalog::GROUPS {
                 writeln!(o, "  {g:<18} {}", members.join(", "))?;
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(Status::Ok)
         }
         CutsCommand::Apply { metrics, cuts, out, json } => {
-            let Some(cutfile) = load_or_report(cuts.as_deref()) else { return Ok(ExitCode::from(2)) };
+            let Some(cutfile) = load_or_report(cuts.as_deref()) else { return Ok(Status::Usage) };
             let t0 = Instant::now();
             let df = read_metrics(&metrics)?;
             let ev = eval::evaluate(&cutfile, &df)?;
             let seconds = t0.elapsed().as_secs_f64();
             if let Some(dir) = &out {
-                std::fs::create_dir_all(dir)?;
-                super::analyze::write_flag_tables(dir, &ev)?;
+                crate::job::outputs::create_dir(dir)?;
+                crate::job::outputs::flag_tables(dir, &ev)?;
             }
             if json {
                 serde_json::to_writer_pretty(&mut o, &evaluation_json(&cutfile, &ev))?;
                 writeln!(o)?;
-            } else {
+            } else if !super::quiet() {
                 writeln!(o, "cuts {} from {}; {} subruns evaluated in {:.3} s", cutfile.label(), cutfile.source, ev.runs.len(), seconds)?;
                 print_summary(&mut o, &ev)?;
                 if let Some(dir) = &out {
                     writeln!(o, "wrote {}/subrun_status.parquet and run_summary.parquet", dir.display())?;
                 }
             }
-            Ok(ExitCode::SUCCESS)
+            Ok(Status::Ok)
         }
         CutsCommand::Diff { old, new, metrics, json } => {
-            let (Some(a), Some(b)) = (load_or_report(Some(&old)), load_or_report(Some(&new))) else { return Ok(ExitCode::from(2)) };
+            let (Some(a), Some(b)) = (load_or_report(Some(&old)), load_or_report(Some(&new))) else { return Ok(Status::Usage) };
             let df = read_metrics(&metrics)?;
             let (ea, eb) = (eval::evaluate(&a, &df)?, eval::evaluate(&b, &df)?);
             let changes = eval::diff(&ea, &eb);
@@ -150,12 +150,12 @@ pub fn run(cmd: CutsCommand) -> anyhow::Result<ExitCode> {
                     .collect();
                 serde_json::to_writer_pretty(&mut o, &serde_json::json!({"old": a.source, "old_sha256": a.sha256, "new": b.source, "new_sha256": b.sha256, "changes": rows}))?;
                 writeln!(o)?;
-                return Ok(ExitCode::SUCCESS);
+                return Ok(Status::Ok);
             }
             writeln!(o, "old: {} from {}\nnew: {} from {}", a.label(), a.source, b.label(), b.source)?;
             if changes.is_empty() {
                 writeln!(o, "no subrun changes its ok flag ({} subruns)", ea.runs.len())?;
-                return Ok(ExitCode::SUCCESS);
+                return Ok(Status::Ok);
             }
             writeln!(o, "{:>7} {:>7}  {:<10} {:>10}  flags changed", "run", "subrun", "ok", "ctags")?;
             for c in &changes {
@@ -178,7 +178,7 @@ pub fn run(cmd: CutsCommand) -> anyhow::Result<ExitCode> {
             }
             let (g, l, c) = per_run.values().fold((0, 0, 0.0), |t, v| (t.0 + v.0, t.1 + v.1, t.2 + v.2));
             writeln!(o, "{:>7} {g:>8} {l:>8} {c:>+12}", "total")?;
-            Ok(ExitCode::SUCCESS)
+            Ok(Status::Ok)
         }
     }
 }

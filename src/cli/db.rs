@@ -2,15 +2,13 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use clap::{Subcommand, ValueEnum};
-use anyhow::Context;
 use polars::prelude::*;
 
-use crate::db::payload::Payload;
-use crate::db::{self, schema, time, InputFile, Iov, Provenance};
-use crate::tables;
+use crate::db::{self, schema, time};
+use crate::job::board::resolve_url;
+use crate::job::{JobError, Status};
 
 #[derive(Debug, clap::Args)]
 pub struct DbArgs {
@@ -23,7 +21,7 @@ pub struct DbArgs {
     pub command: DbCommand,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Format {
     Csv,
     Json,
@@ -94,12 +92,6 @@ pub enum DbCommand {
     Lock { tag: String },
 }
 
-/// The database to use: `--db`, else `$GM2DQC_DB`, else the embedded SQLite file
-/// `embedded` (one rule for every command that touches the database).
-pub fn resolve_url(explicit: Option<&str>, embedded: &std::path::Path) -> String {
-    explicit.map(str::to_string).or_else(|| std::env::var("GM2DQC_DB").ok()).unwrap_or_else(|| embedded.display().to_string())
-}
-
 fn url(args: &DbArgs) -> String {
     let embedded = match &args.command {
         DbCommand::Upload { from, .. } => from.join("conditions.sqlite"),
@@ -108,9 +100,37 @@ fn url(args: &DbArgs) -> String {
     resolve_url(args.db.as_deref(), &embedded)
 }
 
-pub fn run(args: DbArgs) -> anyhow::Result<ExitCode> {
+/// Refuses an output file for `db get` that cannot be one, before the database is read.
+fn check_get_out(format: Format, out: Option<&Path>) -> Result<(), JobError> {
+    if matches!(format, Format::Parquet) && out.is_none() {
+        return Err(JobError::Usage("--format parquet needs --out FILE (Parquet is not for a terminal)".into()));
+    }
+    let Some(p) = out else { return Ok(()) };
+    if p.is_dir() {
+        return Err(JobError::Usage(format!("--out {}: is a directory; give a file name", p.display())));
+    }
+    let parent = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    if !parent.is_dir() {
+        return Err(JobError::Usage(format!("--out {}: {} is not a directory; create it first", p.display(), parent.display())));
+    }
+    Ok(())
+}
+
+pub fn run(args: DbArgs) -> anyhow::Result<Status> {
     let url = url(&args);
-    let mut b = db::open(&url)?;
+    // Everything that can be checked before the database is opened is checked first;
+    // only `init` and `upload` may create a database.
+    match &args.command {
+        DbCommand::Upload { from, .. } => {
+            crate::job::upload::plan(from)?;
+        }
+        DbCommand::Get { format, out, .. } => check_get_out(*format, out.as_deref())?,
+        _ => {}
+    }
+    let mut b = match &args.command {
+        DbCommand::Init { .. } | DbCommand::Upload { .. } => db::open(&url)?,
+        _ => crate::job::board::open_existing(&url)?,
+    };
     let stdout = std::io::stdout();
     let mut o = stdout.lock();
     match args.command {
@@ -121,7 +141,7 @@ pub fn run(args: DbArgs) -> anyhow::Result<ExitCode> {
                 if apply {
                     let mut tx = b.begin(true)?;
                     if tx.dialect() != schema::Dialect::Postgres {
-                        anyhow::bail!("roles exist on PostgreSQL only; SQLite files are protected by file permissions");
+                        return Err(JobError::Usage("roles exist on PostgreSQL only; SQLite files are protected by file permissions".into()).into());
                     }
                     tx.exec(&sql, &[])?;
                     tx.commit()?;
@@ -132,7 +152,7 @@ pub fn run(args: DbArgs) -> anyhow::Result<ExitCode> {
             }
         }
         DbCommand::Upload { from, tag } => {
-            let reports = upload_outputs(b.as_mut(), &from, &tag)?;
+            let reports = crate::job::upload::upload(b.as_mut(), &from, &tag)?;
             for (folder, r) in reports {
                 match r.upload_id {
                     Some(id) => writeln!(o, "{folder}: upload {id}: {} intervals written, {} unchanged, {} new payloads, {} rows", r.written, r.unchanged, r.new_payloads, r.rows)?,
@@ -145,13 +165,13 @@ pub fn run(args: DbArgs) -> anyhow::Result<ExitCode> {
         }
         DbCommand::Get { folder, tag, run, subrun, as_of, format, out } => {
             let as_of_us = match as_of.as_deref().map(time::parse_us) {
-                Some(None) => anyhow::bail!("--as-of {}: expected a UTC time such as 2026-11-30T04:00:00Z", as_of.unwrap_or_default()),
+                Some(None) => return Err(JobError::Usage(format!("--as-of {}: expected a UTC time such as 2026-11-30T04:00:00Z", as_of.unwrap_or_default())).into()),
                 Some(Some(t)) => Some(t),
                 None => None,
             };
             let Some((iov, payload)) = db::get(b.as_mut(), &tag, &folder, (run, subrun.unwrap_or(0)), as_of_us)? else {
                 eprintln!("no {folder} in tag {tag} for run {run} subrun {}", subrun.unwrap_or(0));
-                return Ok(ExitCode::from(1));
+                return Ok(Status::InputFailed);
             };
             let mut df = payload.to_frame();
             if let (Some(s), true) = (subrun, df.column("subrun").is_ok()) {
@@ -181,7 +201,7 @@ pub fn run(args: DbArgs) -> anyhow::Result<ExitCode> {
             } else {
                 writeln!(o, "{:<24} {:<27} {:>7} {:<12} {:>6}  {:<10} dataset", "interval", "inserted", "upload", "payload", "rows", "user")?;
                 for r in h {
-                    writeln!(o, "{:<24} {:<27} {:>7} {:<12} {:>6}  {:<10} {}", r.iov.to_string(), time::format_us(r.inserted_at_us), r.upload_id, &r.payload_hash[..12], r.nrows, r.user, r.dataset)?;
+                    writeln!(o, "{:<24} {:<27} {:>7} {:<12} {:>6}  {:<10} {}", r.iov.to_string(), time::format_us(r.inserted_at_us), r.upload_id, crate::checksum::short_hash(&r.payload_hash), r.nrows, r.user, r.dataset)?;
                 }
             }
         }
@@ -193,19 +213,19 @@ pub fn run(args: DbArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Status::Ok)
 }
 
 fn write_frame(df: &mut DataFrame, format: Format, out: Option<&Path>, stdout: &mut impl Write) -> anyhow::Result<()> {
     match format {
         Format::Parquet => {
-            let Some(path) = out else { anyhow::bail!("--format parquet needs --out FILE") };
-            tables::write_parquet(df, path)?;
+            let Some(path) = out else { return Err(JobError::Usage("--format parquet needs --out FILE".into()).into()) };
+            crate::job::outputs::parquet(df, path)?;
         }
         Format::Csv | Format::Json => {
             let text = if matches!(format, Format::Csv) { frame_csv(df) } else { serde_json::to_string_pretty(&frame_json(df))? + "\n" };
             match out {
-                Some(p) => std::fs::write(p, text)?,
+                Some(p) => crate::job::outputs::write(p, text.as_bytes())?,
                 None => stdout.write_all(text.as_bytes())?,
             }
         }
@@ -263,60 +283,3 @@ fn frame_json(df: &DataFrame) -> serde_json::Value {
     serde_json::Value::Array(rows)
 }
 
-/// The per-interval or per-run payloads of one analysis table.
-fn split(df: &DataFrame, folder: &schema::Folder, by_interval: bool) -> anyhow::Result<Vec<(Iov, Payload)>> {
-    let (a, z) = if by_interval { ("run_first", "run_last") } else { ("run", "run") };
-    let first = df.column(a)?.cast(&DataType::UInt32)?;
-    let last = df.column(z)?.cast(&DataType::UInt32)?;
-    let (first, last) = (first.u32()?, last.u32()?);
-    let mut keys: Vec<(u32, u32)> = first.iter().zip(last.iter()).filter_map(|(x, y)| x.zip(y)).collect();
-    keys.sort();
-    keys.dedup();
-    let mut out = Vec::new();
-    for (x, y) in keys {
-        let mask = first.equal(x) & last.equal(y);
-        let part = df.filter(&mask)?;
-        out.push((Iov::runs(x, y), Payload::from_frame(folder, &part)?));
-    }
-    Ok(out)
-}
-
-/// The database form of subrun_status: the cut file's flags as one JSON column.
-fn status_for_db(df: &DataFrame) -> anyhow::Result<DataFrame> {
-    let fixed = ["run", "subrun", "ok", "reasons", "cuts_sha256"];
-    let flags: Vec<&Column> = df.columns().iter().filter(|c| !fixed.contains(&c.name().as_str())).collect();
-    let json: Vec<String> = (0..df.height())
-        .map(|i| {
-            let m: serde_json::Map<String, serde_json::Value> = flags.iter().map(|c| (c.name().to_string(), matches!(cell(c, i), AnyValue::Boolean(true)).into())).collect();
-            serde_json::Value::Object(m).to_string()
-        })
-        .collect();
-    let mut out = df.select(fixed)?;
-    out.with_column(Column::new("flags_json".into(), json))?;
-    Ok(out)
-}
-
-/// Uploads every table of an analysis output directory; one transaction per folder.
-pub fn upload_outputs(b: &mut dyn db::Backend, out: &Path, tag: &str) -> anyhow::Result<Vec<(&'static str, db::UploadReport)>> {
-    // The constants and the flags must come from the same inputs and cut file.
-    let manifest = super::manifest::Manifest::load(out)?;
-    let dqc = manifest.check_consistent(out)?;
-    let inputs: Vec<InputFile> = match std::fs::read(out.join("inputs.json")) {
-        Ok(b) => serde_json::from_slice(&b).with_context(|| format!("{}: not an input list", out.join("inputs.json").display()))?,
-        Err(_) => Vec::new(),
-    };
-    let prov = Provenance::here(&manifest.dataset, Some(dqc.cuts_sha256.clone()), inputs);
-    let folders = [("gain_constants", true), ("calo_channel_status", true), ("tracker_channel_status", true), ("subrun_metrics", false), ("subrun_status", false)];
-    let mut groups = Vec::new();
-    for (name, by_interval) in folders {
-        let folder = schema::folder(name).expect("known folder");
-        let mut df = tables::read_parquet(&out.join(format!("{name}.parquet")))?;
-        if name == "subrun_status" {
-            df = status_for_db(&df)?;
-        }
-        groups.push(split(&df, &folder, by_interval)?);
-    }
-    // All folders in one transaction: the database never holds half an analysis.
-    let reports = db::upload_all(b, tag, &groups, &prov)?;
-    Ok(folders.iter().map(|(n, _)| *n).zip(reports).collect())
-}

@@ -1,14 +1,12 @@
 //! Command-line definitions and the code that runs each subcommand.
 //!
-//! Flags are documented where they are defined; `gm2dqc help <command>` prints them.
-//! Exit codes, for every subcommand: 0 all good; 1 some input (file, object, fit)
-//! failed, everything else processed and written; 2 usage or configuration error
-//! (bad arguments, invalid cut file, reference run not in the dataset), found before
-//! any data is read.
+//! The command line is one face of [`crate::job`]: each subcommand turns its flags
+//! into a [`crate::job::JobConfig`], runs the job and prints its report. Flags are
+//! documented where they are defined; `gm2dqc help <command>` prints them. The exit
+//! code of every subcommand comes from [`crate::job::Status`] (0, 1, 2, 3).
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
@@ -17,13 +15,14 @@ use crate::hist::Histogram;
 use crate::inspect;
 use crate::root::RootFile;
 
-mod analyze;
 mod campaign;
 mod cuts;
 mod db;
-mod manifest;
+mod report;
 mod stages;
 mod shifter;
+
+use crate::job::{Status, Work};
 
 /// gm2dqc: data-quality control and gain calibration for g-2 style production files.
 #[derive(Debug, Parser)]
@@ -289,12 +288,12 @@ pub struct InspectArgs {
 }
 
 /// Runs the parsed command line.
-pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+pub fn run(cli: Cli) -> anyhow::Result<Status> {
     QUIET.store(cli.quiet, std::sync::atomic::Ordering::Relaxed);
     match cli.command {
         Command::Inspect(args) => run_inspect(args),
         Command::Simulate(args) => run_simulate(args),
-        Command::Analyze(args) => analyze::run(args),
+        Command::Analyze(args) => stages::run_pass(&args, None, Work::Analyze, crate::pipeline::Stages::ALL),
         Command::Cuts(cmd) => cuts::run(cmd),
         Command::Db(args) => db::run(args),
         Command::Demo(args) => shifter::demo(args),
@@ -313,12 +312,12 @@ pub fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Completions { shell } => {
             use clap::CommandFactory;
             clap_complete::generate(shell, &mut Cli::command(), "gm2dqc", &mut std::io::stdout());
-            Ok(ExitCode::SUCCESS)
+            Ok(Status::Ok)
         }
     }
 }
 
-fn run_simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
+fn run_simulate(args: SimulateArgs) -> anyhow::Result<Status> {
     use crate::simulate::{simulate, SimConfig};
     let mut cfg = SimConfig::new(&args.out, args.runs, args.subruns, args.seed);
     cfg.first_run = args.first_run;
@@ -333,7 +332,7 @@ fn run_simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
     let summary = pool.install(|| simulate(&cfg, &|n| bar.inc(n)))?;
     bar.finish_and_clear();
     if quiet() {
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Status::Ok);
     }
     println!(
         "wrote {} subrun files ({:.1} MB) and {} in {:.1} s; {} bad subruns injected",
@@ -343,17 +342,35 @@ fn run_simulate(args: SimulateArgs) -> anyhow::Result<ExitCode> {
         summary.seconds,
         summary.bad_subruns
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(Status::Ok)
+}
+
+/// Prints an error that ended a command: a cut file's diagnostics one per line, else
+/// the error with its causes.
+pub fn report_error(e: &anyhow::Error) {
+    if let Some(crate::job::JobError::Cuts(crate::cuts::CutFileError::Invalid(diags))) = e.downcast_ref::<crate::job::JobError>() {
+        for d in diags {
+            eprintln!("{d}");
+        }
+        eprintln!("{} problem(s) in the cut file; nothing was evaluated", diags.len());
+        return;
+    }
+    eprintln!("error: {e:#}");
 }
 
 /// A progress bar with rate and ETA on stderr; hidden when stderr is not a terminal.
 pub fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
+    progress_bar_of(len, what, "files")
+}
+
+/// A progress bar counting `unit`s.
+pub fn progress_bar_of(len: u64, what: &str, unit: &str) -> indicatif::ProgressBar {
     if quiet() {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(len);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{msg} [{bar:40}] {pos}/{len} files, {per_sec}, ETA {eta}")
+        indicatif::ProgressStyle::with_template(&format!("{{msg}} [{{bar:40}}] {{pos}}/{{len}} {unit}, {{per_sec}}, ETA {{eta}}"))
             .expect("valid template")
             .progress_chars("=> "),
     );
@@ -361,7 +378,7 @@ pub fn progress_bar(len: u64, what: &str) -> indicatif::ProgressBar {
     bar
 }
 
-fn run_inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
+fn run_inspect(args: InspectArgs) -> anyhow::Result<Status> {
     let file = RootFile::open(&args.file)?;
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -383,7 +400,7 @@ fn run_inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
             }
             writeln!(out, "cells:   {} (flow included; use --json for the values)", j.values.len())?;
         }
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Status::Ok);
     }
     let (listing, errors) = inspect::list(&file);
     if args.json {
@@ -411,7 +428,7 @@ fn run_inspect(args: InspectArgs) -> anyhow::Result<ExitCode> {
     for e in &errors {
         eprintln!("error: {e}");
     }
-    Ok(if errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    Ok(Status::from_failed(!errors.is_empty()))
 }
 
 #[cfg(test)]

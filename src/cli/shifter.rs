@@ -2,17 +2,14 @@
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use rayon::prelude::*;
 
-use super::analyze::{pass, Print};
-use super::manifest::Manifest;
-use super::stages::{plots_job, upload_job, Board, BoardArgs, PlotsArgs};
+use super::report::{self, Bars};
+use super::stages::BoardArgs;
 use super::{AnalyzeArgs, SimulateArgs};
-use crate::db::board::State;
-use crate::pipeline::Stages;
 use crate::dataset;
+use crate::job::{Job, JobError, PlotOptions, Stage, Status, Work};
 use crate::root::RootFile;
 
 #[derive(Debug, clap::Args)]
@@ -68,7 +65,8 @@ pub enum StatusCommand {
         dataset: String,
         /// scan, metrics, merge, gain, dqc, plots, upload
         stage: String,
-        #[arg(value_enum)]
+        /// todo, in_progress, done, held, skipped (any case)
+        #[arg(value_enum, ignore_case = true)]
         state: crate::db::board::State,
         #[arg(long, default_value = "")]
         note: String,
@@ -86,14 +84,8 @@ pub struct DemoArgs {
 }
 
 /// `gm2dqc scan`: what a dataset holds, and what is wrong with it, before any analysis.
-pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
-    let ds = match dataset::scan(&args.input) {
-        Ok(ds) => ds,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return Ok(ExitCode::from(2));
-        }
-    };
+pub fn scan(args: ScanArgs) -> anyhow::Result<Status> {
+    let ds = dataset::scan(&args.input).map_err(JobError::from)?;
     let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads.unwrap_or(0)).build()?;
     // Unreadable: the file cannot be opened as ROOT (header, key list).
     let unreadable: Vec<(String, String)> = pool.install(|| {
@@ -119,7 +111,7 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
         });
         serde_json::to_writer_pretty(&mut o, &j)?;
         writeln!(o)?;
-    } else {
+    } else if !super::quiet() {
         writeln!(o, "{}: {} subrun files, {} runs, {:.1} MB", args.input.display(), ds.files.len(), runs.len(), ds.bytes() as f64 / 1e6)?;
         writeln!(o, "{:>8} {:>8} {:>10}", "run", "subruns", "MB")?;
         for (r, (n, b)) in &runs {
@@ -138,110 +130,46 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<ExitCode> {
             writeln!(o, "unreadable: {p}: {e}")?;
         }
     }
-    Ok(if unreadable.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
-}
-
-/// `gm2dqc run`: analyze, then upload.
-pub fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
-    Ok(ExitCode::from(run_job(&args)?))
-}
-
-fn run_job(args: &RunArgs) -> anyhow::Result<u8> {
-    let out = &args.analyze.out;
-    let mut b = Board::open(&args.board, out, &super::manifest::dataset_name(&args.analyze.input))?;
-    let analysis_stages = ["scan", "metrics", "merge", "gain", "dqc"];
-    b.set(&analysis_stages, State::InProgress, "gm2dqc run")?;
-    let print = if args.analyze.json { Print::Nothing } else { Print::Summary };
-    // Work already done for these inputs, cut file and overrides is not redone.
-    let skipped = already_done(&args.analyze);
-    let code = match skipped {
-        Some(failed) => {
-            tracing::info!(key_file = %out.join("summary.json").display(), "inputs, cuts and overrides unchanged: analysis skipped");
-            if !super::quiet() && print == Print::Summary {
-                println!("analysis already done for these inputs and cuts ({}): not redone", out.join("summary.json").display());
-            }
-            u8::from(failed)
+    if super::quiet() {
+        for (p, e) in &unreadable {
+            eprintln!("unreadable: {p}: {e}");
         }
-        None => {
-            let mut m = Manifest::load(out)?;
-            if m.dataset != b.dataset {
-                m.dataset = b.dataset.clone();
-                m.save(out)?;
-            }
-            pass(&args.analyze, Stages::ALL, print)?
-        }
-    };
-    b.finish(&analysis_stages, code, out)?;
-    if code == 2 {
-        return Ok(2);
     }
-    // The plots, the report and the e-log entry, with the cut file of the analysis.
-    let Some(cutfile) = super::cuts::load_or_report(args.analyze.cuts.as_deref()) else { return Ok(2) };
-    finish_run(args, cutfile, &mut b, code, skipped.is_some(), "gm2dqc run")
+    Ok(Status::from_failed(!unreadable.is_empty()))
 }
 
-/// After the analysis of `run` (or of a campaign's `reduce`): the plots, the report
-/// and the e-log entry, then the upload; prints the outcome. Returns the exit code.
-pub(super) fn finish_run(args: &RunArgs, cutfile: crate::cuts::CutFile, b: &mut Board, code: u8, skipped: bool, note: &str) -> anyhow::Result<u8> {
-    let out = &args.analyze.out;
-    let print = if args.analyze.json { Print::Nothing } else { Print::Summary };
-    let plot_args = PlotsArgs {
-        out: out.clone(),
-        cuts: args.analyze.cuts.clone(),
-        tag: Some(args.tag.clone()),
-        channels: args.channels.clone(),
-        worst: 4,
-        max_map_intervals: 6,
-        threads: args.analyze.threads,
-        json: false,
-        board: args.board.clone(),
-    };
-    let (plots_code, plots_json) = plots_job(&plot_args, cutfile, b, print == Print::Summary)?;
-    let code = code.max(plots_code.min(1));
-    let up = upload_job(b, out, &args.tag, note)?;
-    if args.analyze.json {
-        let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(out.join("summary.json"))?)?;
-        let j = serde_json::json!({
-            "dataset": b.dataset, "out": out.display().to_string(), "exit_code": code, "analysis_skipped": skipped,
-            "analysis": summary, "plots": plots_json, "upload": up.json,
-        });
-        println!("{}", serde_json::to_string_pretty(&j)?);
-    } else if !super::quiet() {
-        println!("{}", up.line);
-        println!("board: dataset {}; `gm2dqc status --db {}` shows it", b.dataset, b.url);
+impl RunArgs {
+    /// The job configuration of `run`.
+    pub fn config(&self) -> crate::job::JobConfig {
+        let mut c = self.analyze.config(Some(&self.board));
+        c.tag = self.tag.clone();
+        c.plots = PlotOptions { channels: self.channels.clone(), ..PlotOptions::default() };
+        c
     }
-    Ok(code)
 }
 
-/// `Some(failed)` when OUT holds a complete analysis of exactly these inputs (sizes and
-/// SHA-256 read again now), cut file and overrides.
-fn already_done(args: &AnalyzeArgs) -> Option<bool> {
-    let summary: serde_json::Value = serde_json::from_slice(&std::fs::read(args.out.join("summary.json")).ok()?).ok()?;
-    let ds = dataset::scan(&args.input).ok()?;
-    let cuts = match &args.cuts {
-        Some(p) => crate::cuts::load(p).ok()?,
-        None => crate::cuts::standard(),
-    };
-    let inputs: Vec<crate::db::InputFile> = ds
-        .files
-        .par_iter()
-        .map(|f| crate::db::InputFile::read(&f.path).ok().map(|(input, _)| input))
-        .collect::<Option<Vec<_>>>()?;
-    (summary["key"].as_str()? == super::analyze::analysis_key(&inputs, &cuts.sha256, args)).then(|| summary["failed"].as_bool().unwrap_or(false))
+/// `gm2dqc run`: the whole job.
+pub fn run(args: RunArgs) -> anyhow::Result<Status> {
+    let mut job = Job::open(args.config(), Work::Run)?;
+    super::stages::print_scan_notes(&job);
+    let r = job.run(&Bars::new())?;
+    report::print_run(&args.analyze, &job, &r)?;
+    Ok(r.status)
 }
 
 /// `gm2dqc status`: the bookkeeping board, or `status set` to change one cell.
-pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
+pub fn status(args: StatusArgs) -> anyhow::Result<Status> {
     use crate::db::board;
     if let (Some(work), None) = (&args.campaign, &args.command) {
         return super::campaign::status(work, args.json);
     }
-    let url = super::db::resolve_url(args.db.as_deref(), std::path::Path::new("conditions.sqlite"));
-    let mut b = crate::db::open(&url)?;
+    let url = crate::job::board::resolve_url(args.db.as_deref(), std::path::Path::new("conditions.sqlite"));
+    let mut b = crate::job::board::open_existing(&url)?;
     if let Some(StatusCommand::Set { dataset, stage, state, note }) = args.command {
-        board::set(b.as_mut(), &dataset, &stage, state, &note)?;
+        let stage = Stage::parse(&stage).ok_or_else(|| JobError::Usage(format!("unknown stage `{stage}`; stages: {}", Stage::names())))?;
+        board::set(b.as_mut(), &dataset, stage.as_str(), state, &note)?;
         println!("{dataset} {stage}: {}", state.as_str());
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Status::Ok);
     }
     let rows = board::board(b.as_mut())?;
     let stdout = std::io::stdout();
@@ -250,12 +178,12 @@ pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
         let j: Vec<serde_json::Value> = rows.iter().map(|(d, cells)| serde_json::json!({"dataset": d, "stages": cells})).collect();
         serde_json::to_writer_pretty(&mut o, &j)?;
         writeln!(o)?;
-        return Ok(ExitCode::SUCCESS);
+        return Ok(Status::Ok);
     }
     let w = rows.iter().map(|(d, _)| d.len()).max().unwrap_or(7).max(7);
     write!(o, "{:<w$}", "dataset")?;
-    for st in board::STAGES {
-        write!(o, "  {st:<11}")?;
+    for st in Stage::ALL {
+        write!(o, "  {:<11}", st.as_str())?;
     }
     writeln!(o)?;
     for (d, cells) in &rows {
@@ -269,11 +197,11 @@ pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
             writeln!(o, "{:<w$}    {} {} by {}@{} at {}{note}", "", c.stage, c.state.as_str(), c.user, c.host, crate::db::time::format_us(c.at_us))?;
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Status::Ok)
 }
 
 /// `gm2dqc demo`: a small simulated dataset through every stage, into DIR.
-pub fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
+pub fn demo(args: DemoArgs) -> anyhow::Result<Status> {
     let data = args.dir.join("data");
     let out = args.dir.join("out");
     println!("gm2dqc demo: simulating 2 runs x 8 subruns into {}", data.display());
@@ -297,7 +225,9 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
         channels: vec![(1, 0)],
         board: BoardArgs { db: Some(out.join("conditions.sqlite").display().to_string()), dataset: Some("demo".into()) },
     };
-    let code = run_job(&run)?;
+    let mut job = Job::open(run.config(), Work::Run)?;
+    let r = job.run(&Bars::new())?;
+    report::print_run(&run.analyze, &job, &r)?;
     println!("\ndone. Results in {}:", out.display());
     println!("  report (open in a browser): {}", out.join("report.html").display());
     println!("  e-log entry:                {}", out.join("elog.txt").display());
@@ -311,5 +241,5 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<ExitCode> {
     println!("  gm2dqc status --db {}", out.join("conditions.sqlite").display());
     println!("(the demo injects bad subruns and dead, hot and noisy channels on purpose: the report shows them)");
     // The demo's faults are intended: only a failure to run is a failure here.
-    Ok(ExitCode::from(if code == 2 { 2 } else { 0 }))
+    Ok(if r.status == Status::InputFailed { Status::Ok } else { r.status })
 }

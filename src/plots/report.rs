@@ -240,21 +240,24 @@ pub fn write_elog(out: &Path, inp: &PlotInputs, rendered: &[Rendered], info: &Ru
         let _ = writeln!(t, "  - {} subruns not good; failing subruns per flag: {}", m.subruns - good, failing.join(", "));
     }
     let (xtals, straws) = bad_channels(inp);
-    let count = |f: &dyn Fn(&super::data::IntervalData) -> usize| inp.intervals.iter().map(f).sum::<usize>();
+    // Each channel counted once, however many intervals it is bad in.
+    let count = |f: &dyn Fn(&super::data::IntervalData, usize) -> bool, n: usize| (0..n).filter(|&ch| inp.intervals.iter().any(|iv| f(iv, ch))).count();
     let _ = writeln!(
         t,
-        "  - crystals: {} dead, {} hot, {} noisy; gain status not ok: {} (all intervals; {} entries in the report)",
-        count(&|iv| iv.dead.iter().filter(|x| **x).count()),
-        count(&|iv| iv.hot.iter().filter(|x| **x).count()),
-        count(&|iv| iv.noisy.iter().filter(|x| **x).count()),
-        count(&|iv| iv.status.iter().filter(|s| *s != "ok").count()),
+        "  - crystals: {} dead, {} hot, {} noisy; gain status not ok: {} (in at least one of {} intervals; {} entries in the report)",
+        count(&|iv, ch| iv.dead.get(ch) == Some(&true), layout::N_XTALS),
+        count(&|iv, ch| iv.hot.get(ch) == Some(&true), layout::N_XTALS),
+        count(&|iv, ch| iv.noisy.get(ch) == Some(&true), layout::N_XTALS),
+        count(&|iv, ch| iv.status.get(ch).is_some_and(|s| s != "ok"), layout::N_XTALS),
+        inp.intervals.len(),
         xtals.len()
     );
     let _ = writeln!(
         t,
-        "  - straws: {} dead, {} noisy (all intervals; {} entries in the report)",
-        count(&|iv| iv.straw_dead.iter().filter(|x| **x).count()),
-        count(&|iv| iv.straw_noisy.iter().filter(|x| **x).count()),
+        "  - straws: {} dead, {} noisy (in at least one of {} intervals; {} entries in the report)",
+        count(&|iv, ch| iv.straw_dead.get(ch) == Some(&true), layout::N_STRAWS),
+        count(&|iv, ch| iv.straw_noisy.get(ch) == Some(&true), layout::N_STRAWS),
+        inp.intervals.len(),
         straws.len()
     );
     if info.errors.is_empty() {
