@@ -19,7 +19,8 @@
 # The campaign tests submit job arrays to a throwaway single-node Slurm cluster
 # started here (scripts/slurm.sh: Debian's slurm-wlm and munge, installed if missing;
 # needs root) and stopped at exit; without it the Slurm tests skip with a message,
-# unless CI=true. GM2DQC_SKIP_SLURM=1 does not start it.
+# unless CI=true. GM2DQC_SKIP_SLURM=1 does not start it. The disk-full tests get a
+# 48 MB tmpfs mounted here (GM2DQC_TEST_SMALLFS; needs root, required with CI=true).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -41,6 +42,20 @@ if [[ -z "${SLURM_CONF:-}" && "${GM2DQC_SKIP_SLURM:-0}" != 1 ]]; then
         echo "== Slurm test cluster: $SLURM_CONF"
     else
         echo "== no Slurm test cluster (see above)"
+    fi
+fi
+
+# The disk-full tests write their output on a small filesystem of their own (a
+# tmpfs, mounted here as root; without it they skip with a message, unless CI=true).
+if [[ -z "${GM2DQC_TEST_SMALLFS:-}" ]]; then
+    smallfs="$(mktemp -d /tmp/gm2dqc-smallfs.XXXXXX)"
+    if mount -t tmpfs -o size=48m,mode=0777 gm2dqc-smallfs "$smallfs" 2>/dev/null; then
+        export GM2DQC_TEST_SMALLFS="$smallfs"
+        cleanup+=('umount "$GM2DQC_TEST_SMALLFS"; rmdir "$GM2DQC_TEST_SMALLFS"')
+        echo "== small filesystem for the disk-full tests: $smallfs (tmpfs, 48 MB)"
+    else
+        rmdir "$smallfs"
+        echo "== no small filesystem (mounting a tmpfs needs root); the disk-full tests skip"
     fi
 fi
 
