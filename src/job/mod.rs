@@ -357,8 +357,18 @@ impl Job {
         };
         // Prerequisites, found before anything is written.
         match work {
-            Work::Gain if cfg.merged.is_none() => {
-                manifest.require(Stage::Merge, &out)?;
+            Work::Gain => {
+                let dir = cfg.merged.clone().unwrap_or_else(|| outputs::merged_dir(&out));
+                if merged::list(&dir).map_or(true, |f| f.is_empty()) {
+                    return Err(JobError::Usage(format!(
+                        "{}: no merged files (merged_FIRST-LAST.root); run `gm2dqc merge --input DATASET --out {}` first",
+                        dir.display(),
+                        out.display()
+                    )));
+                }
+                if cfg.merged.is_none() {
+                    manifest.require(Stage::Merge, &out)?;
+                }
             }
             Work::Dqc => {
                 manifest.require(Stage::Metrics, &out)?;
