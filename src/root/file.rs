@@ -569,17 +569,26 @@ impl RootFile {
     }
 }
 
+/// The outer class version: after the byte count when there is one (ROOT), else the
+/// first two bytes (g4tools writes some sections without a byte count).
 fn peek_version(bytes: &[u8]) -> i16 {
-    if bytes.len() >= 6 {
-        i16::from_be_bytes([bytes[4], bytes[5]])
-    } else {
-        -1
+    match bytes {
+        [b0, _, _, _, v0, v1, ..] if b0 & 0x40 != 0 => i16::from_be_bytes([*v0, *v1]),
+        [v0, v1, ..] => i16::from_be_bytes([*v0, *v1]),
+        _ => -1,
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::split_path;
+    use super::{peek_version, split_path};
+
+    #[test]
+    fn version_is_read_with_or_without_a_byte_count() {
+        assert_eq!(peek_version(&[0x40, 0, 0, 0x10, 0, 3]), 3); // ROOT: byte count, version
+        assert_eq!(peek_version(&[0, 1, 0, 3, 0x40, 0]), 1); // g4tools TH1D: bare version
+        assert_eq!(peek_version(&[0]), -1);
+    }
 
     #[test]
     fn paths_split_into_dirs_name_and_cycle() {
