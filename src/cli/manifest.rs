@@ -10,7 +10,7 @@ use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
 use crate::cuts::CutFile;
-use crate::db::board::STAGES;
+use crate::db::board::stage_names;
 use crate::db::InputFile;
 
 /// One stage's record.
@@ -126,10 +126,10 @@ impl Manifest {
     /// Every stage's problems (but `except`'s), in stage order, each line once.
     pub fn errors(&self, except: Option<&str>) -> Vec<&str> {
         let mut seen = std::collections::HashSet::new();
-        STAGES
-            .iter()
-            .filter(|s| Some(**s) != except)
-            .filter_map(|s| self.stages.get(*s))
+        stage_names()
+            .into_iter()
+            .filter(|s| Some(*s) != except)
+            .filter_map(|s| self.stages.get(s))
             .flat_map(|r| r.errors.iter().map(String::as_str))
             .filter(|e| seen.insert(*e))
             .collect()

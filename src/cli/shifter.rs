@@ -68,7 +68,6 @@ pub enum StatusCommand {
         dataset: String,
         /// scan, metrics, merge, gain, dqc, plots, upload
         stage: String,
-        #[arg(value_enum)]
         state: crate::db::board::State,
         #[arg(long, default_value = "")]
         note: String,
@@ -238,35 +237,37 @@ pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
     }
     let url = super::db::resolve_url(args.db.as_deref(), std::path::Path::new("conditions.sqlite"));
     let mut b = crate::db::open(&url)?;
+    let layout = board::Layout::gm2dqc();
     if let Some(StatusCommand::Set { dataset, stage, state, note }) = args.command {
-        board::set(b.as_mut(), &dataset, &stage, state, &note)?;
+        board::set(b.as_mut(), &layout, &board::SetRequest::new(dataset.clone(), layout.target(&stage)?, state, note))?;
         println!("{dataset} {stage}: {}", state.as_str());
         return Ok(ExitCode::SUCCESS);
     }
-    let rows = board::board(b.as_mut())?;
+    let view = board::view(b.as_mut(), &layout)?;
     let stdout = std::io::stdout();
     let mut o = stdout.lock();
     if args.json {
-        let j: Vec<serde_json::Value> = rows.iter().map(|(d, cells)| serde_json::json!({"dataset": d, "stages": cells})).collect();
-        serde_json::to_writer_pretty(&mut o, &j)?;
+        serde_json::to_writer_pretty(&mut o, &view)?;
         writeln!(o)?;
         return Ok(ExitCode::SUCCESS);
     }
-    let w = rows.iter().map(|(d, _)| d.len()).max().unwrap_or(7).max(7);
+    let w = view.rows.iter().map(|r| r.dataset.len()).max().unwrap_or(7).max(7);
     write!(o, "{:<w$}", "dataset")?;
-    for st in board::STAGES {
-        write!(o, "  {st:<11}")?;
+    for c in &layout.columns {
+        write!(o, "  {:<11}", c.title)?;
     }
     writeln!(o)?;
-    for (d, cells) in &rows {
-        write!(o, "{d:<w$}")?;
-        for c in cells {
-            write!(o, "  {:<11}", c.state.as_str())?;
+    for r in &view.rows {
+        write!(o, "{:<w$}", r.dataset)?;
+        for c in &r.cells {
+            write!(o, "  {:<11}", c.shown)?;
         }
         writeln!(o)?;
-        for c in cells.iter().filter(|c| c.at_us > 0) {
-            let note = if c.note.is_empty() { String::new() } else { format!(": {}", c.note) };
-            writeln!(o, "{:<w$}    {} {} by {}@{} at {}{note}", "", c.stage, c.state.as_str(), c.user, c.host, crate::db::time::format_us(c.at_us))?;
+        for c in &r.cells {
+            if let Some(e) = &c.entry {
+                let note = if e.note.is_empty() { String::new() } else { format!(": {}", e.note) };
+                writeln!(o, "{:<w$}    {} {} by {}@{} at {}{note}", "", c.column, c.shown, e.user, e.host, e.at)?;
+            }
         }
     }
     Ok(ExitCode::SUCCESS)

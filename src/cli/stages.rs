@@ -51,8 +51,10 @@ impl Board {
     }
 
     pub fn set(&mut self, stages: &[&str], state: State, note: &str) -> anyhow::Result<()> {
+        let layout = board::Layout::gm2dqc();
         for st in stages {
-            board::set(self.b.as_mut(), &self.dataset, st, state, note)?;
+            let stage: crate::job::Stage = st.parse()?;
+            board::set(self.b.as_mut(), &layout, &board::SetRequest::new(self.dataset.clone(), stage, state, note).new_dataset())?;
         }
         Ok(())
     }
@@ -442,7 +444,7 @@ pub(super) fn plots_job(args: &PlotsArgs, cutfile: crate::cuts::CutFile, b: &mut
     let errors: Vec<String> = manifest.errors(Some("plots")).into_iter().map(String::from).collect();
     let info = crate::plots::report::RunInfo {
         software: crate::software(),
-        stages: crate::db::board::STAGES.iter().filter(|s| **s != "plots").filter_map(|s| manifest.stages.get(*s).map(|r| (s.to_string(), r.finished.clone(), r.failed))).collect(),
+        stages: crate::db::board::stage_names().into_iter().filter(|s| *s != "plots").filter_map(|s| manifest.stages.get(s).map(|r| (s.to_string(), r.finished.clone(), r.failed))).collect(),
         errors,
         plot_errors: plot_errors.clone(),
         generated: crate::db::time::now_text(),
