@@ -141,6 +141,9 @@ fn held_needs_a_note_reports_who_when_why_and_is_released_with_a_note() {
         assert!(msg.contains("`3B` is held at gain by alice@gm2gpvm01.fnal.gov since 20") && msg.ends_with("ask the calo expert"), "{msg}");
         assert_eq!(the_row(b, &d, "3B").held, Some(h.clone()));
         assert_eq!(h.columns(&d).iter().map(|c| c.id.as_str()).collect::<Vec<_>>(), ["gain"]);
+        let e = board::ensure_not_held(b, "3B").unwrap_err();
+        assert!(matches!(&e, BoardError::DatasetHeld(x) if *x == h), "{label}: {e}");
+        assert!(e.to_string().contains("alice@gm2gpvm01.fnal.gov") && e.to_string().contains("ask the calo expert") && e.to_string().contains("release the hold first"), "{e}");
 
         // Held stays held: no other state, and no silent release.
         let before = log_len(b);
@@ -167,6 +170,7 @@ fn held_needs_a_note_reports_who_when_why_and_is_released_with_a_note() {
         board::set(b, &d, &req("3B", Stage::Gain, State::Todo, "laser run found on tape").by(who("bob"))).unwrap();
         board::set(b, &g2, &req("3B", col("QMethod"), State::Todo, "fixed the start values")).unwrap();
         assert_eq!(board::held(b, "3B").unwrap(), None, "{label}");
+        board::ensure_not_held(b, "3B").unwrap();
         board::set(b, &d, &req("3B", Stage::Gain, State::Done, "")).unwrap();
 
         // The hold's note stays in the cell's history after later entries.

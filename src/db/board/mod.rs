@@ -409,6 +409,8 @@ pub enum BoardError {
     ReleaseNeedsNote(Hold),
     #[error("{hold}; it cannot become {wanted} while held: release it first by setting it to todo with a note")]
     StillHeld { hold: Hold, wanted: State },
+    #[error("{0}: no stage runs on a held dataset; release the hold first (set that cell to todo with a note saying what was done)")]
+    DatasetHeld(Hold),
     #[error("`{0}` is the name the board writes its own entries under: set cells as a person")]
     ReservedUser(String),
     #[error("a set needs the name of who sets it (the user is empty)")]
@@ -680,6 +682,15 @@ pub fn row(b: &mut dyn Backend, layout: &Layout, dataset: &str) -> Result<Option
 /// is not held (or not known). `run`, the stages and `upload` refuse a held dataset.
 pub fn held(b: &mut dyn Backend, dataset: &str) -> Result<Option<Hold>> {
     Ok(holds(b, dataset)?.into_iter().next())
+}
+
+/// For `run`, the stages and `upload`: refuses ([`BoardError::DatasetHeld`], the
+/// command line's exit 2) when the dataset is held, naming who held it, when and why.
+pub fn ensure_not_held(b: &mut dyn Backend, dataset: &str) -> Result<()> {
+    match held(b, dataset)? {
+        Some(h) => Err(BoardError::DatasetHeld(h)),
+        None => Ok(()),
+    }
 }
 
 /// Every hold of a dataset, oldest first.
