@@ -23,8 +23,11 @@
 //!
 //! A column with `stages` has no cells of its own: it shows its stages' state
 //! (several stages: the rule of [`super::combine`]) and setting it sets each of its
-//! stages. A column without `stages` is set by hand and stored under its id, so its
-//! id may not be the name of a stage; two layouts sharing an id share the cells.
+//! stages. A stage shown by several columns (g2: gain in IFG, OOF and Channel status)
+//! shows the same state in each, and setting any of them sets the stage. A column
+//! without `stages` is set by hand and stored under its id, so its id may not be the
+//! name of a stage; two layouts sharing an id share the cells. A stage's cells do not
+//! depend on the layout: a layout that does not show a stage still has its entries.
 
 use std::ops::Range;
 use std::path::Path;
