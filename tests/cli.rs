@@ -164,8 +164,8 @@ fn demo_runs_every_stage_and_a_second_run_writes_nothing_new() {
     let (code, board, err) = gm2dqc(&["status", "--db", dbfile.to_str().unwrap(), "--json"]);
     assert_eq!(code, 0, "{err}");
     let b: Value = serde_json::from_str(&board).unwrap();
-    let state = |st: &str| b[0]["stages"].as_array().unwrap().iter().find(|c| c["stage"] == st).unwrap()["state"].clone();
-    assert_eq!((b[0]["dataset"].as_str(), state("gain"), state("upload"), state("plots")), (Some("demo"), "done".into(), "done".into(), "done".into()));
+    let state = |st: &str| b["rows"][0]["cells"].as_array().unwrap().iter().find(|c| c["column"] == st).unwrap()["state"].clone();
+    assert_eq!((b["rows"][0]["dataset"].as_str(), state("gain"), state("upload"), state("plots")), (Some("demo"), "done".into(), "done".into(), "done".into()));
     let (code, _, err) = gm2dqc(&["status", "--db", dbfile.to_str().unwrap(), "set", "demo", "plots", "held", "--note", "fonts"]);
     assert_eq!(code, 0, "{err}");
     let (_, table, _) = gm2dqc(&["status", "--db", dbfile.to_str().unwrap()]);
@@ -282,8 +282,8 @@ fn stages_one_at_a_time_give_what_run_gives() {
     // Every stage is on the board of the directory's database.
     let (_, board, _) = gm2dqc(&["status", "--db", staged.join("conditions.sqlite").to_str().unwrap(), "--json"]);
     let b: Value = serde_json::from_str(&board).unwrap();
-    let states: Vec<&str> = b[0]["stages"].as_array().unwrap().iter().map(|c| c["state"].as_str().unwrap()).collect();
-    assert_eq!((b[0]["dataset"].as_str(), states), (Some("sim-small"), vec!["done"; 7]));
+    let states: Vec<&str> = b["rows"][0]["cells"].as_array().unwrap().iter().map(|c| c["state"].as_str().unwrap()).collect();
+    assert_eq!((b["rows"][0]["dataset"].as_str(), states), (Some("sim-small"), vec!["done"; 7]));
 
     // Flags from another cut file than the constants: upload refuses and says why.
     let other = dir.0.join("loose.toml");

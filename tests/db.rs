@@ -387,21 +387,23 @@ fn reader_and_writer_roles_on_postgres() {
 
 #[test]
 fn the_bookkeeping_board_is_shared_and_append_only() {
-    use gm2dqc::db::board::{self, State};
+    use gm2dqc::db::board::{self, Layout, SetRequest, State};
+    let layout = Layout::gm2dqc();
+    let set = |b: &mut dyn Backend, ds: &str, st: &str, state: State, note: &str| board::set(b, &layout, &SetRequest::new(ds, layout.target(st)?, state, note).new_dataset());
     for (label, url, _dir) in databases("board") {
         let mut a = db::open(&url).unwrap();
         let mut b = db::open(&url).unwrap(); // a second shifter
-        board::set(a.as_mut(), "run3B", "metrics", State::InProgress, "").unwrap();
-        board::set(b.as_mut(), "run3B", "metrics", State::Done, "").unwrap();
-        board::set(b.as_mut(), "run3B", "gain", State::Held, "laser run missing").unwrap();
-        board::set(a.as_mut(), "60h", "scan", State::Skipped, "").unwrap();
-        assert!(board::set(a.as_mut(), "60h", "coffee", State::Done, "").is_err(), "{label}: unknown stage");
-        let rows = board::board(a.as_mut()).unwrap();
-        assert_eq!(rows.iter().map(|(d, _)| d.as_str()).collect::<Vec<_>>(), ["60h", "run3B"], "{label}");
-        let cell = |d: usize, st: &str| rows[d].1.iter().find(|c| c.stage == st).unwrap().clone();
+        set(a.as_mut(), "run3B", "metrics", State::InProgress, "").unwrap();
+        set(b.as_mut(), "run3B", "metrics", State::Done, "").unwrap();
+        set(b.as_mut(), "run3B", "gain", State::Held, "laser run missing").unwrap();
+        set(a.as_mut(), "60h", "scan", State::Skipped, "").unwrap();
+        assert!(set(a.as_mut(), "60h", "coffee", State::Done, "").is_err(), "{label}: unknown stage");
+        let rows = board::board(a.as_mut(), &layout).unwrap();
+        assert_eq!(rows.iter().map(|r| r.dataset.as_str()).collect::<Vec<_>>(), ["60h", "run3B"], "{label}");
+        let cell = |d: usize, st: &str| rows[d].cells.iter().find(|c| c.column == st).unwrap().clone();
         assert_eq!(cell(1, "metrics").state, State::Done, "{label}: the latest entry wins");
-        assert_eq!((cell(1, "gain").state, cell(1, "gain").note.as_str()), (State::Held, "laser run missing"));
-        assert_eq!(cell(1, "plots").state, State::Todo, "{label}: nothing recorded is TODO");
+        assert_eq!((cell(1, "gain").state, cell(1, "gain").entry.unwrap().note.as_str()), (State::Held, "laser run missing"));
+        assert_eq!(cell(1, "plots").state, State::NotStarted, "{label}: nothing recorded is not started");
         assert_eq!(cell(0, "scan").state, State::Skipped);
         let mut tx = a.begin(true).unwrap();
         assert!(tx.exec("DELETE FROM stage_log WHERE $1", &[Value::Bool(true)]).is_err(), "{label}: the log is append-only");

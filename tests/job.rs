@@ -42,8 +42,8 @@ fn board(db: &Path) -> Value {
 
 /// The state of one stage of one dataset on the board.
 fn cell(board: &Value, dataset: &str, stage: &str) -> Value {
-    let row = board.as_array().unwrap().iter().find(|r| r["dataset"] == dataset).unwrap_or_else(|| panic!("no row {dataset} in {board}"));
-    row["stages"].as_array().unwrap().iter().find(|c| c["stage"] == stage).unwrap_or_else(|| panic!("no {stage} in {row}")).clone()
+    let row = board["rows"].as_array().unwrap().iter().find(|r| r["dataset"] == dataset).unwrap_or_else(|| panic!("no row {dataset} in {board}"));
+    row["cells"].as_array().unwrap().iter().find(|c| c["column"] == stage).unwrap_or_else(|| panic!("no {stage} in {row}")).clone()
 }
 
 /// The small filesystem scripts/test.sh mounts for the disk-full tests.
@@ -106,7 +106,7 @@ fn a_full_disk_fails_the_job_with_exit_3_marks_nothing_done_and_the_rerun_comple
     for stage in ["scan", "metrics", "merge", "gain", "dqc", "plots", "upload"] {
         assert_ne!(cell(&b, "sim-small", stage)["state"], "done", "{stage} must not be Done after a failed write: {b}");
     }
-    assert!(cell(&b, "sim-small", "merge")["note"].as_str().unwrap().contains("could not write"), "{b}");
+    assert!(cell(&b, "sim-small", "merge")["entry"]["note"].as_str().unwrap().contains("could not write"), "{b}");
     // A gain stage now finds no complete merge to fit.
     let (code, _, err) = gm2dqc(&["gain", "--out", s(&out), "--db", s(&db)]);
     assert_eq!(code, 2, "{err}");
@@ -255,7 +255,7 @@ fn a_held_dataset_stops_run_and_the_stages_until_it_is_released() {
         assert!(err.contains("held") && err.contains("laser run missing, ask the calo expert") && err.contains("dqc"), "{args:?}: {err}");
     }
     let c = cell(&board(&db), "sim-small", "dqc");
-    assert_eq!((c["state"].as_str(), c["note"].as_str()), (Some("held"), Some("laser run missing, ask the calo expert")), "the note stays on the board");
+    assert_eq!((c["state"].as_str(), c["entry"]["note"].as_str()), (Some("held"), Some("laser run missing, ask the calo expert")), "the note stays on the board");
     let (code, _, err) = gm2dqc(&["status", "--db", s(&db), "set", "sim-small", "dqc", "todo", "--note", "laser run found"]);
     assert_eq!(code, 0, "{err}");
     let (code, _, err) = gm2dqc(&run);

@@ -13,3 +13,4 @@ mod simulate;
 mod plots;
 mod campaign;
 mod job;
+mod board;

@@ -9,7 +9,7 @@ use super::report::{self, Bars};
 use super::stages::BoardArgs;
 use super::{AnalyzeArgs, SimulateArgs};
 use crate::dataset;
-use crate::job::{Job, JobError, PlotOptions, Stage, Status, Work};
+use crate::job::{Job, JobError, PlotOptions, Status, Work};
 use crate::root::RootFile;
 
 #[derive(Debug, clap::Args)]
@@ -45,9 +45,13 @@ pub struct StatusArgs {
     /// conditions.sqlite here).
     #[arg(long, global = true, value_name = "URL")]
     pub db: Option<String>,
-    /// Print the board as JSON.
+    /// Print the board as JSON (the same document `GET /api/board` serves).
     #[arg(long)]
     pub json: bool,
+    /// The board's layout: gm2dqc (its seven stages), g2 (the 18 columns of the g-2
+    /// production spreadsheet, gm2dqc's stages mapped onto them), or a layout file.
+    #[arg(long, global = true, default_value = "gm2dqc", value_name = "NAME|FILE")]
+    pub layout: String,
     /// Show a campaign's shards instead (done, running, killed, failed, pending):
     /// the work directory of `gm2dqc plan`.
     #[arg(long, value_name = "WORK")]
@@ -63,13 +67,18 @@ pub enum StatusCommand {
     /// Example: gm2dqc status set run3B gain held --note "laser run missing, ask the calo expert"
     Set {
         dataset: String,
-        /// scan, metrics, merge, gain, dqc, plots, upload
+        /// A stage (scan, metrics, merge, gain, dqc, plots, upload) or a column of the
+        /// layout (its id, or a title only one column has).
         stage: String,
-        /// todo, in_progress, done, held, skipped (any case)
-        #[arg(value_enum, ignore_case = true)]
+        /// todo, in_progress, done, held, skipped (any case; held needs --note, and so
+        /// does releasing a hold with todo)
         state: crate::db::board::State,
         #[arg(long, default_value = "")]
         note: String,
+        /// The dataset is new: put it on the board (a set on a dataset the board does
+        /// not know is refused otherwise, so a typo makes no row).
+        #[arg(long)]
+        new: bool,
     },
 }
 
@@ -163,38 +172,52 @@ pub fn status(args: StatusArgs) -> anyhow::Result<Status> {
     if let (Some(work), None) = (&args.campaign, &args.command) {
         return super::campaign::status(work, args.json);
     }
+    let layout = board::Layout::named_or_file(&args.layout).map_err(board::BoardError::from)?;
     let url = crate::job::board::resolve_url(args.db.as_deref(), std::path::Path::new("conditions.sqlite"));
-    let mut b = crate::job::board::open_existing(&url)?;
-    if let Some(StatusCommand::Set { dataset, stage, state, note }) = args.command {
-        let stage = Stage::parse(&stage).ok_or_else(|| JobError::Usage(format!("unknown stage `{stage}`; stages: {}", Stage::names())))?;
-        board::set(b.as_mut(), &dataset, stage.as_str(), state, &note)?;
-        println!("{dataset} {stage}: {}", state.as_str());
+    if let Some(StatusCommand::Set { dataset, stage, state, note, new }) = args.command {
+        let target = layout.target(&stage)?;
+        // A new dataset may start a new board; a set on a known one needs its database.
+        let mut b = if new { crate::db::open(&url)? } else { crate::job::board::open_existing(&url)? };
+        let mut req = board::SetRequest::new(dataset.clone(), target, state, note);
+        if new {
+            req = req.new_dataset();
+        }
+        let entries = board::set(b.as_mut(), &layout, &req)?;
+        let stdout = std::io::stdout();
+        let mut o = stdout.lock();
+        for e in entries {
+            let by = if e.by_board { " (by the board)" } else { "" };
+            writeln!(o, "{} {}: {}{by}", e.dataset, e.key, e.state.as_str())?;
+        }
         return Ok(Status::Ok);
     }
-    let rows = board::board(b.as_mut())?;
+    let mut b = crate::job::board::open_existing(&url)?;
+    let view = board::view(b.as_mut(), &layout)?;
     let stdout = std::io::stdout();
     let mut o = stdout.lock();
     if args.json {
-        let j: Vec<serde_json::Value> = rows.iter().map(|(d, cells)| serde_json::json!({"dataset": d, "stages": cells})).collect();
-        serde_json::to_writer_pretty(&mut o, &j)?;
+        serde_json::to_writer_pretty(&mut o, &view)?;
         writeln!(o)?;
         return Ok(Status::Ok);
     }
-    let w = rows.iter().map(|(d, _)| d.len()).max().unwrap_or(7).max(7);
+    let w = view.rows.iter().map(|r| r.dataset.chars().count()).max().unwrap_or(7).max(7);
+    let widths: Vec<usize> = layout.columns.iter().map(|c| c.title.chars().count().max(11)).collect();
     write!(o, "{:<w$}", "dataset")?;
-    for st in Stage::ALL {
-        write!(o, "  {:<11}", st.as_str())?;
+    for (c, cw) in layout.columns.iter().zip(&widths) {
+        write!(o, "  {:<cw$}", c.title)?;
     }
     writeln!(o)?;
-    for (d, cells) in &rows {
-        write!(o, "{d:<w$}")?;
-        for c in cells {
-            write!(o, "  {:<11}", c.state.as_str())?;
+    for r in &view.rows {
+        write!(o, "{:<w$}", r.dataset)?;
+        for (c, cw) in r.cells.iter().zip(&widths) {
+            write!(o, "  {:<cw$}", c.shown)?;
         }
         writeln!(o)?;
-        for c in cells.iter().filter(|c| c.at_us > 0) {
-            let note = if c.note.is_empty() { String::new() } else { format!(": {}", c.note) };
-            writeln!(o, "{:<w$}    {} {} by {}@{} at {}{note}", "", c.stage, c.state.as_str(), c.user, c.host, crate::db::time::format_us(c.at_us))?;
+        for c in &r.cells {
+            if let Some(e) = &c.entry {
+                let note = if e.note.is_empty() { String::new() } else { format!(": {}", e.note) };
+                writeln!(o, "{:<w$}    {} {} by {}@{} at {}{note}", "", c.column, c.shown, e.user, e.host, e.at)?;
+            }
         }
     }
     Ok(Status::Ok)

@@ -44,17 +44,8 @@ pub fn check_not_held(url: &str, dataset: &str) -> Result<()> {
         return Ok(());
     }
     let mut b = crate::db::open(url)?;
-    let rows = board::board(b.as_mut())?;
-    let held = rows.into_iter().filter(|(d, _)| d == dataset).flat_map(|(_, cells)| cells).find(|c| c.state == State::Held);
-    if let Some(h) = held {
-        return Err(JobError::Held {
-            dataset: dataset.to_string(),
-            column: h.stage,
-            user: h.user,
-            host: h.host,
-            at: crate::db::time::format_us(h.at_us),
-            note: h.note,
-        });
+    if let Some(h) = board::held(b.as_mut(), dataset)? {
+        return Err(JobError::Held { dataset: dataset.to_string(), column: h.key, user: h.user, host: h.host, at: h.at, note: h.note });
     }
     Ok(())
 }
@@ -73,9 +64,11 @@ impl JobBoard {
         Ok(JobBoard { b, dataset: dataset.to_string(), url: url.to_string() })
     }
 
+    /// Sets the cells of `stages`; a job on a dataset puts it on the board.
     pub fn set(&mut self, stages: &[Stage], state: State, note: &str) -> Result<()> {
+        let layout = board::Layout::gm2dqc();
         for st in stages {
-            board::set(self.b.as_mut(), &self.dataset, st.as_str(), state, note)?;
+            board::set(self.b.as_mut(), &layout, &board::SetRequest::new(self.dataset.clone(), *st, state, note).new_dataset())?;
         }
         Ok(())
     }

@@ -82,6 +82,9 @@ pub enum JobError {
     /// The conditions database refused or failed.
     #[error("{0}")]
     Db(#[from] crate::db::DbError),
+    /// The board refused (an unknown dataset or column, a hold, a note missing).
+    #[error("{0}")]
+    Board(#[from] crate::db::board::BoardError),
 }
 
 impl JobError {
@@ -93,6 +96,7 @@ impl JobError {
             }
             JobError::Output { .. } => Status::OutputFailed,
             JobError::Db(e) => db_status(e),
+            JobError::Board(e) => board_status(e),
         }
     }
 
@@ -117,6 +121,14 @@ fn db_status(e: &crate::db::DbError) -> Status {
     }
 }
 
+/// The board's refusals are the caller's to fix; a failing database is not.
+fn board_status(e: &crate::db::board::BoardError) -> Status {
+    match e {
+        crate::db::board::BoardError::Db(d) => db_status(d),
+        _ => Status::Usage,
+    }
+}
+
 /// The outcome of an error that reached the command line: the first [`JobError`] or
 /// database error in its chain decides; anything else is a failure (1).
 pub fn status_of(e: &anyhow::Error) -> Status {
@@ -126,6 +138,9 @@ pub fn status_of(e: &anyhow::Error) -> Status {
         }
         if let Some(d) = cause.downcast_ref::<crate::db::DbError>() {
             return db_status(d);
+        }
+        if let Some(b) = cause.downcast_ref::<crate::db::board::BoardError>() {
+            return board_status(b);
         }
     }
     Status::InputFailed
