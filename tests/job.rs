@@ -461,3 +461,36 @@ fn a_job_reads_its_cut_file_once_and_every_stage_uses_that_reading() {
         assert_eq!(manifest["stages"][stage]["cuts_sha256"], sha.as_str(), "{stage}");
     }
 }
+
+#[test]
+fn the_board_from_the_command_line_knows_its_datasets_and_both_layouts() {
+    let dir = TempDir::new("job-board-cli");
+    let out = dir.0.join("out");
+    let db = out.join("conditions.sqlite");
+    let (code, _, err) = gm2dqc(&["run", "--input", s(&fixture("sim-small")), "--out", s(&out), "--tag", "t"]);
+    assert_eq!(code, 0, "{err}");
+    // A typo makes no row; --new puts a dataset on the board.
+    let (code, _, err) = gm2dqc(&["status", "--db", s(&db), "set", "sim-smal", "scan", "done"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("sim-smal") && err.contains("sim-small"), "the near name is suggested: {err}");
+    assert_eq!(board(&db)["rows"].as_array().unwrap().len(), 1);
+    let (code, text, err) = gm2dqc(&["status", "--db", s(&db), "set", "run3B", "scan", "done", "--new"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains("run3B scan: Done") && text.contains("run3B metrics: TODO (by the board)"), "when done, the next cell becomes TODO: {text}");
+    // Held needs a note.
+    let (code, _, err) = gm2dqc(&["status", "--db", s(&db), "set", "run3B", "gain", "held"]);
+    assert_eq!(code, 2, "{err}");
+    // The g-2 spreadsheet's 18 columns, gm2dqc's stages mapped onto them.
+    let (code, text, err) = gm2dqc(&["status", "--db", s(&db), "--layout", "g2", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    let row = v["rows"].as_array().unwrap().iter().find(|r| r["dataset"] == "sim-small").unwrap();
+    let cells = row["cells"].as_array().unwrap();
+    assert_eq!(cells.len(), 18, "{row}");
+    let by_title = |t: &str| cells.iter().find(|c| c["column"].as_str().is_some_and(|id| v["layout"]["columns"].as_array().unwrap().iter().any(|col| col["id"] == id && col["title"] == t))).cloned();
+    assert_eq!(by_title("hadd stages").unwrap()["state"], "done", "merge is the hadd stage: {row}");
+    assert_eq!(by_title("QMethod").unwrap()["state"], "not_started", "a column set by hand: {row}");
+    let (code, text, err) = gm2dqc(&["status", "--db", s(&db), "--layout", "g2"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(text.lines().next().unwrap().contains("Dataset delivered"), "{text}");
+}
