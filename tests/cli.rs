@@ -291,7 +291,7 @@ fn stages_one_at_a_time_give_what_run_gives() {
     let (code, _, err) = gm2dqc(&["dqc", "--out", s, "--cuts", other.to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     let (code, _, err) = gm2dqc(&["upload", "--out", s, "--tag", "mixed"]);
-    assert_ne!(code, 0);
+    assert_eq!(code, 2, "a usage error: {err}");
     assert!(err.contains("gain stage used cut file cuts/standard.toml") && err.contains("loose.toml"), "{err}");
     let (_, tags, _) = gm2dqc(&["db", "--db", staged.join("conditions.sqlite").to_str().unwrap(), "tags", "--json"]);
     assert!(!tags.contains("mixed"), "nothing was uploaded: {tags}");
@@ -299,7 +299,7 @@ fn stages_one_at_a_time_give_what_run_gives() {
     let (code, _, err) = gm2dqc(&["metrics", "--input", input, "--out", s]);
     assert_eq!(code, 0, "{err}");
     let (code, _, err) = gm2dqc(&["upload", "--out", s, "--tag", "stale"]);
-    assert_ne!(code, 0);
+    assert_eq!(code, 2, "a usage error: {err}");
     assert!(err.contains("the dqc stage has not run") && err.contains("gm2dqc dqc"), "{err}");
 }
 
