@@ -243,7 +243,7 @@ pub fn migrate(b: &mut dyn Backend) -> Result<i64> {
     if found > schema::SCHEMA_VERSION {
         return Err(DbError::Schema { found, expected: schema::SCHEMA_VERSION, hint: "use a newer gm2dqc for this database" });
     }
-    for (version, statements) in [(1, schema::migration_1(d)), (2, schema::migration_2(d))] {
+    for (version, statements) in schema::migrations(d) {
         if found < version {
             for stmt in statements {
                 tx.exec(&stmt, &[])?;
@@ -281,11 +281,14 @@ pub fn create_tag(b: &mut dyn Backend, name: &str, description: &str) -> Result<
     Ok(created)
 }
 
-/// Inserts the tag unless it exists; true when it was created.
+/// Inserts the tag unless it exists; true when it was created. Never an insert that
+/// conflicts (SQLite's triggers refuse those, migration 3): `WHERE NOT EXISTS` is exact
+/// under SQLite's write lock; on PostgreSQL `ON CONFLICT` covers a concurrent creation.
 fn ensure_tag(tx: &mut dyn Tx, name: &str, description: &str) -> Result<bool> {
     let now = tx.now_us()?;
     let n = tx.exec(
-        "INSERT INTO tags (name, description, created_at_us) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+        "INSERT INTO tags (name, description, created_at_us) SELECT CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($3 AS BIGINT) \
+         WHERE NOT EXISTS (SELECT 1 FROM tags WHERE name = $1) ON CONFLICT (name) DO NOTHING",
         &[Value::Text(name.into()), Value::Text(description.into()), Value::Int(now)],
     )?;
     Ok(n == 1)
@@ -432,7 +435,8 @@ fn upload_in(tx: &mut dyn Tx, tag: &str, items: &[(Iov, Payload)], prov: &Proven
         let (iov, p) = sorted[k];
         let hash = &hashes[k];
         let inserted = tx.exec(
-            "INSERT INTO payloads (hash, folder, nrows, created_at_us) VALUES ($1, $2, $3, $4) ON CONFLICT (hash) DO NOTHING",
+            "INSERT INTO payloads (hash, folder, nrows, created_at_us) SELECT CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($3 AS BIGINT), CAST($4 AS BIGINT) \
+             WHERE NOT EXISTS (SELECT 1 FROM payloads WHERE hash = $1) ON CONFLICT (hash) DO NOTHING",
             &[text(hash), text(folder.name), Value::Int(p.rows.len() as i64), Value::Int(now)],
         )?;
         if inserted == 1 {
