@@ -28,10 +28,10 @@ pub enum DbError {
     Backend(String),
     #[error("tag `{0}` is locked: it accepts no more uploads (make a new tag)")]
     TagLocked(String),
-    #[error("no tag `{0}` (`gm2dqc db tags` lists them)")]
-    NoTag(String),
-    #[error("no folder `{0}`; folders: gain_constants, calo_channel_status, tracker_channel_status, subrun_metrics, subrun_status")]
-    NoFolder(String),
+    #[error("no tag `{tag}`; known tags: {} (`gm2dqc db tags` lists them)", list_or(.known, "none yet (an upload creates its tag)"))]
+    NoTag { tag: String, known: Vec<String> },
+    #[error("no folder `{folder}`; folders: {}", .known.join(", "))]
+    NoFolder { folder: String, known: Vec<String> },
     #[error("intervals {a} and {b} of one upload overlap")]
     Overlap { a: Iov, b: Iov },
     #[error("payload: {0}")]
@@ -40,6 +40,10 @@ pub enum DbError {
     Schema { found: i64, expected: i64, hint: &'static str },
     #[error("invalid database URL `{0}`: expected postgres://..., postgresql://..., sqlite:PATH or a file path")]
     Url(String),
+    #[error("no conditions database at {}: the stages write OUT/conditions.sqlite; give it with --db PATH (or postgres://...) or $GM2DQC_DB", .0.display())]
+    NoDatabase(std::path::PathBuf),
+    #[error("{0} holds no conditions database (no gm2dqc schema): give the right --db or $GM2DQC_DB, or create one with `gm2dqc db init`")]
+    NoSchema(String),
     /// What a read returned is not what was stored: rows missing, or rows that do not
     /// hash to the payload's name. Nothing is returned.
     #[error(
@@ -51,6 +55,10 @@ pub enum DbError {
     Corrupt { folder: String, tag: String, iov: Iov, payload: String, expected_rows: Option<i64>, found_rows: usize, found_hash: Option<String> },
     #[error("the database file {location} is damaged ({detail}): restore it from a backup, or upload the outputs again into a new database")]
     Damaged { location: String, detail: String },
+}
+
+fn list_or(items: &[String], none: &str) -> String {
+    if items.is_empty() { none.to_string() } else { items.join(", ") }
 }
 
 fn corrupt_problem(expected: Option<i64>, found: usize, found_hash: Option<&str>) -> String {
@@ -226,20 +234,67 @@ pub trait Backend {
     fn location(&self) -> String;
 }
 
-/// Opens a database: `postgres://...`/`postgresql://...`, `sqlite:PATH` or a path.
-/// Applies the migrations that are missing.
+/// Where a URL points.
+enum Location<'a> {
+    Postgres(&'a str),
+    Sqlite(&'a std::path::Path),
+}
+
+fn location(url: &str) -> Result<Location<'_>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Location::Postgres(url));
+    }
+    let path = url.strip_prefix("sqlite:").unwrap_or(url);
+    if path.is_empty() {
+        return Err(DbError::Url(url.to_string()));
+    }
+    Ok(Location::Sqlite(std::path::Path::new(path)))
+}
+
+/// Opens a database: `postgres://...`/`postgresql://...`, `sqlite:PATH` or a path
+/// (created when missing). Applies the migrations that are missing.
 pub fn open(url: &str) -> Result<Box<dyn Backend>> {
-    let mut b: Box<dyn Backend> = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Box::new(postgres::Postgres::connect(url)?)
-    } else {
-        let path = url.strip_prefix("sqlite:").unwrap_or(url);
-        if path.is_empty() {
-            return Err(DbError::Url(url.to_string()));
-        }
-        Box::new(sqlite::Sqlite::open(std::path::Path::new(path))?)
+    let mut b: Box<dyn Backend> = match location(url)? {
+        Location::Postgres(u) => Box::new(postgres::Postgres::connect(u)?),
+        Location::Sqlite(p) => Box::new(sqlite::Sqlite::open(p)?),
     };
     migrate(b.as_mut())?;
     Ok(b)
+}
+
+/// Opens a database that exists, for reading (`db get`, `tags`, `history`, `status`):
+/// creates nothing and writes nothing, not even a migration. A SQLite path that is not
+/// there is [`DbError::NoDatabase`]; a database without gm2dqc's schema is
+/// [`DbError::NoSchema`]; one newer than this build is [`DbError::Schema`]. An older
+/// schema is read as it is (migrations only add protections and tables), and gets the
+/// missing migrations the next time a writer opens it with [`open`].
+pub fn open_existing(url: &str) -> Result<Box<dyn Backend>> {
+    let mut b: Box<dyn Backend> = match location(url)? {
+        Location::Postgres(u) => Box::new(postgres::Postgres::connect(u)?),
+        Location::Sqlite(p) => Box::new(sqlite::Sqlite::open_existing(p)?),
+    };
+    let found = {
+        let mut tx = b.begin(false)?;
+        match schema_table_exists(tx.as_mut())? {
+            true => one_int(tx.as_mut(), "SELECT MAX(version) FROM schema_migrations", &[])?.unwrap_or(0),
+            false => 0,
+        }
+    };
+    if found < 1 {
+        return Err(DbError::NoSchema(b.location()));
+    }
+    if found > schema::SCHEMA_VERSION {
+        return Err(DbError::Schema { found, expected: schema::SCHEMA_VERSION, hint: "use a newer gm2dqc for this database" });
+    }
+    Ok(b)
+}
+
+fn schema_table_exists(tx: &mut dyn Tx) -> Result<bool> {
+    let n = match tx.dialect() {
+        Dialect::Postgres => one_int(tx, "SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'schema_migrations'", &[])?,
+        Dialect::Sqlite => one_int(tx, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'", &[])?,
+    };
+    Ok(n == Some(1))
 }
 
 fn one_int(tx: &mut dyn Tx, sql: &str, params: &[Value]) -> Result<Option<i64>> {
@@ -255,11 +310,7 @@ pub fn migrate(b: &mut dyn Backend) -> Result<i64> {
         tx.query("SELECT pg_advisory_xact_lock(7420260001)::text", &[], &[ColType::Text])?;
     }
     // Look before creating: a reader role may not create anything.
-    let exists = match d {
-        Dialect::Postgres => one_int(tx.as_mut(), "SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'schema_migrations'", &[])?,
-        Dialect::Sqlite => one_int(tx.as_mut(), "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'", &[])?,
-    };
-    if exists != Some(1) {
+    if !schema_table_exists(tx.as_mut())? {
         tx.exec("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied_at_us BIGINT NOT NULL)", &[])?;
     }
     let found = one_int(tx.as_mut(), "SELECT MAX(version) FROM schema_migrations", &[])?.unwrap_or(0);
@@ -280,7 +331,17 @@ pub fn migrate(b: &mut dyn Backend) -> Result<i64> {
 }
 
 fn folder_or_err(name: &str) -> Result<Folder> {
-    schema::folder(name).ok_or_else(|| DbError::NoFolder(name.to_string()))
+    schema::folder(name).ok_or_else(|| DbError::NoFolder { folder: name.to_string(), known: schema::folders().iter().map(|f| f.name.to_string()).collect() })
+}
+
+/// [`DbError::NoTag`] for `tag`, with the tags there are.
+fn no_tag(tx: &mut dyn Tx, tag: &str) -> Result<DbError> {
+    let known = tx.query("SELECT name FROM tags ORDER BY name", &[], &[ColType::Text])?;
+    Ok(DbError::NoTag { tag: tag.to_string(), known: known.into_iter().filter_map(|r| r[0].as_str().map(str::to_string)).collect() })
+}
+
+fn tag_exists(tx: &mut dyn Tx, tag: &str) -> Result<bool> {
+    Ok(one_int(tx, "SELECT COUNT(*) FROM tags WHERE name = $1", &[Value::Text(tag.into())])? == Some(1))
 }
 
 fn iov_params(iov: &Iov) -> [Value; 4] {
@@ -321,7 +382,7 @@ fn ensure_tag(tx: &mut dyn Tx, name: &str, description: &str) -> Result<bool> {
 pub fn lock_tag(b: &mut dyn Backend, name: &str) -> Result<bool> {
     let mut tx = b.begin(true)?;
     let locked = tx.query("SELECT locked FROM tags WHERE name = $1", &[Value::Text(name.into())], &[ColType::Bool])?;
-    let Some(row) = locked.first() else { return Err(DbError::NoTag(name.into())) };
+    let Some(row) = locked.first() else { return Err(no_tag(tx.as_mut(), name)?) };
     if row[0] == Value::Bool(true) {
         return Ok(false);
     }
@@ -586,7 +647,8 @@ fn check_stored(tx: &mut dyn Tx, tag: &str, iov: &Iov, hash: &str, s: Stored) ->
 
 /// The constants of `folder` in `tag` valid at `point`, as the tag stood at `as_of_us`
 /// (now when `None`), in one query: the rows of the latest insertion that covers the
-/// point. `None` when no interval covers it. What is returned is checked against what was stored: the row count of the
+/// point. `None` when no interval covers it; [`DbError::NoTag`] when there is no such
+/// tag. What is returned is checked against what was stored: the row count of the
 /// payload's record and the content hash it is named by ([`DbError::Corrupt`]).
 pub fn get(b: &mut dyn Backend, tag: &str, folder: &str, point: Point, as_of_us: Option<i64>) -> Result<Option<(Iov, Payload)>> {
     let folder = folder_or_err(folder)?;
@@ -610,14 +672,20 @@ pub fn get(b: &mut dyn Backend, tag: &str, folder: &str, point: Point, as_of_us:
         ],
         &types,
     )?;
-    let Some(first) = rows.first() else { return Ok(None) };
+    let Some(first) = rows.first() else {
+        if !tag_exists(tx.as_mut(), tag)? {
+            return Err(no_tag(tx.as_mut(), tag)?);
+        }
+        return Ok(None);
+    };
     let iov = iov_from(&first[..4]);
     let hash = first[4].as_str().unwrap_or_default().to_string();
     let payload = check_stored(tx.as_mut(), tag, &iov, &hash, split_stored(&folder, rows, 5))?;
     Ok(Some((iov, payload)))
 }
 
-/// The whole history of a folder in a tag, in insertion order.
+/// The whole history of a folder in a tag, in insertion order ([`DbError::NoTag`] when
+/// there is no such tag; empty when the tag has nothing of this folder).
 pub fn history(b: &mut dyn Backend, tag: &str, folder: &str) -> Result<Vec<IovRecord>> {
     let folder = folder_or_err(folder)?;
     let mut tx = b.begin(false)?;
@@ -643,6 +711,9 @@ pub fn history(b: &mut dyn Backend, tag: &str, folder: &str) -> Result<Vec<IovRe
             ColType::Text,
         ],
     )?;
+    if rows.is_empty() && !tag_exists(tx.as_mut(), tag)? {
+        return Err(no_tag(tx.as_mut(), tag)?);
+    }
     let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
     Ok(rows
         .iter()

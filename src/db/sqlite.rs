@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, ErrorCode, Transaction, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
 
 use super::payload::Value;
 use super::schema::{ColType, Dialect};
@@ -39,6 +39,26 @@ impl Sqlite {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(err_at(path))?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(err_at(path))?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(err_at(path))?;
+        Ok(Sqlite { conn, path: path.to_path_buf() })
+    }
+
+    /// Opens a database file that exists, never creating one (nor its directory) and
+    /// writing nothing: a missing path is [`DbError::NoDatabase`].
+    pub fn open_existing(path: &Path) -> Result<Self> {
+        let missing = || DbError::NoDatabase(path.to_path_buf());
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => return Err(missing()),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(missing()),
+            Err(e) => return Err(DbError::Backend(format!("{}: {e}", path.display()))),
+        }
+        // No SQLITE_OPEN_CREATE: a file removed since the check is not made again.
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(|e| match e.sqlite_error_code() {
+            Some(ErrorCode::CannotOpen) if !path.exists() => missing(),
+            _ => DbError::Backend(format!("{}: {e}", path.display())),
+        })?;
+        conn.busy_timeout(Duration::from_secs(60)).map_err(err)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(err_at(path))?;
         Ok(Sqlite { conn, path: path.to_path_buf() })
     }
 }
