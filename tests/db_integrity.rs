@@ -81,6 +81,9 @@ fn replace_upsert_and_truncate_cannot_change_what_was_stored() {
             ("INSERT INTO payloads (hash, folder, nrows, created_at_us) SELECT hash, folder, 1, 1 FROM payloads WHERE $1 ON CONFLICT (hash) DO UPDATE SET nrows = 1", t.clone()),
             ("INSERT INTO f_gain_constants (payload_hash, row_index, gain) SELECT payload_hash, row_index, 5 FROM f_gain_constants WHERE $1 ON CONFLICT (payload_hash, row_index) DO UPDATE SET gain = excluded.gain", t.clone()),
             ("INSERT INTO schema_migrations (version, applied_at_us) VALUES (1, 0) ON CONFLICT (version) DO UPDATE SET applied_at_us = 0 WHERE $1", t.clone()),
+            // No row is added to a stored payload, nor rows without a payload record.
+            ("INSERT INTO f_gain_constants (payload_hash, row_index, gain) SELECT hash, nrows, 1 FROM payloads WHERE $1", t.clone()),
+            ("INSERT INTO f_gain_constants (payload_hash, row_index, gain) SELECT hash, -1, 1 FROM payloads WHERE $1", t.clone()),
             // A tag keeps its name and creation time, locked or not.
             ("UPDATE tags SET name = 'renamed' WHERE name = 'open' AND $1", t.clone()),
             ("UPDATE tags SET created_at_us = 0 WHERE name = 'open' AND $1", t.clone()),

@@ -245,6 +245,9 @@ pub fn append_only_tables() -> Vec<(String, Vec<&'static str>)> {
 /// lock it) keeps its name, rowid and creation time, so `UPDATE OR REPLACE` cannot make
 /// it take the place of another one. `schema_migrations` becomes append-only too.
 ///
+/// Both: a folder table takes only rows inside their payload's record (row index
+/// `0..nrows` of a recorded payload), so no row can be added to a payload once stored.
+///
 /// PostgreSQL: `TRUNCATE` fires no row trigger; BEFORE TRUNCATE statement triggers
 /// refuse it on every append-only table (also through `TRUNCATE ... CASCADE`). The
 /// same fixed tag keys, and `schema_migrations` append-only.
@@ -268,6 +271,14 @@ pub fn migration_3(d: Dialect) -> Vec<String> {
                  BEGIN SELECT RAISE(ABORT, 'a tag keeps its name and creation time'); END"
                     .into(),
             );
+            for f in folders() {
+                let t = f.table();
+                s.push(format!(
+                    "CREATE TRIGGER {t}_in_payload BEFORE INSERT ON {t} \
+                     WHEN NEW.row_index < 0 OR NEW.row_index >= COALESCE((SELECT nrows FROM payloads WHERE hash = NEW.payload_hash), 0) \
+                     BEGIN SELECT RAISE(ABORT, '{t}: a row outside the rows 0..nrows of its payload record'); END"
+                ));
+            }
             s.push("CREATE TRIGGER schema_migrations_no_update BEFORE UPDATE ON schema_migrations BEGIN SELECT RAISE(ABORT, 'schema_migrations is append-only'); END".into());
             s.push("CREATE TRIGGER schema_migrations_no_delete BEFORE DELETE ON schema_migrations BEGIN SELECT RAISE(ABORT, 'schema_migrations is append-only'); END".into());
         }
@@ -283,6 +294,16 @@ pub fn migration_3(d: Dialect) -> Vec<String> {
             );
             s.push("CREATE TRIGGER tags_keys_fixed BEFORE UPDATE ON tags FOR EACH ROW EXECUTE FUNCTION gm2dqc_tag_keys_fixed()".into());
             s.push("CREATE TRIGGER schema_migrations_append_only BEFORE UPDATE OR DELETE ON schema_migrations FOR EACH ROW EXECUTE FUNCTION gm2dqc_append_only()".into());
+            s.push(
+                "CREATE FUNCTION gm2dqc_row_in_payload() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                 IF NEW.row_index < 0 OR NEW.row_index >= COALESCE((SELECT nrows FROM payloads WHERE hash = NEW.payload_hash), 0) THEN \
+                 RAISE EXCEPTION '%: row % is outside the rows of payload %', TG_TABLE_NAME, NEW.row_index, NEW.payload_hash; END IF; RETURN NEW; END $$"
+                    .into(),
+            );
+            for f in folders() {
+                let t = f.table();
+                s.push(format!("CREATE TRIGGER {t}_in_payload BEFORE INSERT ON {t} FOR EACH ROW EXECUTE FUNCTION gm2dqc_row_in_payload()"));
+            }
         }
     }
     s
