@@ -199,6 +199,38 @@ fn an_existing_version_2_database_gets_migration_3_when_opened() {
     }
 }
 
+#[test]
+fn on_postgres_only_the_owner_applies_migration_3_and_readers_read_meanwhile() {
+    let Some((_, url, _dir)) = databases("owner").into_iter().find(|(l, _, _)| l == "postgres") else {
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true but no PostgreSQL test server");
+        eprintln!("skipped: no PostgreSQL test server");
+        return;
+    };
+    make_version_2("postgres", &url);
+    let dbname = url.split("///").nth(1).unwrap().split('?').next().unwrap().to_string();
+    let (r, w) = (format!("r_{dbname}"), format!("w_{dbname}"));
+    let mut owner = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+    owner
+        .batch_execute(&format!(
+            "DROP ROLE IF EXISTS {r}; CREATE ROLE {r} LOGIN; GRANT SELECT ON ALL TABLES IN SCHEMA public TO {r}; \
+             DROP ROLE IF EXISTS {w}; CREATE ROLE {w} LOGIN; GRANT SELECT, INSERT ON ALL TABLES IN SCHEMA public TO {w}; GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO {w}; GRANT UPDATE (locked, locked_at_us) ON tags TO {w}"
+        ))
+        .unwrap();
+    let as_user = |role: &str| url.replace("user=postgres", &format!("user={role}"));
+    let e = db::open(&as_user(&w)).err().expect("a writer cannot add triggers");
+    assert!(matches!(&e, DbError::Migration { version: 3, .. }), "{e:?}");
+    assert!(e.to_string().contains("run `gm2dqc db init` as the owner"), "{e}");
+    let mut reader = db::open_existing(&as_user(&r)).unwrap();
+    assert_eq!(db::tags(reader.as_mut()).unwrap(), [], "the reader reads the version-2 database");
+    let versions = |c: &mut postgres::Client| c.query_one("SELECT MAX(version) FROM schema_migrations", &[]).unwrap().get::<_, i64>(0);
+    assert_eq!(versions(&mut owner), 2, "nothing of the failed migration");
+    db::open(&url).unwrap();
+    assert_eq!(versions(&mut owner), 3);
+    let mut writer = db::open(&as_user(&w)).unwrap();
+    db::upload(writer.as_mut(), "t", &[(Iov::runs(1, 1), gain_payload(1.0))], &prov("ds")).unwrap();
+    assert!(db::get(reader.as_mut(), "t", "gain_constants", (1, 0), None).unwrap().is_some());
+}
+
 /// The page-size and a page of a SQLite file.
 fn page_size(file: &[u8]) -> usize {
     match u16::from_be_bytes([file[16], file[17]]) {

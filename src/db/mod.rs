@@ -38,6 +38,11 @@ pub enum DbError {
     Payload(String),
     #[error("the database has schema version {found}, this gm2dqc reads {expected}: {hint}")]
     Schema { found: i64, expected: i64, hint: &'static str },
+    #[error(
+        "the database needs migration {version} of gm2dqc's schema, and applying it failed ({detail}); on PostgreSQL only the database's owner \
+         can apply it: run `gm2dqc db init` as the owner (the read-only commands work meanwhile)"
+    )]
+    Migration { version: i64, detail: String },
     #[error("invalid database URL `{0}`: expected postgres://..., postgresql://..., sqlite:PATH or a file path")]
     Url(String),
     #[error("no conditions database at {}: the stages write OUT/conditions.sqlite; give it with --db PATH (or postgres://...) or $GM2DQC_DB", .0.display())]
@@ -320,7 +325,10 @@ pub fn migrate(b: &mut dyn Backend) -> Result<i64> {
     for (version, statements) in schema::migrations(d) {
         if found < version {
             for stmt in statements {
-                tx.exec(&stmt, &[])?;
+                tx.exec(&stmt, &[]).map_err(|e| match e {
+                    DbError::Backend(detail) => DbError::Migration { version, detail },
+                    other => other,
+                })?;
             }
             let now = tx.now_us()?;
             tx.exec("INSERT INTO schema_migrations (version, applied_at_us) VALUES ($1, $2)", &[Value::Int(version), Value::Int(now)])?;
