@@ -245,12 +245,12 @@ pub fn append_only_tables() -> Vec<(String, Vec<&'static str>)> {
 /// lock it) keeps its name, rowid and creation time, so `UPDATE OR REPLACE` cannot make
 /// it take the place of another one. `schema_migrations` becomes append-only too.
 ///
-/// Both: a folder table takes only rows inside their payload's record (row index
-/// `0..nrows` of a recorded payload), so no row can be added to a payload once stored.
-///
 /// PostgreSQL: `TRUNCATE` fires no row trigger; BEFORE TRUNCATE statement triggers
 /// refuse it on every append-only table (also through `TRUNCATE ... CASCADE`). The
 /// same fixed tag keys, and `schema_migrations` append-only.
+///
+/// Both: a folder table takes only rows inside their payload's record (row index
+/// `0..nrows` of a recorded payload), so no row can be added to a payload once stored.
 pub fn migration_3(d: Dialect) -> Vec<String> {
     let mut s = Vec::new();
     match d {
