@@ -12,8 +12,30 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
     hex(&Sha256::digest(bytes))
 }
 
+/// The first 12 characters of a hash or id, for messages and listings: never panics,
+/// whatever the value (shorter, or not ASCII, as a damaged or foreign database may
+/// hold); cut on a character boundary.
+pub fn short_hash(s: &str) -> &str {
+    match s.char_indices().nth(12) {
+        Some((end, _)) => &s[..end],
+        None => s,
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn short_hash_cuts_on_characters_and_keeps_short_values() {
+        use super::short_hash;
+        assert_eq!(short_hash("ba7816bf8f01cfea414140de5dae2223"), "ba7816bf8f01");
+        assert_eq!(short_hash("ab12"), "ab12");
+        assert_eq!(short_hash(""), "");
+        assert_eq!(short_hash("123456789012"), "123456789012");
+        // 'é' is 2 bytes and 'µ' too: byte 12 falls inside a character.
+        assert_eq!(short_hash("ééééééµµµµµµxyz"), "ééééééµµµµµµ");
+        assert_eq!(short_hash("a€€€€€€€€€€€€€"), "a€€€€€€€€€€€");
+    }
+
     #[test]
     fn known_digest() {
         // FIPS 180-2 example: SHA-256("abc").

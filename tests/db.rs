@@ -15,7 +15,7 @@ use polars::prelude::*;
 use crate::common::TempDir;
 
 /// A fresh empty database of each backend: (label, URL, scratch dir kept alive).
-fn databases(tag: &str) -> Vec<(String, String, TempDir)> {
+pub(crate) fn databases(tag: &str) -> Vec<(String, String, TempDir)> {
     static N: AtomicUsize = AtomicUsize::new(0);
     let dir = TempDir::new(&format!("db-{tag}"));
     let mut out = vec![("sqlite".to_string(), dir.0.join("conditions.sqlite").display().to_string(), dir)];
@@ -36,7 +36,7 @@ fn databases(tag: &str) -> Vec<(String, String, TempDir)> {
 }
 
 /// A gain_constants payload whose values depend on `seed`.
-fn gain_payload(seed: f64) -> Payload {
+pub(crate) fn gain_payload(seed: f64) -> Payload {
     let folder = schema::folder("gain_constants").unwrap();
     let n = 1296;
     let mut cols: Vec<Column> = Vec::new();
@@ -52,13 +52,13 @@ fn gain_payload(seed: f64) -> Payload {
     Payload::from_frame(&folder, &DataFrame::new_infer_height(cols).unwrap()).unwrap()
 }
 
-fn prov(dataset: &str) -> Provenance {
+pub(crate) fn prov(dataset: &str) -> Provenance {
     let mut p = Provenance::here(dataset, Some("c0ffee".into()), vec![InputFile { path: "/data/gm2_15921.00001.root".into(), size: 4_000_000, sha256: "ab".repeat(32) }]);
     p.user = "shifter".into();
     p
 }
 
-fn counts(b: &mut dyn Backend) -> std::collections::BTreeMap<String, i64> {
+pub(crate) fn counts(b: &mut dyn Backend) -> std::collections::BTreeMap<String, i64> {
     db::table_counts(b).unwrap()
 }
 
@@ -159,7 +159,7 @@ fn sql_in_names_is_only_data() {
         let h = db::history(b.as_mut(), evil, "gain_constants").unwrap();
         assert_eq!(h[0].dataset, "ds\"; DELETE FROM tags; --");
         assert_eq!(db::upload_inputs(b.as_mut(), r.upload_id.unwrap()).unwrap()[0].path, p.inputs[0].path);
-        assert!(matches!(db::get(b.as_mut(), evil, "gain_constants; DROP TABLE tags", (1, 0), None), Err(DbError::NoFolder(_))));
+        assert!(matches!(db::get(b.as_mut(), evil, "gain_constants; DROP TABLE tags", (1, 0), None), Err(DbError::NoFolder { .. })));
         assert_eq!(counts(b.as_mut())["iovs"], 1, "{label}");
     }
 }

@@ -8,6 +8,7 @@ mod analysis;
 mod pipeline;
 mod cuts;
 mod db;
+mod db_integrity;
 mod cli;
 mod simulate;
 mod plots;

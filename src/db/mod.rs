@@ -28,18 +28,54 @@ pub enum DbError {
     Backend(String),
     #[error("tag `{0}` is locked: it accepts no more uploads (make a new tag)")]
     TagLocked(String),
-    #[error("no tag `{0}` (`gm2dqc db tags` lists them)")]
-    NoTag(String),
-    #[error("no folder `{0}`; folders: gain_constants, calo_channel_status, tracker_channel_status, subrun_metrics, subrun_status")]
-    NoFolder(String),
+    #[error("no tag `{tag}`; known tags: {} (`gm2dqc db tags` lists them)", list_or(.known, "none yet (an upload creates its tag)"))]
+    NoTag { tag: String, known: Vec<String> },
+    #[error("no folder `{folder}`; folders: {}", .known.join(", "))]
+    NoFolder { folder: String, known: Vec<String> },
     #[error("intervals {a} and {b} of one upload overlap")]
     Overlap { a: Iov, b: Iov },
     #[error("payload: {0}")]
     Payload(String),
     #[error("the database has schema version {found}, this gm2dqc reads {expected}: {hint}")]
     Schema { found: i64, expected: i64, hint: &'static str },
+    #[error(
+        "the database needs migration {version} of gm2dqc's schema, and applying it failed ({detail}); on PostgreSQL only the database's owner \
+         can apply it: run `gm2dqc db init` as the owner (the read-only commands work meanwhile)"
+    )]
+    Migration { version: i64, detail: String },
     #[error("invalid database URL `{0}`: expected postgres://..., postgresql://..., sqlite:PATH or a file path")]
     Url(String),
+    #[error("no conditions database at {}: the stages write OUT/conditions.sqlite; give it with --db PATH (or postgres://...) or $GM2DQC_DB", .0.display())]
+    NoDatabase(std::path::PathBuf),
+    #[error("{0} holds no conditions database (no gm2dqc schema): give the right --db or $GM2DQC_DB, or create one with `gm2dqc db init`")]
+    NoSchema(String),
+    /// What a read returned is not what was stored: rows missing, or rows that do not
+    /// hash to the payload's name. Nothing is returned.
+    #[error(
+        "damaged conditions data: {folder} in tag `{tag}`, interval {iov}, payload {}: {}; nothing was returned. Restore the database from a backup, \
+         or upload the outputs again into a new database (a new tag in this one would share the damaged payload, which is stored once by content)",
+        crate::checksum::short_hash(.payload),
+        corrupt_problem(*.expected_rows, *.found_rows, .found_hash.as_deref())
+    )]
+    Corrupt { folder: String, tag: String, iov: Iov, payload: String, expected_rows: Option<i64>, found_rows: usize, found_hash: Option<String> },
+    #[error("the database file {location} is damaged ({detail}): restore it from a backup, or upload the outputs again into a new database")]
+    Damaged { location: String, detail: String },
+}
+
+fn list_or(items: &[String], none: &str) -> String {
+    if items.is_empty() { none.to_string() } else { items.join(", ") }
+}
+
+fn corrupt_problem(expected: Option<i64>, found: usize, found_hash: Option<&str>) -> String {
+    let mut p = match expected {
+        None => format!("its payload record is missing ({found} rows read)"),
+        Some(n) if n != found as i64 => format!("its payload record says {n} rows, {found} were read"),
+        Some(n) => format!("{n} rows as recorded"),
+    };
+    if let Some(h) = found_hash {
+        p.push_str(&format!(", but the rows read hash to {}, not to the payload's name", crate::checksum::short_hash(h)));
+    }
+    p
 }
 
 pub type Result<T> = std::result::Result<T, DbError>;
@@ -203,20 +239,67 @@ pub trait Backend {
     fn location(&self) -> String;
 }
 
-/// Opens a database: `postgres://...`/`postgresql://...`, `sqlite:PATH` or a path.
-/// Applies the migrations that are missing.
+/// Where a URL points.
+enum Location<'a> {
+    Postgres(&'a str),
+    Sqlite(&'a std::path::Path),
+}
+
+fn location(url: &str) -> Result<Location<'_>> {
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        return Ok(Location::Postgres(url));
+    }
+    let path = url.strip_prefix("sqlite:").unwrap_or(url);
+    if path.is_empty() {
+        return Err(DbError::Url(url.to_string()));
+    }
+    Ok(Location::Sqlite(std::path::Path::new(path)))
+}
+
+/// Opens a database: `postgres://...`/`postgresql://...`, `sqlite:PATH` or a path
+/// (created when missing). Applies the migrations that are missing.
 pub fn open(url: &str) -> Result<Box<dyn Backend>> {
-    let mut b: Box<dyn Backend> = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        Box::new(postgres::Postgres::connect(url)?)
-    } else {
-        let path = url.strip_prefix("sqlite:").unwrap_or(url);
-        if path.is_empty() {
-            return Err(DbError::Url(url.to_string()));
-        }
-        Box::new(sqlite::Sqlite::open(std::path::Path::new(path))?)
+    let mut b: Box<dyn Backend> = match location(url)? {
+        Location::Postgres(u) => Box::new(postgres::Postgres::connect(u)?),
+        Location::Sqlite(p) => Box::new(sqlite::Sqlite::open(p)?),
     };
     migrate(b.as_mut())?;
     Ok(b)
+}
+
+/// Opens a database that exists, for reading (`db get`, `tags`, `history`, `status`):
+/// creates nothing and writes nothing, not even a migration. A SQLite path that is not
+/// there is [`DbError::NoDatabase`]; a database without gm2dqc's schema is
+/// [`DbError::NoSchema`]; one newer than this build is [`DbError::Schema`]. An older
+/// schema is read as it is (migrations only add protections and tables), and gets the
+/// missing migrations the next time a writer opens it with [`open`].
+pub fn open_existing(url: &str) -> Result<Box<dyn Backend>> {
+    let mut b: Box<dyn Backend> = match location(url)? {
+        Location::Postgres(u) => Box::new(postgres::Postgres::connect(u)?),
+        Location::Sqlite(p) => Box::new(sqlite::Sqlite::open_existing(p)?),
+    };
+    let found = {
+        let mut tx = b.begin(false)?;
+        match schema_table_exists(tx.as_mut())? {
+            true => one_int(tx.as_mut(), "SELECT MAX(version) FROM schema_migrations", &[])?.unwrap_or(0),
+            false => 0,
+        }
+    };
+    if found < 1 {
+        return Err(DbError::NoSchema(b.location()));
+    }
+    if found > schema::SCHEMA_VERSION {
+        return Err(DbError::Schema { found, expected: schema::SCHEMA_VERSION, hint: "use a newer gm2dqc for this database" });
+    }
+    Ok(b)
+}
+
+fn schema_table_exists(tx: &mut dyn Tx) -> Result<bool> {
+    let n = match tx.dialect() {
+        Dialect::Postgres => one_int(tx, "SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'schema_migrations'", &[])?,
+        Dialect::Sqlite => one_int(tx, "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'", &[])?,
+    };
+    Ok(n == Some(1))
 }
 
 fn one_int(tx: &mut dyn Tx, sql: &str, params: &[Value]) -> Result<Option<i64>> {
@@ -232,21 +315,20 @@ pub fn migrate(b: &mut dyn Backend) -> Result<i64> {
         tx.query("SELECT pg_advisory_xact_lock(7420260001)::text", &[], &[ColType::Text])?;
     }
     // Look before creating: a reader role may not create anything.
-    let exists = match d {
-        Dialect::Postgres => one_int(tx.as_mut(), "SELECT COUNT(*) FROM pg_tables WHERE schemaname = current_schema() AND tablename = 'schema_migrations'", &[])?,
-        Dialect::Sqlite => one_int(tx.as_mut(), "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'", &[])?,
-    };
-    if exists != Some(1) {
+    if !schema_table_exists(tx.as_mut())? {
         tx.exec("CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied_at_us BIGINT NOT NULL)", &[])?;
     }
     let found = one_int(tx.as_mut(), "SELECT MAX(version) FROM schema_migrations", &[])?.unwrap_or(0);
     if found > schema::SCHEMA_VERSION {
         return Err(DbError::Schema { found, expected: schema::SCHEMA_VERSION, hint: "use a newer gm2dqc for this database" });
     }
-    for (version, statements) in [(1, schema::migration_1(d)), (2, schema::migration_2(d))] {
+    for (version, statements) in schema::migrations(d) {
         if found < version {
             for stmt in statements {
-                tx.exec(&stmt, &[])?;
+                tx.exec(&stmt, &[]).map_err(|e| match e {
+                    DbError::Backend(detail) => DbError::Migration { version, detail },
+                    other => other,
+                })?;
             }
             let now = tx.now_us()?;
             tx.exec("INSERT INTO schema_migrations (version, applied_at_us) VALUES ($1, $2)", &[Value::Int(version), Value::Int(now)])?;
@@ -257,7 +339,17 @@ pub fn migrate(b: &mut dyn Backend) -> Result<i64> {
 }
 
 fn folder_or_err(name: &str) -> Result<Folder> {
-    schema::folder(name).ok_or_else(|| DbError::NoFolder(name.to_string()))
+    schema::folder(name).ok_or_else(|| DbError::NoFolder { folder: name.to_string(), known: schema::folders().iter().map(|f| f.name.to_string()).collect() })
+}
+
+/// [`DbError::NoTag`] for `tag`, with the tags there are.
+fn no_tag(tx: &mut dyn Tx, tag: &str) -> Result<DbError> {
+    let known = tx.query("SELECT name FROM tags ORDER BY name", &[], &[ColType::Text])?;
+    Ok(DbError::NoTag { tag: tag.to_string(), known: known.into_iter().filter_map(|r| r[0].as_str().map(str::to_string)).collect() })
+}
+
+fn tag_exists(tx: &mut dyn Tx, tag: &str) -> Result<bool> {
+    Ok(one_int(tx, "SELECT COUNT(*) FROM tags WHERE name = $1", &[Value::Text(tag.into())])? == Some(1))
 }
 
 fn iov_params(iov: &Iov) -> [Value; 4] {
@@ -281,11 +373,14 @@ pub fn create_tag(b: &mut dyn Backend, name: &str, description: &str) -> Result<
     Ok(created)
 }
 
-/// Inserts the tag unless it exists; true when it was created.
+/// Inserts the tag unless it exists; true when it was created. Never an insert that
+/// conflicts (SQLite's triggers refuse those, migration 3): `WHERE NOT EXISTS` is exact
+/// under SQLite's write lock; on PostgreSQL `ON CONFLICT` covers a concurrent creation.
 fn ensure_tag(tx: &mut dyn Tx, name: &str, description: &str) -> Result<bool> {
     let now = tx.now_us()?;
     let n = tx.exec(
-        "INSERT INTO tags (name, description, created_at_us) VALUES ($1, $2, $3) ON CONFLICT (name) DO NOTHING",
+        "INSERT INTO tags (name, description, created_at_us) SELECT CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($3 AS BIGINT) \
+         WHERE NOT EXISTS (SELECT 1 FROM tags WHERE name = $1) ON CONFLICT (name) DO NOTHING",
         &[Value::Text(name.into()), Value::Text(description.into()), Value::Int(now)],
     )?;
     Ok(n == 1)
@@ -295,7 +390,7 @@ fn ensure_tag(tx: &mut dyn Tx, name: &str, description: &str) -> Result<bool> {
 pub fn lock_tag(b: &mut dyn Backend, name: &str) -> Result<bool> {
     let mut tx = b.begin(true)?;
     let locked = tx.query("SELECT locked FROM tags WHERE name = $1", &[Value::Text(name.into())], &[ColType::Bool])?;
-    let Some(row) = locked.first() else { return Err(DbError::NoTag(name.into())) };
+    let Some(row) = locked.first() else { return Err(no_tag(tx.as_mut(), name)?) };
     if row[0] == Value::Bool(true) {
         return Ok(false);
     }
@@ -329,6 +424,10 @@ pub fn tags(b: &mut dyn Backend) -> Result<Vec<TagInfo>> {
 /// Uploads payloads for intervals of one folder into a tag, in one transaction: all
 /// or nothing. Intervals whose content is already current in the tag are skipped;
 /// when nothing is new, nothing is written (not even provenance).
+///
+/// Values are stored [`Payload::canonical`] (a NaN as null, -0.0 as 0.0). A payload
+/// already stored (the same content, in this tag or another) is read back and checked
+/// before it is relied on: a damaged one is [`DbError::Corrupt`], never "unchanged".
 pub fn upload(b: &mut dyn Backend, tag: &str, items: &[(Iov, Payload)], prov: &Provenance) -> Result<UploadReport> {
     Ok(upload_all(b, tag, &[items.to_vec()], prov)?.remove(0))
 }
@@ -339,7 +438,9 @@ pub fn upload_all(b: &mut dyn Backend, tag: &str, groups: &[Vec<(Iov, Payload)>]
     let mut tx = b.begin(true)?;
     let mut reports = Vec::with_capacity(groups.len());
     for items in groups {
-        reports.push(upload_in(tx.as_mut(), tag, items, prov)?);
+        // Stored, and named, as every backend returns them.
+        let items: Vec<(Iov, Payload)> = items.iter().map(|(iov, p)| (*iov, p.clone().canonical())).collect();
+        reports.push(upload_in(tx.as_mut(), tag, &items, prov)?);
     }
     if reports.iter().any(|r| r.upload_id.is_some()) {
         tx.commit()?;
@@ -392,7 +493,10 @@ fn upload_in(tx: &mut dyn Tx, tag: &str, items: &[(Iov, Payload)], prov: &Proven
                  AND (i.end_run IS NULL OR j.first_run < i.end_run OR (j.first_run = i.end_run AND j.first_subrun < i.end_subrun)))",
             &[Value::Text(tag.into()), Value::Text(folder.name.into()), a, b_, c, e, Value::Text(hashes[k].clone())],
         )?;
-        if same != Some(1) {
+        if same == Some(1) {
+            // Current, but skipped only when what is stored is intact.
+            verify_stored(tx, tag, iov, &folder, &hashes[k])?;
+        } else {
             todo.push(k);
         }
     }
@@ -432,10 +536,14 @@ fn upload_in(tx: &mut dyn Tx, tag: &str, items: &[(Iov, Payload)], prov: &Proven
         let (iov, p) = sorted[k];
         let hash = &hashes[k];
         let inserted = tx.exec(
-            "INSERT INTO payloads (hash, folder, nrows, created_at_us) VALUES ($1, $2, $3, $4) ON CONFLICT (hash) DO NOTHING",
+            "INSERT INTO payloads (hash, folder, nrows, created_at_us) SELECT CAST($1 AS TEXT), CAST($2 AS TEXT), CAST($3 AS BIGINT), CAST($4 AS BIGINT) \
+             WHERE NOT EXISTS (SELECT 1 FROM payloads WHERE hash = $1) ON CONFLICT (hash) DO NOTHING",
             &[text(hash), text(folder.name), Value::Int(p.rows.len() as i64), Value::Int(now)],
         )?;
-        if inserted == 1 {
+        if inserted == 0 {
+            // Stored before: a new interval relies on it only when it is intact.
+            verify_stored(tx, tag, iov, &folder, hash)?;
+        } else {
             new_payloads += 1;
             let mut it = p.rows.iter().enumerate().map(|(i, r)| {
                 let mut v = Vec::with_capacity(r.len() + 2);
@@ -461,22 +569,106 @@ fn upload_in(tx: &mut dyn Tx, tag: &str, items: &[(Iov, Payload)], prov: &Proven
 const COVERS: &str = "(i.first_run < $3 OR (i.first_run = $3 AND i.first_subrun <= $4)) \
      AND (i.end_run IS NULL OR i.end_run > $3 OR (i.end_run = $3 AND i.end_subrun > $4))";
 
+/// The columns after which [`split_stored`] reads a payload: the payload record's row
+/// count and creation time, the row index, then the folder's columns. `src` names the
+/// payload hash; every join is a LEFT JOIN, so a missing record or missing rows still
+/// give one row (of nulls) to tell it by.
+fn stored_columns_sql(folder: &Folder, src: &str) -> (String, String, Vec<ColType>) {
+    let cols: Vec<String> = folder.columns.iter().map(|(n, _)| format!("r.\"{n}\"")).collect();
+    let select = format!("p.nrows, p.created_at_us, r.row_index, {}", cols.join(", "));
+    let joins = format!("LEFT JOIN payloads p ON p.hash = {src} LEFT JOIN {} r ON r.payload_hash = {src}", folder.table());
+    let mut types = vec![ColType::Int; 3];
+    types.extend(folder.columns.iter().map(|(_, t)| *t));
+    (select, joins, types)
+}
+
+/// A payload as read back, before it is believed.
+struct Stored {
+    nrows: Option<i64>,
+    created_at_us: Option<i64>,
+    /// Whether the row indexes read are exactly 0, 1, ..., n - 1.
+    indexes_in_order: bool,
+    payload: Payload,
+}
+
+/// Splits rows laid out by [`stored_columns_sql`] (after `skip` leading columns).
+fn split_stored(folder: &Folder, rows: Vec<Vec<Value>>, skip: usize) -> Stored {
+    let nrows = rows.first().and_then(|r| r[skip].as_i64());
+    let created_at_us = rows.first().and_then(|r| r[skip + 1].as_i64());
+    // No row of the folder table: the LEFT JOIN gave one row with a null index.
+    let rows: Vec<Vec<Value>> = rows.into_iter().filter(|r| r[skip + 2] != Value::Null(ColType::Int)).collect();
+    let indexes_in_order = rows.iter().enumerate().all(|(i, r)| r[skip + 2].as_i64() == Some(i as i64));
+    let rows = rows.into_iter().map(|mut r| r.split_off(skip + 3)).collect();
+    Stored { nrows, created_at_us, indexes_in_order, payload: Payload { folder: folder.clone(), rows } }
+}
+
+/// The stored rows of payload `hash`, checked ([`check_stored`]).
+fn verify_stored(tx: &mut dyn Tx, tag: &str, iov: &Iov, folder: &Folder, hash: &str) -> Result<()> {
+    let (select, joins, types) = stored_columns_sql(folder, "q.h");
+    let rows = tx.query(&format!("SELECT {select} FROM (SELECT CAST($1 AS TEXT) AS h) q {joins} ORDER BY r.row_index"), &[Value::Text(hash.into())], &types)?;
+    check_stored(tx, tag, iov, hash, split_stored(folder, rows, 0)).map(drop)
+}
+
+/// What was read is what was stored under `hash`: as many rows as its record says,
+/// indexed 0..n, hashing to `hash`. Otherwise [`DbError::Corrupt`].
+///
+/// One allowance, for payloads stored before migration 3 made uploads canonical: on
+/// SQLite such a payload was named by the hash of its NaN and -0.0 values, and stored
+/// them as NULL and 0.0. When the rows hold such values, their count is right and the
+/// payload predates migration 3, it is accepted with a warning (the count is all that
+/// can be checked).
+fn check_stored(tx: &mut dyn Tx, tag: &str, iov: &Iov, hash: &str, s: Stored) -> Result<Payload> {
+    let found_rows = s.payload.rows.len();
+    let count_ok = s.nrows == Some(found_rows as i64) && s.indexes_in_order;
+    let found_hash = s.payload.hash();
+    if count_ok && found_hash == hash {
+        return Ok(s.payload);
+    }
+    let corrupt = |found_hash: Option<String>| DbError::Corrupt {
+        folder: s.payload.folder.name.to_string(),
+        tag: tag.to_string(),
+        iov: *iov,
+        payload: hash.to_string(),
+        expected_rows: s.nrows,
+        found_rows,
+        found_hash,
+    };
+    if !count_ok {
+        return Err(corrupt((found_hash != hash).then_some(found_hash)));
+    }
+    if tx.dialect() == Dialect::Sqlite && s.payload.rows.iter().flatten().any(Value::maybe_lossy) {
+        let canonical_since = one_int(tx, "SELECT applied_at_us FROM schema_migrations WHERE version = 3", &[])?;
+        if let (Some(created), Some(since)) = (s.created_at_us, canonical_since) {
+            if created < since {
+                tracing::warn!(
+                    tag,
+                    folder = s.payload.folder.name,
+                    payload = crate::checksum::short_hash(hash),
+                    "payload stored before uploads were canonical (NaN or -0.0 stored as NULL or 0.0): its row count is right, its hash cannot be checked"
+                );
+                return Ok(s.payload);
+            }
+        }
+    }
+    Err(corrupt(Some(found_hash)))
+}
+
 /// The constants of `folder` in `tag` valid at `point`, as the tag stood at `as_of_us`
 /// (now when `None`), in one query: the rows of the latest insertion that covers the
-/// point. `None` when no interval covers it.
+/// point. `None` when no interval covers it; [`DbError::NoTag`] when there is no such
+/// tag. What is returned is checked against what was stored: the row count of the
+/// payload's record and the content hash it is named by ([`DbError::Corrupt`]).
 pub fn get(b: &mut dyn Backend, tag: &str, folder: &str, point: Point, as_of_us: Option<i64>) -> Result<Option<(Iov, Payload)>> {
     let folder = folder_or_err(folder)?;
     let mut tx = b.begin(false)?;
-    let cols: Vec<String> = folder.columns.iter().map(|(n, _)| format!("r.\"{n}\"")).collect();
+    let (select, joins, types_stored) = stored_columns_sql(&folder, "best.payload_hash");
     let sql = format!(
         "WITH best AS (SELECT i.payload_hash, i.first_run, i.first_subrun, i.end_run, i.end_subrun FROM iovs i \
          WHERE i.tag = $1 AND i.folder = $2 AND {COVERS} AND i.inserted_at_us <= $5 ORDER BY i.inserted_at_us DESC, i.id DESC LIMIT 1) \
-         SELECT best.first_run, best.first_subrun, best.end_run, best.end_subrun, {} FROM best JOIN {} r ON r.payload_hash = best.payload_hash ORDER BY r.row_index",
-        cols.join(", "),
-        folder.table()
+         SELECT best.first_run, best.first_subrun, best.end_run, best.end_subrun, best.payload_hash, {select} FROM best {joins} ORDER BY r.row_index"
     );
-    let mut types = vec![ColType::Int; 4];
-    types.extend(folder.columns.iter().map(|(_, t)| *t));
+    let mut types = vec![ColType::Int, ColType::Int, ColType::Int, ColType::Int, ColType::Text];
+    types.extend(types_stored);
     let rows = tx.query(
         &sql,
         &[
@@ -488,12 +680,20 @@ pub fn get(b: &mut dyn Backend, tag: &str, folder: &str, point: Point, as_of_us:
         ],
         &types,
     )?;
-    let Some(first) = rows.first() else { return Ok(None) };
+    let Some(first) = rows.first() else {
+        if !tag_exists(tx.as_mut(), tag)? {
+            return Err(no_tag(tx.as_mut(), tag)?);
+        }
+        return Ok(None);
+    };
     let iov = iov_from(&first[..4]);
-    Ok(Some((iov, Payload { folder, rows: rows.into_iter().map(|mut r| r.split_off(4)).collect() })))
+    let hash = first[4].as_str().unwrap_or_default().to_string();
+    let payload = check_stored(tx.as_mut(), tag, &iov, &hash, split_stored(&folder, rows, 5))?;
+    Ok(Some((iov, payload)))
 }
 
-/// The whole history of a folder in a tag, in insertion order.
+/// The whole history of a folder in a tag, in insertion order ([`DbError::NoTag`] when
+/// there is no such tag; empty when the tag has nothing of this folder).
 pub fn history(b: &mut dyn Backend, tag: &str, folder: &str) -> Result<Vec<IovRecord>> {
     let folder = folder_or_err(folder)?;
     let mut tx = b.begin(false)?;
@@ -519,6 +719,9 @@ pub fn history(b: &mut dyn Backend, tag: &str, folder: &str) -> Result<Vec<IovRe
             ColType::Text,
         ],
     )?;
+    if rows.is_empty() && !tag_exists(tx.as_mut(), tag)? {
+        return Err(no_tag(tx.as_mut(), tag)?);
+    }
     let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
     Ok(rows
         .iter()

@@ -31,6 +31,24 @@ impl Value {
             _ => None,
         }
     }
+
+    /// The value as every backend stores and returns it: a NaN as null (SQLite stores
+    /// a bound NaN as NULL) and -0.0 as 0.0 (SQLite drops the sign of a zero). Uploads
+    /// store, and name by their hash, canonical values only, so what a read returns
+    /// hashes to the name it was stored under on either backend.
+    pub fn canonical(self) -> Value {
+        match self {
+            Value::Real(x) if x.is_nan() => Value::Null(ColType::Real),
+            Value::Real(x) if x == 0.0 => Value::Real(0.0),
+            v => v,
+        }
+    }
+
+    /// Whether SQLite may have stored this value in place of another one before
+    /// uploads were canonical (a null for a NaN, 0.0 for -0.0).
+    pub(crate) fn maybe_lossy(&self) -> bool {
+        matches!(self, Value::Null(ColType::Real)) || matches!(self, Value::Real(x) if *x == 0.0)
+    }
 }
 
 /// The rows of one folder for one interval.
@@ -45,14 +63,27 @@ fn column_values(df: &DataFrame, name: &str, t: ColType) -> Result<Vec<Value>, D
     let c = df.column(name).map_err(|_| DbError::Payload(format!("the table has no column `{name}`")))?;
     Ok(match t {
         ColType::Int => c.cast(&DataType::Int64).map_err(bad)?.i64().map_err(bad)?.iter().map(|v| v.map_or(Value::Null(t), Value::Int)).collect(),
-        ColType::Real => c.cast(&DataType::Float64).map_err(bad)?.f64().map_err(bad)?.iter().map(|v| v.map_or(Value::Null(t), Value::Real)).collect(),
+        ColType::Real => c.cast(&DataType::Float64).map_err(bad)?.f64().map_err(bad)?.iter().map(|v| v.map_or(Value::Null(t), |x| Value::Real(x).canonical())).collect(),
         ColType::Bool => c.bool().map_err(bad)?.iter().map(|v| v.map_or(Value::Null(t), Value::Bool)).collect(),
         ColType::Text => c.cast(&DataType::String).map_err(bad)?.str().map_err(bad)?.iter().map(|v| v.map_or(Value::Null(t), |s| Value::Text(s.to_string()))).collect(),
     })
 }
 
 impl Payload {
-    /// The rows of `df` (which must have the folder's columns; others are ignored).
+    /// The same rows with every value [`Value::canonical`].
+    pub fn canonical(mut self) -> Payload {
+        for row in &mut self.rows {
+            for v in row.iter_mut() {
+                if matches!(v, Value::Real(_)) {
+                    *v = std::mem::replace(v, Value::Null(ColType::Real)).canonical();
+                }
+            }
+        }
+        self
+    }
+
+    /// The rows of `df` (which must have the folder's columns; others are ignored),
+    /// canonical ([`Value::canonical`]).
     pub fn from_frame(folder: &Folder, df: &DataFrame) -> Result<Payload, DbError> {
         let cols: Vec<Vec<Value>> = folder.columns.iter().map(|(n, t)| column_values(df, n, *t)).collect::<Result<_, _>>()?;
         let rows = (0..df.height()).map(|i| cols.iter().map(|c| c[i].clone()).collect()).collect();
@@ -81,7 +112,8 @@ impl Payload {
     }
 
     /// SHA-256 of a canonical encoding of the folder, the columns and every value
-    /// (floating-point values by their bits), as lowercase hex.
+    /// (floating-point values by their bits), as lowercase hex. A payload is stored
+    /// under this name; reads recompute it from the rows they return.
     pub fn hash(&self) -> String {
         let mut h = Sha256::new();
         h.update(b"gm2dqc-payload-1\0");
@@ -114,5 +146,31 @@ impl Payload {
             }
         }
         crate::checksum::hex(&h.finalize())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_values_are_what_every_backend_returns() {
+        assert_eq!(Value::Real(f64::NAN).canonical(), Value::Null(ColType::Real));
+        assert_eq!(Value::Real(-0.0).canonical(), Value::Real(0.0));
+        let Value::Real(z) = Value::Real(-0.0).canonical() else { panic!("a real stays a real") };
+        assert!(z.is_sign_positive(), "the sign of zero is dropped");
+        assert_eq!(Value::Real(f64::NEG_INFINITY).canonical(), Value::Real(f64::NEG_INFINITY));
+        assert_eq!(Value::Int(-0).canonical(), Value::Int(0));
+        let folder = crate::db::schema::folder("gain_constants").unwrap();
+        let width = folder.columns.len();
+        let real = folder.columns.iter().position(|(_, t)| *t == ColType::Real).unwrap();
+        let mut row = vec![Value::Null(ColType::Int); width];
+        row[real] = Value::Real(f64::NAN);
+        let p = Payload { folder: folder.clone(), rows: vec![row.clone()] };
+        let c = p.clone().canonical();
+        assert_eq!(c.rows[0][real], Value::Null(ColType::Real));
+        assert_ne!(p.hash(), c.hash(), "the hash is of the values given; uploads give canonical ones");
+        row[real] = Value::Null(ColType::Real);
+        assert_eq!(c.hash(), Payload { folder, rows: vec![row] }.hash());
     }
 }

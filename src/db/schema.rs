@@ -10,7 +10,9 @@
 //!   time). The current constants at a point are those of the latest insertion that
 //!   covers it; "as of" a time, the latest insertion up to that time.
 //!
-//! Triggers make `iovs`, `payloads`, `uploads` and the folder tables append-only.
+//! Triggers make `iovs`, `payloads`, `uploads` and the folder tables append-only
+//! (migration 1), `stage_log` too (migration 2), and close the paths around row
+//! triggers (migration 3): SQLite's `REPLACE` family, PostgreSQL's `TRUNCATE`.
 
 /// A column type of a folder table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,8 +99,14 @@ pub fn folder(name: &str) -> Option<Folder> {
     folders().into_iter().find(|f| f.name == name)
 }
 
-/// The schema version this build writes and reads.
-pub const SCHEMA_VERSION: i64 = 2;
+/// The schema version this build writes and reads: the last of [`migrations`].
+pub const SCHEMA_VERSION: i64 = 3;
+
+/// Every migration of a dialect, in order: (version, statements). A database at
+/// version `v` gets those above `v`, in one transaction.
+pub fn migrations(d: Dialect) -> Vec<(i64, Vec<String>)> {
+    vec![(1, migration_1(d)), (2, migration_2(d)), (3, migration_3(d))]
+}
 
 /// The statements of migration 1 for a dialect.
 pub fn migration_1(d: Dialect) -> Vec<String> {
@@ -203,6 +211,99 @@ pub fn migration_2(d: Dialect) -> Vec<String> {
         }
         Dialect::Postgres => {
             s.push("CREATE TRIGGER stage_log_append_only BEFORE UPDATE OR DELETE ON stage_log FOR EACH ROW EXECUTE FUNCTION gm2dqc_append_only()".into());
+        }
+    }
+    s
+}
+
+/// The tables whose rows are never changed or removed once written, with the columns of
+/// their unique keys other than the rowid (SQLite's `REPLACE` deletes a row that
+/// conflicts on any of them): every table of migrations 1 and 2 and the record of
+/// migrations itself.
+pub fn append_only_tables() -> Vec<(String, Vec<&'static str>)> {
+    let mut t: Vec<(String, Vec<&'static str>)> = vec![
+        ("tags".into(), vec!["name"]),
+        ("uploads".into(), vec![]),
+        ("upload_inputs".into(), vec![]),
+        ("payloads".into(), vec!["hash"]),
+        ("iovs".into(), vec![]),
+        ("stage_log".into(), vec![]),
+        ("schema_migrations".into(), vec!["version"]),
+    ];
+    t.extend(folders().iter().map(|f| (f.table(), vec!["payload_hash", "row_index"])));
+    t
+}
+
+/// Migration 3: no path of the SQL language may change what was stored.
+///
+/// SQLite: `REPLACE`, `INSERT OR REPLACE`, `UPDATE OR REPLACE` and upserts resolve a key
+/// conflict by deleting the old row, and that deletion fires no DELETE trigger unless
+/// the connection set `PRAGMA recursive_triggers` (the client's choice). A BEFORE INSERT
+/// trigger runs before conflict resolution, so every append-only table refuses an
+/// insert whose rowid or unique key is already there; gm2dqc's own inserts never
+/// conflict (`INSERT ... SELECT ... WHERE NOT EXISTS`). A tag (which may be updated, to
+/// lock it) keeps its name, rowid and creation time, so `UPDATE OR REPLACE` cannot make
+/// it take the place of another one. `schema_migrations` becomes append-only too.
+///
+/// PostgreSQL: `TRUNCATE` fires no row trigger; BEFORE TRUNCATE statement triggers
+/// refuse it on every append-only table (also through `TRUNCATE ... CASCADE`). The
+/// same fixed tag keys, and `schema_migrations` append-only.
+///
+/// Both: a folder table takes only rows inside their payload's record (row index
+/// `0..nrows` of a recorded payload), so no row can be added to a payload once stored.
+pub fn migration_3(d: Dialect) -> Vec<String> {
+    let mut s = Vec::new();
+    match d {
+        Dialect::Sqlite => {
+            for (t, key) in append_only_tables() {
+                let mut cond = vec![format!("EXISTS (SELECT 1 FROM {t} WHERE rowid = NEW.rowid)")];
+                if !key.is_empty() {
+                    let eq: Vec<String> = key.iter().map(|k| format!("\"{k}\" = NEW.\"{k}\"")).collect();
+                    cond.push(format!("EXISTS (SELECT 1 FROM {t} WHERE {})", eq.join(" AND ")));
+                }
+                s.push(format!(
+                    "CREATE TRIGGER {t}_no_replace BEFORE INSERT ON {t} WHEN {} BEGIN SELECT RAISE(ABORT, '{t}: a row with this key exists and is never replaced'); END",
+                    cond.join(" OR ")
+                ));
+            }
+            s.push(
+                "CREATE TRIGGER tags_keys_fixed BEFORE UPDATE ON tags WHEN NEW.rowid IS NOT OLD.rowid OR NEW.name IS NOT OLD.name OR NEW.created_at_us IS NOT OLD.created_at_us \
+                 BEGIN SELECT RAISE(ABORT, 'a tag keeps its name and creation time'); END"
+                    .into(),
+            );
+            for f in folders() {
+                let t = f.table();
+                s.push(format!(
+                    "CREATE TRIGGER {t}_in_payload BEFORE INSERT ON {t} \
+                     WHEN NEW.row_index < 0 OR NEW.row_index >= COALESCE((SELECT nrows FROM payloads WHERE hash = NEW.payload_hash), 0) \
+                     BEGIN SELECT RAISE(ABORT, '{t}: a row outside the rows 0..nrows of its payload record'); END"
+                ));
+            }
+            s.push("CREATE TRIGGER schema_migrations_no_update BEFORE UPDATE ON schema_migrations BEGIN SELECT RAISE(ABORT, 'schema_migrations is append-only'); END".into());
+            s.push("CREATE TRIGGER schema_migrations_no_delete BEFORE DELETE ON schema_migrations BEGIN SELECT RAISE(ABORT, 'schema_migrations is append-only'); END".into());
+        }
+        Dialect::Postgres => {
+            for (t, _) in append_only_tables() {
+                s.push(format!("CREATE TRIGGER {t}_no_truncate BEFORE TRUNCATE ON {t} FOR EACH STATEMENT EXECUTE FUNCTION gm2dqc_append_only()"));
+            }
+            s.push(
+                "CREATE FUNCTION gm2dqc_tag_keys_fixed() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                 IF NEW.name IS DISTINCT FROM OLD.name OR NEW.created_at_us IS DISTINCT FROM OLD.created_at_us THEN \
+                 RAISE EXCEPTION 'tag % keeps its name and creation time', OLD.name; END IF; RETURN NEW; END $$"
+                    .into(),
+            );
+            s.push("CREATE TRIGGER tags_keys_fixed BEFORE UPDATE ON tags FOR EACH ROW EXECUTE FUNCTION gm2dqc_tag_keys_fixed()".into());
+            s.push("CREATE TRIGGER schema_migrations_append_only BEFORE UPDATE OR DELETE ON schema_migrations FOR EACH ROW EXECUTE FUNCTION gm2dqc_append_only()".into());
+            s.push(
+                "CREATE FUNCTION gm2dqc_row_in_payload() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN \
+                 IF NEW.row_index < 0 OR NEW.row_index >= COALESCE((SELECT nrows FROM payloads WHERE hash = NEW.payload_hash), 0) THEN \
+                 RAISE EXCEPTION '%: row % is outside the rows of payload %', TG_TABLE_NAME, NEW.row_index, NEW.payload_hash; END IF; RETURN NEW; END $$"
+                    .into(),
+            );
+            for f in folders() {
+                let t = f.table();
+                s.push(format!("CREATE TRIGGER {t}_in_payload BEFORE INSERT ON {t} FOR EACH ROW EXECUTE FUNCTION gm2dqc_row_in_payload()"));
+            }
         }
     }
     s

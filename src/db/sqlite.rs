@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use rusqlite::types::Value as SqlValue;
-use rusqlite::{Connection, Transaction, TransactionBehavior};
+use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
 
 use super::payload::Value;
 use super::schema::{ColType, Dialect};
@@ -21,6 +21,14 @@ fn err(e: rusqlite::Error) -> DbError {
     DbError::Backend(e.to_string())
 }
 
+/// An error of a statement on the file at `path`: a damaged file is named as such.
+fn err_at(path: &Path) -> impl Fn(rusqlite::Error) -> DbError + '_ {
+    move |e| match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) => DbError::Damaged { location: path.display().to_string(), detail: e.to_string() },
+        _ => DbError::Backend(e.to_string()),
+    }
+}
+
 impl Sqlite {
     pub fn open(path: &Path) -> Result<Self> {
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -28,9 +36,29 @@ impl Sqlite {
         }
         let conn = Connection::open(path).map_err(|e| DbError::Backend(format!("{}: {e}", path.display())))?;
         conn.busy_timeout(Duration::from_secs(60)).map_err(err)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(err)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(err)?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(err)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(err_at(path))?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(err_at(path))?;
+        conn.pragma_update(None, "synchronous", "NORMAL").map_err(err_at(path))?;
+        Ok(Sqlite { conn, path: path.to_path_buf() })
+    }
+
+    /// Opens a database file that exists, never creating one (nor its directory) and
+    /// writing nothing: a missing path is [`DbError::NoDatabase`].
+    pub fn open_existing(path: &Path) -> Result<Self> {
+        let missing = || DbError::NoDatabase(path.to_path_buf());
+        match std::fs::metadata(path) {
+            Ok(m) if m.is_dir() => return Err(missing()),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(missing()),
+            Err(e) => return Err(DbError::Backend(format!("{}: {e}", path.display()))),
+        }
+        // No SQLITE_OPEN_CREATE: a file removed since the check is not made again.
+        let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX).map_err(|e| match e.sqlite_error_code() {
+            Some(ErrorCode::CannotOpen) if !path.exists() => missing(),
+            _ => DbError::Backend(format!("{}: {e}", path.display())),
+        })?;
+        conn.busy_timeout(Duration::from_secs(60)).map_err(err)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(err_at(path))?;
         Ok(Sqlite { conn, path: path.to_path_buf() })
     }
 }
@@ -38,7 +66,8 @@ impl Sqlite {
 impl Backend for Sqlite {
     fn begin(&mut self, write: bool) -> Result<Box<dyn Tx + '_>> {
         let behavior = if write { TransactionBehavior::Immediate } else { TransactionBehavior::Deferred };
-        Ok(Box::new(SqliteTx(self.conn.transaction_with_behavior(behavior).map_err(err)?)))
+        let path = self.path.as_path();
+        Ok(Box::new(SqliteTx(self.conn.transaction_with_behavior(behavior).map_err(err_at(path))?, path)))
     }
 
     fn location(&self) -> String {
@@ -46,7 +75,7 @@ impl Backend for Sqlite {
     }
 }
 
-struct SqliteTx<'c>(Transaction<'c>);
+struct SqliteTx<'c>(Transaction<'c>, &'c Path);
 
 /// `$N` placeholders as SQLite's `?N`.
 fn sql(s: &str) -> String {
@@ -81,26 +110,29 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn exec(&mut self, s: &str, params: &[Value]) -> Result<u64> {
+        let path = self.1;
         let p: Vec<SqlValue> = params.iter().map(bind).collect();
-        Ok(self.0.execute(&sql(s), rusqlite::params_from_iter(p)).map_err(err)? as u64)
+        Ok(self.0.execute(&sql(s), rusqlite::params_from_iter(p)).map_err(err_at(path))? as u64)
     }
 
     fn query(&mut self, s: &str, params: &[Value], types: &[ColType]) -> Result<Vec<Vec<Value>>> {
+        let path = self.1;
         let p: Vec<SqlValue> = params.iter().map(bind).collect();
-        let mut stmt = self.0.prepare(&sql(s)).map_err(err)?;
+        let mut stmt = self.0.prepare(&sql(s)).map_err(err_at(path))?;
         let rows = stmt
             .query_map(rusqlite::params_from_iter(p), |row| (0..types.len()).map(|i| row.get::<_, SqlValue>(i).map(|v| read(v, types[i]))).collect::<rusqlite::Result<Vec<Value>>>())
-            .map_err(err)?;
-        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(err)
+            .map_err(err_at(path))?;
+        rows.collect::<rusqlite::Result<Vec<_>>>().map_err(err_at(path))
     }
 
     fn bulk_insert(&mut self, table: &str, columns: &[(String, ColType)], rows: &mut dyn Iterator<Item = Vec<Value>>) -> Result<u64> {
+        let path = self.1;
         let names: Vec<String> = columns.iter().map(|(n, _)| format!("\"{n}\"")).collect();
         let marks: Vec<String> = (1..=columns.len()).map(|i| format!("?{i}")).collect();
-        let mut stmt = self.0.prepare_cached(&format!("INSERT INTO {table} ({}) VALUES ({})", names.join(", "), marks.join(", "))).map_err(err)?;
+        let mut stmt = self.0.prepare_cached(&format!("INSERT INTO {table} ({}) VALUES ({})", names.join(", "), marks.join(", "))).map_err(err_at(path))?;
         let mut n = 0;
         for r in rows {
-            stmt.execute(rusqlite::params_from_iter(r.iter().map(bind))).map_err(err)?;
+            stmt.execute(rusqlite::params_from_iter(r.iter().map(bind))).map_err(err_at(path))?;
             n += 1;
         }
         Ok(n)
@@ -111,6 +143,7 @@ impl Tx for SqliteTx<'_> {
     }
 
     fn commit(self: Box<Self>) -> Result<()> {
-        self.0.commit().map_err(err)
+        let path = self.1;
+        self.0.commit().map_err(err_at(path))
     }
 }
