@@ -42,23 +42,3 @@ mod tests {
         assert_eq!(super::sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
     }
 }
-
-/// The first 12 characters of a hash or an id, for messages (the whole of a shorter
-/// one); never splits a character, whatever the text read back.
-pub fn short_hash(s: &str) -> &str {
-    match s.char_indices().nth(12) {
-        Some((i, _)) => &s[..i],
-        None => s,
-    }
-}
-
-#[cfg(test)]
-mod short_hash_tests {
-    #[test]
-    fn short_hash_never_panics() {
-        assert_eq!(super::short_hash("0123456789abcdef"), "0123456789ab");
-        assert_eq!(super::short_hash("abc"), "abc");
-        assert_eq!(super::short_hash(""), "");
-        assert_eq!(super::short_hash("ééééééééééééé"), "éééééééééééé");
-    }
-}

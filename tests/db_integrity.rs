@@ -45,7 +45,7 @@ fn filled(b: &mut dyn Backend) {
     db::upload(b, "gold", &[(Iov::runs(1, 1), gain_payload(1.0)), (Iov::runs(2, 2), gain_payload(2.0))], &prov("ds")).unwrap();
     db::upload(b, "open", &[(Iov::runs(1, 1), gain_payload(3.0))], &prov("ds")).unwrap();
     db::lock_tag(b, "gold").unwrap();
-    board::set(b, "run3B", "metrics", State::Done, "").unwrap();
+    board::set(b, &board::Layout::gm2dqc(), &board::SetRequest::new("run3B", gm2dqc::job::Stage::Metrics, State::Done, "").new_dataset()).unwrap();
 }
 
 /// Runs `sql` (with `$1` bound to `param` when given) in a transaction of its own,
@@ -528,7 +528,7 @@ fn read_only_opening_creates_nothing_and_names_what_is_missing() {
         db::open(&url).unwrap();
         let mut b = db::open_existing(&url).unwrap();
         assert!(db::tags(b.as_mut()).unwrap().is_empty(), "{label}");
-        assert!(board::board(b.as_mut()).unwrap().is_empty(), "{label}");
+        assert!(board::board(b.as_mut(), &board::Layout::gm2dqc()).unwrap().is_empty(), "{label}");
     }
 }
 

@@ -24,17 +24,9 @@ pub fn sqlite_path(url: &str) -> Option<PathBuf> {
 }
 
 /// Opens a database that must exist already (the read-only commands: they never
-/// create one).
+/// create one, nor migrate it).
 pub fn open_existing(url: &str) -> Result<Box<dyn crate::db::Backend>> {
-    if let Some(p) = sqlite_path(url) {
-        if !p.is_file() {
-            return Err(JobError::Usage(format!(
-                "no conditions database at {}: the stages write OUT/conditions.sqlite; give the database with --db PATH (or postgres://...) or $GM2DQC_DB",
-                p.display()
-            )));
-        }
-    }
-    Ok(crate::db::open(url)?)
+    Ok(crate::db::open_existing(url)?)
 }
 
 /// Refuses when `dataset` is held on the board at `url`. Creates nothing: a SQLite
