@@ -508,26 +508,11 @@ impl Job {
         let cfg = self.cuts.config().with_overrides(self.cfg.reference_run, &self.cfg.intervals);
         progress.start(if stages.sums { "analysing" } else { "metrics" }, ds.files.len() as u64);
         let t0 = Instant::now();
-        let mut written: Vec<String> = Vec::new();
-        let mut failure: Option<JobError> = None;
-        let mut write_merged = |m: &merged::Merged| {
-            if failure.is_some() {
-                return Ok(());
-            }
-            let name = merged::file_name(m.sums.run_first, m.sums.run_last);
-            let path = merged_dir.join(&name);
-            // A file that cannot be written is the job's failure, not an input problem.
-            match merged::write(&path, m) {
-                Ok(_) => written.push(format!("merged/{name}")),
-                Err(e) => failure = Some(JobError::output(&path, e)),
-            }
-            Ok(())
-        };
+        let mut writer = MergedWriter::new(merged_dir);
+        let mut write_merged = |m: &merged::Merged| writer.write(m);
         let analysis = self.pool.install(|| pipeline::analyze_with(ds, &cfg, stages, &|n| progress.inc(n), &mut write_merged))?;
         progress.finish();
-        if let Some(e) = failure {
-            return Err(e);
-        }
+        let written = writer.finish()?;
         self.write_analysis(ds, analysis, stages, written, t0)
     }
 
@@ -834,25 +819,46 @@ impl Job {
         let merged_dir = outputs::prepare(&out, true)?;
         self.name_directory()?;
         let t0 = Instant::now();
-        let mut written: Vec<String> = Vec::new();
-        let mut failure: Option<JobError> = None;
-        let mut write_merged = |m: &merged::Merged| {
-            if failure.is_some() {
-                return Ok(());
-            }
-            let name = merged::file_name(m.sums.run_first, m.sums.run_last);
-            let path = merged_dir.join(&name);
-            match merged::write(&path, m) {
-                Ok(_) => written.push(format!("merged/{name}")),
-                Err(e) => failure = Some(JobError::output(&path, e)),
-            }
-            Ok(())
-        };
+        let mut writer = MergedWriter::new(merged_dir);
+        let mut write_merged = |m: &merged::Merged| writer.write(m);
         let analysis = analyse(&self.pool, &mut write_merged).map_err(|e| JobError::Usage(format!("{e:#}")))?;
-        if let Some(e) = failure {
-            return Err(e);
-        }
+        let written = writer.finish()?;
         self.write_analysis(ds, analysis, Stages::ALL, written, t0)
+    }
+}
+
+/// Writes the merge stage's files as the pass completes each interval. A file that
+/// cannot be written is the job's failure, not an input problem: the first one is
+/// kept (nothing more is written) and returned by `finish`.
+struct MergedWriter {
+    dir: PathBuf,
+    written: Vec<String>,
+    failure: Option<JobError>,
+}
+
+impl MergedWriter {
+    fn new(dir: PathBuf) -> Self {
+        MergedWriter { dir, written: Vec::new(), failure: None }
+    }
+
+    fn write(&mut self, m: &merged::Merged) -> std::result::Result<(), crate::root::RootError> {
+        if self.failure.is_none() {
+            let name = merged::file_name(m.sums.run_first, m.sums.run_last);
+            let path = self.dir.join(&name);
+            match merged::write(&path, m) {
+                Ok(_) => self.written.push(format!("merged/{name}")),
+                Err(e) => self.failure = Some(JobError::output(&path, e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// The files written, relative to OUT, or the write that failed.
+    fn finish(self) -> Result<Vec<String>> {
+        match self.failure {
+            Some(e) => Err(e),
+            None => Ok(self.written),
+        }
     }
 }
 
