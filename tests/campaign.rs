@@ -206,8 +206,11 @@ fn the_reduce_refuses_missing_tampered_and_conflicting_partial_results() {
     assert_eq!(code, 1, "{err}");
 }
 
-/// Replaces a subrun file by a FIFO: a shard that opens it blocks, as on a hung
-/// storage mount, until it is killed. Returns the file's bytes for putting it back.
+/// Replaces a file by a FIFO: a process that reads it blocks, as on a hung storage
+/// mount, until it is killed. A subrun file cannot hang this way (the analysis refuses
+/// anything but a regular file without opening it: tests/inputs.rs), but the
+/// campaign's cut file may legitimately be a pipe, and every shard reads it after its
+/// start marker. Returns the file's bytes for putting it back.
 fn hang(file: &Path) -> Vec<u8> {
     let bytes = std::fs::read(file).unwrap();
     std::fs::remove_file(file).unwrap();
@@ -221,11 +224,11 @@ fn unhang(file: &Path, bytes: &[u8]) {
     std::fs::write(file, bytes).unwrap();
 }
 
-/// The shard holding `file` in the plan.
-fn shard_with(plan: &gm2dqc::campaign::Plan, file: &Path) -> usize {
-    let i = plan.files.iter().position(|f| Path::new(&f.path) == file).unwrap();
-    let chunk = plan.chunks.iter().position(|c| c.files().contains(&i)).unwrap();
-    plan.shard_of(chunk).unwrap()
+/// The standard cut set as a file of its own, so that a campaign has a copy in WORK.
+fn cut_file(dir: &Path) -> PathBuf {
+    let p = dir.join("standard-copy.toml");
+    std::fs::write(&p, gm2dqc::cuts::STANDARD_TOML).unwrap();
+    p
 }
 
 /// The partial.json of every shard of `n` but `k` (to check that they were not rerun).
@@ -245,19 +248,21 @@ fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
 fn a_shard_killed_mid_way_is_rerun_alone() {
     let dir = TempDir::new("campaign-kill");
     let sim = dataset(&dir.0, "23");
+    let cuts = cut_file(&dir.0);
     let one = dir.0.join("one");
-    one_run(&sim, &one, &[]);
+    one_run(&sim, &one, &["--cuts", s(&cuts)]);
     let work = dir.0.join("work");
-    let stuck = sim.join("gm2dqc_sim_15921.00003.root");
-    let bytes = hang(&stuck);
-    ok(&["plan", "--input", s(&sim), "--shards", "3", "--out", s(&work), "--tag", "t"]);
-    let k = shard_with(&plan_of(&work), &stuck);
+    ok(&["plan", "--input", s(&sim), "--shards", "3", "--out", s(&work), "--tag", "t", "--cuts", s(&cuts)]);
+    let k = 1;
+    let copy = work.join("cuts.toml");
+    let bytes = hang(&copy);
     let mut child = Command::new(env!("CARGO_BIN_EXE_gm2dqc")).args(["shard", s(&work), "--index", &k.to_string()]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     wait_for("the shard's start marker", Duration::from_secs(60), || gm2dqc::campaign::marker_path(&work, k, "running").exists());
     let (_, status, _) = gm2dqc(&["status", "--campaign", s(&work)]);
     assert!(status.contains("running: started"), "{status}");
     child.kill().unwrap();
     child.wait().unwrap();
+    unhang(&copy, &bytes);
     for i in (0..3).filter(|&i| i != k) {
         ok(&["-q", "shard", s(&work), "--index", &i.to_string()]);
     }
@@ -275,7 +280,6 @@ fn a_shard_killed_mid_way_is_rerun_alone() {
     assert!(text.contains(&format!("shard {k}: killed")) && text.contains(&format!("--array={k} ")), "{text}");
     let list = std::fs::read_to_string(work.join("submit/resubmit.txt")).unwrap();
     assert_eq!(list, format!("{k}\n"));
-    unhang(&stuck, &bytes);
     ok(&["-q", "shard", s(&work), "--index", &k.to_string()]);
     let after = other_partials(&work, 3, k);
     assert_eq!(before, after, "only the killed shard ran again");
@@ -346,10 +350,22 @@ fn slurm_a_killed_shard_is_resubmitted_alone_and_the_reduce_follows_it() {
     let one = dir.0.join("one");
     one_run(&sim, &one, &[]);
     let work = dir.0.join("work");
-    let stuck = sim.join("gm2dqc_sim_15922.00002.root");
-    let bytes = hang(&stuck);
     ok(&["plan", "--input", s(&sim), "--shards", "3", "--out", s(&work), "--tag", "t", "--submit", "slurm"]);
-    let k = shard_with(&plan_of(&work), &stuck);
+    // Shard 1 is stopped (SIGSTOP) as soon as it has started, as a hung storage mount
+    // would stop it: its start marker stays, it never finishes. (The single-node
+    // cluster runs on this host, so the marker's pid is a process here.)
+    let k = 1;
+    let marker = gm2dqc::campaign::marker_path(&work, k, "running");
+    let t0 = Instant::now();
+    let pid = loop {
+        if let Some(m) = std::fs::read(&marker).ok().and_then(|b| serde_json::from_slice::<gm2dqc::campaign::Marker>(&b).ok()) {
+            break m.pid;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(600), "shard {k} did not start");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert!(Command::new("kill").args(["-STOP", &pid.to_string()]).status().unwrap().success());
+    assert!(!gm2dqc::campaign::result_dir(&work, k).exists(), "shard {k} finished before it could be stopped");
     let job = gm2dqc::campaign::scripts::submissions(&work)[0].clone();
     wait_for("the stuck shard's start and the others' results", Duration::from_secs(600), || {
         gm2dqc::campaign::marker_path(&work, k, "running").exists() && (0..3).filter(|&i| i != k).all(|i| gm2dqc::campaign::result_dir(&work, i).join("partial.json").exists())
@@ -364,7 +380,6 @@ fn slurm_a_killed_shard_is_resubmitted_alone_and_the_reduce_follows_it() {
     assert_eq!(stj["shards"][k]["label"], "killed", "{stj}");
     let before = other_partials(&work, 3, k);
 
-    unhang(&stuck, &bytes);
     let text = ok(&["plan", "--out", s(&work), "--resubmit-failed", "--submit", "slurm"]);
     assert!(text.contains(&format!("shard {k}: killed")) && text.contains(&format!("submitted to Slurm: shards {k} as job")), "{text}");
     wait_for_slurm(&work, Duration::from_secs(600));

@@ -12,3 +12,4 @@ mod cli;
 mod simulate;
 mod plots;
 mod campaign;
+mod inputs;
