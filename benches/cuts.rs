@@ -5,7 +5,7 @@
 //! The table is synthetic but shaped like production: values scattered around the
 //! standard working points, about 5 % of subruns pushed outside one cut, a few
 //! nulls. Run: `cargo bench --bench cuts` (release profile); `-- --quick` for fewer
-//! repetitions.
+//! repetitions. Also: locating the diagnostics of a cut file with 8000 problems.
 
 use std::path::Path;
 
@@ -105,6 +105,13 @@ fn main() {
     let t_eval = time(reps, || eval::evaluate(&standard, &df).unwrap().ok.len());
     let t_status = time(reps, || eval::evaluate(&standard, &df).unwrap().status_frame().height());
     let t_diff = time(reps, || eval::diff(&eval::evaluate(&standard, &df).unwrap(), &eval::evaluate(&loose, &df).unwrap()).len());
+    // A broken cut file with 8000 problems (one unknown metric per cut): the
+    // diagnostics are located in one pass over the text, so this grows linearly.
+    let mut many = String::from("format = 1\nrequired = [\"f0_ok\"]\n");
+    for i in 0..8000 {
+        many.push_str(&format!("[[cut]]\nflag = \"f{i}_ok\"\nmetric = \"fils\"\nmin = {i}\n"));
+    }
+    let t_diag = time(reps, || cuts::parse(&many, "many.toml").unwrap_err().len());
     let n = rows.len();
     println!("metrics table: {n} subruns in 1000 runs, {mb:.1} MB Parquet; {good} ok under the standard cuts");
     println!("cuts apply (read Parquet + evaluate + summary)  {:>8.1} ms  ({:.0} subruns/s; target < 1000 ms)", t_apply * 1e3, n as f64 / t_apply);
@@ -112,4 +119,5 @@ fn main() {
     println!("  evaluate 16 cuts, 10 flags                    {:>8.1} ms", t_eval * 1e3);
     println!("  evaluate + subrun_status frame                {:>8.1} ms", t_status * 1e3);
     println!("cuts diff (two evaluations + diff)              {:>8.1} ms", t_diff * 1e3);
+    println!("cuts check, 8000 problems located               {:>8.1} ms", t_diag * 1e3);
 }

@@ -22,6 +22,11 @@ pub fn short_hash(s: &str) -> &str {
     }
 }
 
+/// Whether `s` is a SHA-256 as this crate writes it: 64 lowercase hex digits.
+pub fn is_sha256_hex(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
@@ -34,6 +39,14 @@ mod tests {
         // 'é' is 2 bytes and 'µ' too: byte 12 falls inside a character.
         assert_eq!(short_hash("ééééééµµµµµµxyz"), "ééééééµµµµµµ");
         assert_eq!(short_hash("a€€€€€€€€€€€€€"), "a€€€€€€€€€€€");
+        assert_eq!(short_hash("abcdefghijké-and-more"), "abcdefghijké");
+    }
+
+    #[test]
+    fn sha256_hex_is_64_lowercase_hex_digits() {
+        assert!(super::is_sha256_hex(&super::sha256_hex(b"")));
+        assert!(!super::is_sha256_hex(&super::sha256_hex(b"").to_uppercase()));
+        assert!(!super::is_sha256_hex("abc"));
     }
 
     #[test]

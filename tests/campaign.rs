@@ -184,7 +184,9 @@ fn the_reduce_refuses_missing_tampered_and_conflicting_partial_results() {
     std::fs::write(&chunk, &bytes).unwrap();
     let (code, _, err) = gm2dqc(&["reduce", s(&work)]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("not used") && err.contains("SHA-256") && err.contains(chunk.file_name().unwrap().to_str().unwrap()) && err.contains("shard 0: done"), "{err}");
+    // The shard whose result was refused is not "done": the reduce names its problem.
+    assert!(err.contains("shard 0: failed") && !err.contains("shard 0: done"), "{err}");
+    assert!(err.contains("not used") && err.contains("SHA-256") && err.contains(chunk.file_name().unwrap().to_str().unwrap()), "{err}");
     std::fs::write(&chunk, &original).unwrap();
 
     // The same chunk twice with different content: the reduce will not choose.
@@ -206,8 +208,11 @@ fn the_reduce_refuses_missing_tampered_and_conflicting_partial_results() {
     assert_eq!(code, 1, "{err}");
 }
 
-/// Replaces a subrun file by a FIFO: a shard that opens it blocks, as on a hung
-/// storage mount, until it is killed. Returns the file's bytes for putting it back.
+/// Replaces a file by a FIFO: a process that reads it blocks, as on a hung storage
+/// mount, until it is killed. A subrun file cannot hang this way (the analysis refuses
+/// anything but a regular file without opening it: tests/inputs.rs), but the
+/// campaign's cut file may legitimately be a pipe, and every shard reads it after its
+/// start marker. Returns the file's bytes for putting it back.
 fn hang(file: &Path) -> Vec<u8> {
     let bytes = std::fs::read(file).unwrap();
     std::fs::remove_file(file).unwrap();
@@ -221,11 +226,11 @@ fn unhang(file: &Path, bytes: &[u8]) {
     std::fs::write(file, bytes).unwrap();
 }
 
-/// The shard holding `file` in the plan.
-fn shard_with(plan: &gm2dqc::campaign::Plan, file: &Path) -> usize {
-    let i = plan.files.iter().position(|f| Path::new(&f.path) == file).unwrap();
-    let chunk = plan.chunks.iter().position(|c| c.files().contains(&i)).unwrap();
-    plan.shard_of(chunk).unwrap()
+/// The standard cut set as a file of its own, so that a campaign has a copy in WORK.
+fn cut_file(dir: &Path) -> PathBuf {
+    let p = dir.join("standard-copy.toml");
+    std::fs::write(&p, gm2dqc::cuts::STANDARD_TOML).unwrap();
+    p
 }
 
 /// The partial.json of every shard of `n` but `k` (to check that they were not rerun).
@@ -245,19 +250,21 @@ fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
 fn a_shard_killed_mid_way_is_rerun_alone() {
     let dir = TempDir::new("campaign-kill");
     let sim = dataset(&dir.0, "23");
+    let cuts = cut_file(&dir.0);
     let one = dir.0.join("one");
-    one_run(&sim, &one, &[]);
+    one_run(&sim, &one, &["--cuts", s(&cuts)]);
     let work = dir.0.join("work");
-    let stuck = sim.join("gm2dqc_sim_15921.00003.root");
-    let bytes = hang(&stuck);
-    ok(&["plan", "--input", s(&sim), "--shards", "3", "--out", s(&work), "--tag", "t"]);
-    let k = shard_with(&plan_of(&work), &stuck);
+    ok(&["plan", "--input", s(&sim), "--shards", "3", "--out", s(&work), "--tag", "t", "--cuts", s(&cuts)]);
+    let k = 1;
+    let copy = work.join("cuts.toml");
+    let bytes = hang(&copy);
     let mut child = Command::new(env!("CARGO_BIN_EXE_gm2dqc")).args(["shard", s(&work), "--index", &k.to_string()]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
     wait_for("the shard's start marker", Duration::from_secs(60), || gm2dqc::campaign::marker_path(&work, k, "running").exists());
     let (_, status, _) = gm2dqc(&["status", "--campaign", s(&work)]);
     assert!(status.contains("running: started"), "{status}");
     child.kill().unwrap();
     child.wait().unwrap();
+    unhang(&copy, &bytes);
     for i in (0..3).filter(|&i| i != k) {
         ok(&["-q", "shard", s(&work), "--index", &i.to_string()]);
     }
@@ -275,7 +282,6 @@ fn a_shard_killed_mid_way_is_rerun_alone() {
     assert!(text.contains(&format!("shard {k}: killed")) && text.contains(&format!("--array={k} ")), "{text}");
     let list = std::fs::read_to_string(work.join("submit/resubmit.txt")).unwrap();
     assert_eq!(list, format!("{k}\n"));
-    unhang(&stuck, &bytes);
     ok(&["-q", "shard", s(&work), "--index", &k.to_string()]);
     let after = other_partials(&work, 3, k);
     assert_eq!(before, after, "only the killed shard ran again");
@@ -346,10 +352,22 @@ fn slurm_a_killed_shard_is_resubmitted_alone_and_the_reduce_follows_it() {
     let one = dir.0.join("one");
     one_run(&sim, &one, &[]);
     let work = dir.0.join("work");
-    let stuck = sim.join("gm2dqc_sim_15922.00002.root");
-    let bytes = hang(&stuck);
     ok(&["plan", "--input", s(&sim), "--shards", "3", "--out", s(&work), "--tag", "t", "--submit", "slurm"]);
-    let k = shard_with(&plan_of(&work), &stuck);
+    // Shard 1 is stopped (SIGSTOP) as soon as it has started, as a hung storage mount
+    // would stop it: its start marker stays, it never finishes. (The single-node
+    // cluster runs on this host, so the marker's pid is a process here.)
+    let k = 1;
+    let marker = gm2dqc::campaign::marker_path(&work, k, "running");
+    let t0 = Instant::now();
+    let pid = loop {
+        if let Some(m) = std::fs::read(&marker).ok().and_then(|b| serde_json::from_slice::<gm2dqc::campaign::Marker>(&b).ok()) {
+            break m.pid;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(600), "shard {k} did not start");
+        std::thread::sleep(Duration::from_millis(5));
+    };
+    assert!(Command::new("kill").args(["-STOP", &pid.to_string()]).status().unwrap().success());
+    assert!(!gm2dqc::campaign::result_dir(&work, k).exists(), "shard {k} finished before it could be stopped");
     let job = gm2dqc::campaign::scripts::submissions(&work)[0].clone();
     wait_for("the stuck shard's start and the others' results", Duration::from_secs(600), || {
         gm2dqc::campaign::marker_path(&work, k, "running").exists() && (0..3).filter(|&i| i != k).all(|i| gm2dqc::campaign::result_dir(&work, i).join("partial.json").exists())
@@ -364,7 +382,6 @@ fn slurm_a_killed_shard_is_resubmitted_alone_and_the_reduce_follows_it() {
     assert_eq!(stj["shards"][k]["label"], "killed", "{stj}");
     let before = other_partials(&work, 3, k);
 
-    unhang(&stuck, &bytes);
     let text = ok(&["plan", "--out", s(&work), "--resubmit-failed", "--submit", "slurm"]);
     assert!(text.contains(&format!("shard {k}: killed")) && text.contains(&format!("submitted to Slurm: shards {k} as job")), "{text}");
     wait_for_slurm(&work, Duration::from_secs(600));
@@ -372,4 +389,262 @@ fn slurm_a_killed_shard_is_resubmitted_alone_and_the_reduce_follows_it() {
     assert_eq!(before, after, "only the killed shard ran again");
     assert!(work.join("out/elog.txt").exists(), "the new reduce ran: {}", std::fs::read_to_string(work.join("logs/reduce.log")).unwrap_or_default());
     assert_same_results(&one, &work.join("out"), "Slurm, after the resubmission");
+}
+
+/// How a field of a JSON file is damaged.
+#[derive(Debug, Clone)]
+enum Edit {
+    /// A string cut to 5 characters.
+    Short,
+    Empty,
+    /// 64 bytes of non-ASCII text with a character across byte 12.
+    NonAscii,
+    /// A number for a string, a string for a number, `true` for an array or object.
+    WrongType,
+    /// u64::MAX.
+    Huge,
+    Missing,
+    Set(Value),
+}
+
+fn edited(doc: &Value, pointer: &str, edit: &Edit) -> Value {
+    let mut d = doc.clone();
+    let (parent, key) = pointer.rsplit_once('/').unwrap();
+    let p = d.pointer_mut(parent).unwrap_or_else(|| panic!("{pointer}: no such field in the file"));
+    if let Edit::Missing = edit {
+        match p {
+            Value::Object(o) => assert!(o.remove(key).is_some(), "{pointer}"),
+            Value::Array(a) => {
+                a.remove(key.parse::<usize>().unwrap());
+            }
+            _ => panic!("{pointer}"),
+        }
+        return d;
+    }
+    let v = p.pointer_mut(&format!("/{key}")).unwrap_or_else(|| panic!("{pointer}: no such field"));
+    *v = match edit {
+        Edit::Short => Value::String(v.as_str().unwrap_or_else(|| panic!("{pointer} is not a string")).chars().take(5).collect()),
+        Edit::Empty => Value::String(String::new()),
+        Edit::NonAscii => Value::String(format!("a{}b", "é".repeat(31))),
+        Edit::WrongType => match v {
+            Value::String(_) => serde_json::json!(5),
+            Value::Number(_) => serde_json::json!("x"),
+            _ => serde_json::json!(true),
+        },
+        Edit::Huge => serde_json::json!(u64::MAX),
+        Edit::Set(x) => x.clone(),
+        Edit::Missing => unreachable!(),
+    };
+    d
+}
+
+/// Runs `f` and turns a panic into a failure line (the table reports every case).
+fn no_panic<T>(what: &str, f: impl FnOnce() -> T + std::panic::UnwindSafe) -> Result<T, String> {
+    std::panic::catch_unwind(f).map_err(|p| format!("{what}: PANIC {:?}", p.downcast_ref::<String>().cloned().or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))))
+}
+
+#[test]
+fn every_field_of_plan_and_partial_json_is_checked_on_load() {
+    let dir = TempDir::new("campaign-fields");
+    let sim = dir.0.join("sim");
+    // 17 subruns: chunks of 8, 8 and 1 files; shard 1 has the last two chunks.
+    ok(&["-q", "simulate", "--out", s(&sim), "--runs", "1", "--subruns", "17", "--seed", "26"]);
+    let work = dir.0.join("work");
+    ok(&["plan", "--input", s(&sim), "--shards", "2", "--out", s(&work)]);
+    ok(&["-q", "shard", s(&work), "--index", "1"]);
+    let plan_path = work.join("plan.json");
+    let plan_text = std::fs::read(&plan_path).unwrap();
+    let plan_doc: Value = serde_json::from_slice(&plan_text).unwrap();
+    let (plan, plan_sha) = gm2dqc::campaign::Plan::load(&work).unwrap();
+    assert_eq!((plan.chunks.len(), plan.shards[1].chunks), (3, (1, 3)), "the layout this test assumes");
+    let last_file = plan.files.len() - 1;
+    let rd = gm2dqc::campaign::result_dir(&work, 1);
+    let pj = rd.join("partial.json");
+    let partial_text = std::fs::read(&pj).unwrap();
+    let partial_doc: Value = serde_json::from_slice(&partial_text).unwrap();
+    gm2dqc::campaign::load_partial_json(&rd).expect("the shard's own result loads");
+
+    use Edit::*;
+    let hash = [Short, Empty, NonAscii, WrongType, Missing];
+    let text = [Empty, WrongType, Missing];
+    let mut plan_cases: Vec<(String, Edit, String)> = Vec::new();
+    let add = |cases: &mut Vec<(String, Edit, String)>, pointer: &str, edits: &[Edit], field: &str| {
+        for e in edits {
+            cases.push((pointer.to_string(), e.clone(), field.to_string()));
+        }
+    };
+    for (p, f) in [("/format", "format"), ("/analysis_id", "analysis_id"), ("/cuts/sha256", "cuts.sha256")] {
+        add(&mut plan_cases, p, &hash, f);
+    }
+    for (p, f) in [("/cuts/source", "cuts.source"), ("/input", "input"), ("/dataset", "dataset"), ("/files/0/path", "files[0].path"), ("/jobs/gm2dqc", "jobs.gm2dqc")] {
+        add(&mut plan_cases, p, &text, f);
+    }
+    add(&mut plan_cases, "/cwd", &[Empty, WrongType, Missing, Set("relative/dir".into())], "cwd");
+    add(&mut plan_cases, "/cuts/copy", &[Empty, WrongType, Set("../cuts.toml".into()), Set("/etc/passwd".into())], "cuts.copy");
+    add(&mut plan_cases, &format!("/files/{last_file}/size"), &[Huge, WrongType, Missing, Set((-1).into()), Set(1e300.into())], &format!("files[{last_file}].size"));
+    add(&mut plan_cases, "/files/1/run", &[Huge, WrongType], "files[1].run");
+    add(&mut plan_cases, "/files/1/run", &[Set(0.into())], "files[1]");
+    add(&mut plan_cases, "/files/1/subrun", &[Set(0.into())], "files[1]");
+    add(&mut plan_cases, "/chunks/0/len", &[Set(0.into()), Set(9.into()), Huge, WrongType, Missing], "chunks[0].len");
+    add(&mut plan_cases, "/chunks/1/first", &[Set(5.into()), Huge], "chunks[1].first");
+    add(&mut plan_cases, "/chunks/1/interval", &[Set(7.into()), Huge], "chunks[1].interval");
+    add(&mut plan_cases, "/shards/0/chunks", &[Set(serde_json::json!([0, 99])), Set(serde_json::json!([0])), WrongType, Missing], "shards[0].chunks");
+    add(&mut plan_cases, "/shards/1/index", &[Set(0.into()), Huge], "shards[1].index");
+    add(&mut plan_cases, "/shards/0/bytes", &[Huge, Set(0.into()), WrongType], "shards[0].bytes");
+    add(&mut plan_cases, "/shards/0/files", &[Set(0.into()), Huge], "shards[0].files");
+    add(&mut plan_cases, "/shards", &[Set(serde_json::json!([])), WrongType, Missing], "shards");
+    add(&mut plan_cases, "/references", &[Set(serde_json::json!([])), Missing], "references");
+    add(&mut plan_cases, "/plan_intervals/0", &[Set(serde_json::json!([15921, 1]))], "plan_intervals[0]");
+    add(&mut plan_cases, "/jobs/threads", &[Set(0.into()), Huge, WrongType], "jobs.threads");
+    add(&mut plan_cases, "/jobs/tag", &[Set("a\nb".into()), WrongType, Missing], "jobs.tag");
+    add(&mut plan_cases, "/jobs/partition", &[Set("p\n#SBATCH --x".into()), Empty], "jobs.partition");
+
+    let mut failures = Vec::new();
+    for (pointer, edit, field) in &plan_cases {
+        std::fs::write(&plan_path, serde_json::to_vec_pretty(&edited(&plan_doc, pointer, edit)).unwrap()).unwrap();
+        let w = work.clone();
+        match no_panic(&format!("plan {pointer} {edit:?}"), move || gm2dqc::campaign::Plan::load(&w).map(|_| ())) {
+            Err(p) => failures.push(p),
+            Ok(Ok(())) => failures.push(format!("plan.json {pointer} {edit:?}: accepted")),
+            Ok(Err(e)) => {
+                let m = format!("{e:#}");
+                if !(m.contains(plan_path.to_str().unwrap()) && m.contains(&format!("field `{field}`")) && m.contains("gm2dqc plan")) {
+                    failures.push(format!("plan.json {pointer} {edit:?}: the error does not name the file and `{field}` with what to do: {m}"));
+                }
+            }
+        }
+    }
+    // Through the commands: exit 2 and the message, never a panic (101).
+    std::fs::write(&plan_path, serde_json::to_vec_pretty(&edited(&plan_doc, "/analysis_id", &NonAscii)).unwrap()).unwrap();
+    for args in [vec!["reduce", s(&work)], vec!["status", "--campaign", s(&work)], vec!["shard", s(&work), "--index", "0"]] {
+        let (code, out, err) = gm2dqc(&args);
+        if code != 2 || !err.contains("field `analysis_id`") || err.contains("panicked") {
+            failures.push(format!("{args:?} with a non-ASCII analysis_id: exit {code}: {out}{err}"));
+        }
+    }
+    std::fs::write(&plan_path, &plan_text).unwrap();
+
+    // partial.json: load_partial_json, the reduce's collect, and the shard states.
+    let last_chunk = 1; // shard 1's second chunk
+    let mut partial_cases: Vec<(String, Edit, String)> = Vec::new();
+    for (p, f) in [("/format", "format"), ("/analysis_id", "analysis_id"), ("/plan_sha256", "plan_sha256"), ("/metrics_sha256", "metrics_sha256"), ("/chunks/0/sha256", "chunks[0].sha256"), ("/chunks/0/inputs/0/sha256", "chunks[0].inputs[0].sha256")] {
+        add(&mut partial_cases, p, &hash, f);
+    }
+    for (p, f) in [("/metrics", "metrics"), ("/chunks/0/file", "chunks[0].file")] {
+        add(&mut partial_cases, p, &[Empty, WrongType, Missing, Set("../plan.json".into()), Set("a/b".into()), Set("..".into())], f);
+    }
+    add(&mut partial_cases, "/host", &text, "host");
+    add(&mut partial_cases, "/chunks/0/inputs/0/path", &text, "chunks[0].inputs[0].path");
+    add(&mut partial_cases, "/seconds", &[Set((-1.0).into()), WrongType, Missing], "seconds");
+    add(&mut partial_cases, "/threads", &[Set(0.into()), Huge, WrongType], "threads");
+    add(&mut partial_cases, "/chunks/0/files_failed", &[Set(9.into()), Huge, WrongType, Missing], "chunks[0].files_failed");
+    add(&mut partial_cases, &format!("/chunks/{last_chunk}/bytes"), &[Huge, WrongType, Set((-5).into())], &format!("chunks[{last_chunk}].bytes"));
+    add(&mut partial_cases, "/chunks/1/index", &[Set(7.into()), Huge], "chunks[1].index");
+    add(&mut partial_cases, "/chunks/0/chunk/len", &[Set(0.into()), Set(9.into())], "chunks[0].chunk.len");
+    add(&mut partial_cases, "/chunks", &[Set(serde_json::json!([])), WrongType, Missing], "chunks");
+    add(&mut partial_cases, "/shard", &[WrongType, Set((-1).into())], "shard");
+    let queued = std::collections::BTreeSet::new();
+    for (pointer, edit, field) in &partial_cases {
+        std::fs::write(&pj, serde_json::to_vec_pretty(&edited(&partial_doc, pointer, edit)).unwrap()).unwrap();
+        let named = |m: &str| m.contains(pj.to_str().unwrap()) && m.contains(&format!("field `{field}`")) && m.contains("rerun its shard");
+        let r = rd.clone();
+        match no_panic(&format!("partial {pointer} {edit:?}"), move || gm2dqc::campaign::load_partial_json(&r).map(|_| ())) {
+            Err(p) => failures.push(p),
+            Ok(Ok(())) => failures.push(format!("partial.json {pointer} {edit:?}: accepted")),
+            Ok(Err(e)) if !named(&e.to_string()) || e.field() != Some(field.as_str()) => failures.push(format!("partial.json {pointer} {edit:?}: {e}")),
+            Ok(Err(_)) => {}
+        }
+        let (r, p) = (rd.clone(), plan.clone());
+        match no_panic(&format!("collect {pointer} {edit:?}"), move || gm2dqc::campaign::reduce::collect(&[r], &p)) {
+            Err(p) => failures.push(p),
+            Ok(c) if !(c.sources.is_empty() && c.rejected.len() == 1 && named(&c.rejected[0].1)) => failures.push(format!("collect, partial.json {pointer} {edit:?}: {:?}", c.rejected)),
+            Ok(_) => {}
+        }
+        let states = gm2dqc::campaign::shard_states(&work, &plan, &plan_sha, &queued);
+        match &states[1] {
+            gm2dqc::campaign::ShardState::Failed { marker } if marker.error.as_deref().is_some_and(named) => {}
+            other => failures.push(format!("shard state, partial.json {pointer} {edit:?}: {other:?}")),
+        }
+    }
+    // Through the reduce: the partial result is not used, for the reason given, and
+    // its shard is not "done".
+    std::fs::write(&pj, serde_json::to_vec_pretty(&edited(&partial_doc, "/chunks/0/sha256", &NonAscii)).unwrap()).unwrap();
+    let (code, out, err) = gm2dqc(&["reduce", s(&work)]);
+    if code != 2 || !err.contains("not used") || !err.contains("field `chunks[0].sha256`") || err.contains("shard 1: done") || !err.contains("shard 1: failed") || err.contains("panicked") {
+        failures.push(format!("reduce with a non-ASCII chunk hash: exit {code}: {out}{err}"));
+    }
+    std::fs::write(&pj, &partial_text).unwrap();
+    assert!(failures.is_empty(), "{} of {} cases not refused cleanly:\n{}", failures.len(), plan_cases.len() + partial_cases.len(), failures.join("\n"));
+}
+
+#[test]
+fn a_refused_result_is_reported_with_its_problem_and_stale_temporaries_are_removed() {
+    let dir = TempDir::new("campaign-refused");
+    let sim = dir.0.join("sim");
+    ok(&["-q", "simulate", "--out", s(&sim), "--runs", "1", "--subruns", "9", "--seed", "27", "--faults", "none"]);
+    let work = dir.0.join("work");
+    ok(&["plan", "--input", s(&sim), "--shards", "2", "--out", s(&work)]);
+    // Temporary directories of killed shards: one of this host (its pid never ran:
+    // above the kernel's pid limit), one of another host, one of another shard.
+    let host: String = gm2dqc::db::host_name().chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '_' { c } else { '_' }).collect();
+    let shards = gm2dqc::campaign::shards_dir(&work);
+    let dead = shards.join(format!(".shard-00000.tmp-{host}-99999999"));
+    let elsewhere = shards.join(".shard-00000.tmp-otherhost-99999999");
+    let other = shards.join(format!(".shard-00001.tmp-{host}-99999999"));
+    for d in [&dead, &elsewhere, &other] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    // A temporary directory with a complete partial.json is not published: the reduce
+    // does not take it.
+    ok(&["-q", "shard", s(&work), "--index", "0"]);
+    assert!(!dead.exists(), "the rerun of shard 0 removes its stale temporary directory");
+    assert!(elsewhere.exists() && other.exists(), "another host's and another shard's are left alone");
+    assert_eq!(gm2dqc::campaign::shard::clean_stale_tmp(&work, None), vec![other.clone()]);
+    assert!(elsewhere.exists());
+    copy_dir(&gm2dqc::campaign::result_dir(&work, 0), &elsewhere);
+    assert_eq!(gm2dqc::campaign::find_partials(&[shards.clone()]).unwrap(), vec![gm2dqc::campaign::result_dir(&work, 0)]);
+
+    ok(&["-q", "shard", s(&work), "--index", "1"]);
+    // A chunk file cut short after its shard wrote it: the reduce names the problem,
+    // and does not call the shard done.
+    let rd = gm2dqc::campaign::result_dir(&work, 0);
+    let chunk = rd.join("chunk-000000.root");
+    let original = std::fs::read(&chunk).unwrap();
+    std::fs::write(&chunk, &original[..original.len() - 1]).unwrap();
+    let (code, _, err) = gm2dqc(&["reduce", s(&work)]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("1 shards are not done") && !err.contains("shard 0: done"), "{err}");
+    assert!(err.contains("shard 0: failed") && err.contains("chunk-000000.root") && err.contains("refused"), "{err}");
+    // A shard rerun does not take it for done either: it says what is in the way.
+    let (code, _, err) = gm2dqc(&["shard", s(&work), "--index", "0"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("in the way") && err.contains("chunk-000000.root") && err.contains("remove it"), "{err}");
+    // One changed byte, same size: only the checksums show it. The states that know
+    // the reduce's refusals report it.
+    let mut bytes = original.clone();
+    let k = bytes.len() / 2;
+    bytes[k] ^= 1;
+    std::fs::write(&chunk, &bytes).unwrap();
+    let (plan, sha) = gm2dqc::campaign::Plan::load(&work).unwrap();
+    let c = gm2dqc::campaign::reduce::collect(&gm2dqc::campaign::find_partials(&[shards.clone()]).unwrap(), &plan);
+    assert_eq!(c.rejected.len(), 1);
+    let states = gm2dqc::campaign::shard_states_checked(&work, &plan, &sha, &Default::default(), &c.rejected);
+    match &states[0] {
+        gm2dqc::campaign::ShardState::Failed { marker } => {
+            let e = marker.error.as_deref().unwrap();
+            assert!(e.contains("SHA-256") && e.contains("chunk-000000.root") && e.contains("refused"), "{e}");
+        }
+        other => panic!("shard 0 with a changed chunk file: {other:?}"),
+    }
+    assert_eq!(states[1].label(), "done");
+    std::fs::write(&chunk, &original).unwrap();
+    let (code, _, err) = gm2dqc(&["reduce", s(&work)]);
+    assert_eq!(code, 0, "the restored set reduces: {err}");
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    for e in std::fs::read_dir(from).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
+    }
 }

@@ -169,3 +169,111 @@ fn standard_flags_equal_the_simulators_truth_and_diff_names_the_changes() {
         assert!(c.ctags > 0.0);
     }
 }
+
+#[test]
+fn a_cut_file_that_is_not_utf8_is_located_at_its_first_invalid_byte() {
+    let dir = TempDir::new("cuts-utf8");
+    let path = dir.0.join("latin1.toml");
+    // Line 2 is `name = "é` (9 characters, 10 bytes: é is two) then a byte 0xff.
+    let mut bytes = b"format = 1\nname = \"".to_vec();
+    bytes.extend_from_slice("é".as_bytes());
+    bytes.push(0xff);
+    bytes.extend_from_slice(b"\"\n");
+    std::fs::write(&path, &bytes).unwrap();
+    let Err(cuts::CutFileError::Invalid(d)) = cuts::load(&path) else { panic!("a non-UTF-8 file is an invalid cut file") };
+    assert_eq!(d.len(), 1, "{d:?}");
+    assert_eq!((d[0].line, d[0].column), (2, 10), "{}", d[0]);
+    assert_eq!(d[0].file, path.display().to_string());
+    // 11 bytes of line 1, then 10 of line 2.
+    assert!(d[0].message.contains("0xff") && d[0].message.contains("byte offset 21") && d[0].message.contains("not UTF-8"), "{}", d[0]);
+    let text = d[0].to_string();
+    assert!(text.starts_with(&format!("{}:2:10: error:", path.display())) && text.contains("hint:") && text.contains("UTF-8"), "{text}");
+    // A truncated multi-byte character at the very end: still located.
+    std::fs::write(&path, [b"format = 1\n#".as_slice(), &"é".as_bytes()[..1]].concat()).unwrap();
+    let Err(cuts::CutFileError::Invalid(d)) = cuts::load(&path) else { panic!("invalid") };
+    assert_eq!((d[0].line, d[0].column), (2, 2), "{}", d[0]);
+}
+
+#[test]
+fn eight_thousand_problems_each_at_its_own_line_and_column() {
+    // Lines 1-3 format, a description with non-ASCII text and `required`, then 4 lines
+    // per cut from line 4: cut i's unknown metric is on line 6 + 4 i, its value at
+    // column 10 (after `metric = `). The positions are computed here, not by the parser.
+    let n = 8000;
+    let mut text = String::from("format = 1\ndescription = \"größe, µs\"\nrequired = [\"f0_ok\"]\n");
+    for i in 0..n {
+        text.push_str(&format!("[[cut]]\nflag = \"f{i}_ok\"\nmetric = \"fils\"\nmin = {i}\n"));
+    }
+    let d = cuts::parse(&text, "many.toml").unwrap_err();
+    assert_eq!(d.len(), n, "one problem per cut");
+    for (i, x) in d.iter().enumerate() {
+        assert_eq!((x.line, x.column), (6 + 4 * i, 10), "cut {i}: {x}");
+        assert_eq!(x.message, "unknown metric `fils`");
+        assert_eq!(x.hint.as_deref(), Some("did you mean `fills`?"));
+    }
+    // Two cuts of one name: the message gives the first one's line.
+    let dup = "format = 1\nrequired = [\"fills_ok\"]\n".to_string() + &"[[cut]]\nflag = \"fills_ok\"\nmetric = \"fills\"\nmin = 1\nunit = \"fills\"\n".repeat(3);
+    let d = cuts::parse(&dup, "dup.toml").unwrap_err();
+    assert_eq!(d.len(), 2, "{d:?}");
+    assert!(d.iter().all(|x| x.message == "two cuts are named `fills_ok.fills` (the first at line 3)"), "{d:?}");
+    assert_eq!((d[0].line, d[1].line), (8, 13));
+}
+
+/// Whether any value of a Float64 column is -0.0.
+fn negative_zeros(df: &polars::prelude::DataFrame) -> Vec<String> {
+    let mut bad = Vec::new();
+    for c in df.columns() {
+        if let Ok(v) = c.f64() {
+            for (i, x) in v.iter().enumerate() {
+                if x.is_some_and(|x| x == 0.0 && x.is_sign_negative()) {
+                    bad.push(format!("{}[{i}]", c.name()));
+                }
+            }
+        }
+    }
+    bad
+}
+
+#[test]
+fn no_negative_zero_is_written_or_printed() {
+    // Run 1: its only subrun fails (no good subrun: the CTAGs of good subruns are a sum
+    // of nothing) and has -0 fills and -0 CTAGs; run 2 is good with -0 kicker timings.
+    let mut rows = vec![good(1, 1), good(2, 1), good(2, 2)];
+    rows[0].fills = Some(-0.0);
+    rows[0].ctags = Some(-0.0);
+    rows[1].kicker_timing = [Some(-0.0); 3];
+    let ev = eval::evaluate(&cuts::standard(), &tables::subrun_metrics(&rows)).unwrap();
+    assert_eq!(ev.ok, [false, true, true]);
+    assert!(ev.reasons[0].contains("fills_ok: fills = 0 fills < 50 fills"), "{}", ev.reasons[0]);
+    assert!(!ev.reasons.iter().any(|r| r.contains("-0")), "{:?}", ev.reasons);
+    let s = ev.run_summaries();
+    for r in &s {
+        for x in [r.ctags, r.ctags_good].iter().chain(&r.pass_fraction) {
+            assert!(!(*x == 0.0 && x.is_sign_negative()), "run {}: -0 in {r:?}", r.run);
+        }
+    }
+    assert_eq!((s[0].ctags, s[0].ctags_good), (0.0, 0.0));
+    // run_summary.parquet as written and read back.
+    let dir = TempDir::new("cuts-negzero");
+    let path = dir.0.join("run_summary.parquet");
+    tables::write_parquet(&mut ev.summary_frame(), &path).unwrap();
+    let back = tables::read_parquet(&path).unwrap();
+    assert_eq!(back.height(), 2);
+    assert_eq!(negative_zeros(&back), Vec::<String>::new());
+    // Run medians (shown in reasons and on the plots): the median of -0s is +0.
+    let m = eval::run_medians(&[Some(-0.0), Some(-0.0), Some(1.0)], &[1, 1, 2]);
+    assert!(m[&1] == 0.0 && !m[&1].is_sign_negative(), "{m:?}");
+    // A diff that loses a subrun without CTAGs: a change of 0, not -0.
+    let strict = cuts::parse(&cuts::STANDARD_TOML.replace("min = 50\nunit = \"fills\"", "min = 50\nmax = 60\nunit = \"fills\""), "strict").unwrap();
+    assert_ne!(strict.sha256, cuts::standard().sha256);
+    let mut rows2 = rows.clone();
+    rows2[1].ctags = Some(0.0);
+    let df = tables::subrun_metrics(&rows2);
+    let changes = eval::diff(&eval::evaluate(&cuts::standard(), &df).unwrap(), &eval::evaluate(&strict, &df).unwrap());
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    for c in &changes {
+        assert!(!c.new_ok);
+        assert!(c.ctags_change() == 0.0 || c.ctags_change() == -8000.0, "{c:?}");
+        assert!(!(c.ctags_change() == 0.0 && c.ctags_change().is_sign_negative()), "{c:?}");
+    }
+}

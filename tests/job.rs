@@ -494,3 +494,22 @@ fn the_board_from_the_command_line_knows_its_datasets_and_both_layouts() {
     assert_eq!(code, 0, "{err}");
     assert!(text.lines().next().unwrap().contains("Dataset delivered"), "{text}");
 }
+
+#[test]
+fn scan_names_the_subruns_missing_from_a_runs_numbering() {
+    let dir = TempDir::new("job-gaps");
+    let data = dir.0.join("data");
+    std::fs::create_dir_all(&data).unwrap();
+    let f = fixture("sim-small").join("gm2dqc_sim_15921.00001.root");
+    for sub in [1, 2, 5] {
+        std::fs::copy(&f, data.join(format!("gm2dqc_sim_15921.{sub:05}.root"))).unwrap();
+    }
+    let (code, text, err) = gm2dqc(&["scan", "--input", s(&data)]);
+    assert_eq!(code, 0, "{err}");
+    assert!(text.contains("missing subruns") && text.contains("run 15921") && text.contains("3-4"), "{text}");
+    let (code, text, err) = gm2dqc(&["scan", "--input", s(&data), "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["missing_subruns"][0]["run"], 15921, "{v}");
+    assert_eq!(v["missing_subruns"][0]["missing"], serde_json::json!([[3, 4]]), "{v}");
+}

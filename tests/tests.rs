@@ -15,3 +15,4 @@ mod plots;
 mod campaign;
 mod job;
 mod board;
+mod inputs;

@@ -29,9 +29,12 @@
 //! (identical duplicates are set aside, different ones refused) and refuses a set
 //! with chunks missing unless told `--allow-partial`.
 
+pub mod load;
 pub mod reduce;
 pub mod scripts;
 pub mod shard;
+
+pub use load::{load_partial_json, LoadError};
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -39,6 +42,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context};
 use serde::{Deserialize, Serialize};
 
+use crate::checksum::short_hash;
 use crate::dataset::{Dataset, SubrunFile, SubrunId};
 use crate::db::InputFile;
 use crate::pipeline::Chunk;
@@ -259,20 +263,26 @@ pub fn balance(chunk_bytes: &[u64], n: usize) -> Vec<(usize, usize)> {
 }
 
 impl Plan {
+    /// Reads `WORK/plan.json` and checks every value ([`LoadError`] names the field);
+    /// returns the plan and the SHA-256 of its bytes.
     pub fn load(work: &Path) -> anyhow::Result<(Plan, String)> {
         let p = plan_path(work);
-        let bytes = std::fs::read(&p).with_context(|| format!("{}: no campaign plan here; make one with `gm2dqc plan --input DATASET --shards N --out {}`", p.display(), work.display()))?;
-        let plan: Plan = serde_json::from_slice(&bytes).with_context(|| format!("{}: not a gm2dqc campaign plan", p.display()))?;
-        if plan.format != PLAN_FORMAT {
-            bail!("{}: format {:?}, this gm2dqc reads {PLAN_FORMAT:?}", p.display(), plan.format);
-        }
+        let bytes = match load::read(&p, load::PLAN_HINT) {
+            Ok(b) => b,
+            Err(LoadError::Io { source, .. }) if source.kind() == std::io::ErrorKind::NotFound => {
+                return Err(source).with_context(|| format!("{}: no campaign plan here; make one with `gm2dqc plan --input DATASET --shards N --out {}`", p.display(), work.display()));
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let plan: Plan = load::parse(&p, &bytes, load::PLAN_HINT)?;
+        load::validate_plan(&plan, &p)?;
         Ok((plan, crate::checksum::sha256_hex(&bytes)))
     }
 
     /// The dataset as the plan's files (paths relative to [`Plan::cwd`] as given).
     pub fn dataset(&self) -> Dataset {
         let files = self.files.iter().map(|f| SubrunFile { id: SubrunId { run: f.run, subrun: f.subrun }, path: PathBuf::from(&f.path), size: f.size }).collect();
-        Dataset { files, ignored: Vec::new(), identical_copies: Vec::new() }
+        Dataset { files, ..Dataset::default() }
     }
 
     /// The campaign's cut file: the copy in `work`, checked against the plan's hash.
@@ -282,7 +292,7 @@ impl Plan {
             Some(name) => crate::cuts::load(&work.join(name)).with_context(|| format!("the campaign's cut file {}", work.join(name).display()))?,
         };
         if c.sha256 != self.cuts.sha256 {
-            bail!("{}: its SHA-256 is {} but the plan was made with {} ({}); it was edited after `gm2dqc plan`: make a new plan", work.join(self.cuts.copy.as_deref().unwrap_or("cuts.toml")).display(), &c.sha256[..12], &self.cuts.sha256[..12], self.cuts.source);
+            bail!("{}: its SHA-256 is {} but the plan was made with {} ({}); it was edited after `gm2dqc plan`: make a new plan", work.join(self.cuts.copy.as_deref().unwrap_or("cuts.toml")).display(), short_hash(&c.sha256), short_hash(&self.cuts.sha256), self.cuts.source);
         }
         // Messages and records name the cut file the plan was given.
         c.source = self.cuts.source.clone();
@@ -352,26 +362,87 @@ impl ShardState {
 }
 
 fn read_json<T: serde::de::DeserializeOwned>(p: &Path) -> Option<T> {
-    std::fs::read(p).ok().and_then(|b| serde_json::from_slice(&b).ok())
+    crate::dataset::read_regular(p).ok().and_then(|b| serde_json::from_slice(&b).ok())
 }
 
 /// Whether process `pid` runs here.
 fn alive_here(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
+    pid != 0 && Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// The partial result in `dir`, when it is shard `shard`'s complete result of this
+/// plan, by what can be checked without reading the files through: every value of
+/// partial.json, the plan it was made for, the shard's chunks, and each file present
+/// with the size recorded (the checksums are the reduce's, [`reduce::collect`]).
+pub fn check_result(dir: &Path, plan: &Plan, plan_sha256: &str, shard: &Shard) -> Result<Partial, String> {
+    let p = load_partial_json(dir).map_err(|e| e.to_string())?;
+    let pj = dir.join("partial.json");
+    if p.plan_sha256 != plan_sha256 {
+        return Err(format!("{}: made for another plan (plan_sha256 {} is not {}): it is in the way of this plan's shard", pj.display(), short_hash(&p.plan_sha256), short_hash(plan_sha256)));
+    }
+    if p.analysis_id != plan.analysis_id || p.shard != shard.index {
+        return Err(format!("{}: field `{}` does not match the plan", pj.display(), if p.shard != shard.index { "shard" } else { "analysis_id" }));
+    }
+    let indices: Vec<usize> = p.chunks.iter().map(|c| c.index).collect();
+    if !indices.iter().copied().eq(shard.chunks.0..shard.chunks.1) {
+        return Err(format!("{}: field `chunks`: chunks {:?}, the plan's shard {} has {}..{}", pj.display(), indices, shard.index, shard.chunks.0, shard.chunks.1));
+    }
+    for (k, c) in p.chunks.iter().enumerate() {
+        if plan.chunks.get(c.index) != Some(&c.chunk) {
+            return Err(format!("{}: field `chunks[{k}].chunk` is not the plan's chunk {}", pj.display(), c.index));
+        }
+        let f = dir.join(&c.file);
+        match crate::dataset::regular_file_size(&f) {
+            Ok(n) if n == c.bytes => {}
+            Ok(n) => return Err(format!("{}: {n} bytes, partial.json records {} (field `chunks[{k}].bytes`): the file changed after the shard wrote it", f.display(), c.bytes)),
+            Err(e) => return Err(format!("{}: {e}", f.display())),
+        }
+    }
+    let m = dir.join(&p.metrics);
+    crate::dataset::regular_file_size(&m).map_err(|e| format!("{}: {e}", m.display()))?;
+    Ok(p)
+}
+
+/// A shard whose result is there but refused, as a failure with the reason.
+fn refused(shard: usize, dir: &Path, why: &str, host: Option<&str>, when: Option<&str>) -> ShardState {
+    let marker = Marker {
+        shard,
+        host: host.unwrap_or("?").to_string(),
+        pid: 0,
+        job: None,
+        started: when.unwrap_or("?").to_string(),
+        error: Some(format!("its partial result {} is refused: {why}; remove it and rerun the shard", dir.display())),
+    };
+    ShardState::Failed { marker }
 }
 
 /// Every shard's state, from the work directory; `queued`: the shards the batch system
-/// still lists (see [`scripts::queued`]).
+/// still lists (see [`scripts::queued`]). A result that fails [`check_result`] is
+/// reported as a failure with the reason, not as done.
 pub fn shard_states(work: &Path, plan: &Plan, plan_sha256: &str, queued: &std::collections::BTreeSet<usize>) -> Vec<ShardState> {
+    shard_states_checked(work, plan, plan_sha256, queued, &[])
+}
+
+/// [`shard_states`] knowing which partial results the reduce refused (`rejected`
+/// from [`reduce::collect`], checksums included): those shards are failures with the
+/// reduce's reason. The reduce's "not done" list should come from this.
+pub fn shard_states_checked(work: &Path, plan: &Plan, plan_sha256: &str, queued: &std::collections::BTreeSet<usize>, rejected: &[(PathBuf, String)]) -> Vec<ShardState> {
     let host = crate::db::host_name();
     plan.shards
         .iter()
         .map(|s| {
-            if let Some(p) = read_json::<Partial>(&result_dir(work, s.index).join("partial.json")) {
-                if p.plan_sha256 == plan_sha256 {
-                    let input_errors = p.chunks.iter().map(|c| c.errors.len()).sum();
-                    return ShardState::Done { finished: p.finished, seconds: p.seconds, host: p.host, input_errors };
-                }
+            let dir = result_dir(work, s.index);
+            if std::fs::symlink_metadata(dir.join("partial.json")).is_ok() {
+                return match check_result(&dir, plan, plan_sha256, s) {
+                    Ok(p) => match rejected.iter().find(|(d, _)| d == &dir) {
+                        Some((_, why)) => refused(s.index, &dir, why, Some(&p.host), Some(&p.finished)),
+                        None => {
+                            let input_errors = p.chunks.iter().map(|c| c.errors.len()).sum();
+                            ShardState::Done { finished: p.finished, seconds: p.seconds, host: p.host, input_errors }
+                        }
+                    },
+                    Err(why) => refused(s.index, &dir, &why, None, None),
+                };
             }
             if let Some(marker) = read_json::<Marker>(&marker_path(work, s.index, "failed")) {
                 return ShardState::Failed { marker };
@@ -392,7 +463,7 @@ pub fn shard_states(work: &Path, plan: &Plan, plan_sha256: &str, queued: &std::c
 }
 
 /// The partial results found in `dirs` (each a directory of `shard-*` results), in
-/// name order.
+/// name order; hidden entries (temporary directories of shards) are skipped.
 pub fn find_partials(dirs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for d in dirs {
@@ -401,7 +472,12 @@ pub fn find_partials(dirs: &[PathBuf]) -> anyhow::Result<Vec<PathBuf>> {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => return Err(e).with_context(|| format!("listing {}", d.display())),
         };
-        let mut found: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.join("partial.json").is_file()).collect();
+        // Hidden entries are shards' temporary directories: not published, not used.
+        let mut found: Vec<PathBuf> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| !p.file_name().and_then(|n| n.to_str()).is_some_and(|n| n.starts_with('.')))
+            .filter(|p| p.join("partial.json").is_file())
+            .collect();
         found.sort();
         out.extend(found);
     }

@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use rayon::prelude::*;
 
-use super::{Partial, PartialChunk, Plan, PARTIAL_FORMAT};
+use super::{Partial, PartialChunk, Plan};
+use crate::checksum::short_hash;
 use crate::analysis::merged::{self, Merged};
 use crate::dataset::SubrunId;
 use crate::hist::Profile;
@@ -44,25 +45,39 @@ impl Collected {
     }
 }
 
+/// SHA-256 of a regular file, read in blocks and never past the size it had when
+/// opened (a chunk file on shared storage is untrusted too).
 fn sha256_file(path: &Path) -> anyhow::Result<String> {
-    Ok(crate::checksum::sha256_hex(&std::fs::read(path).with_context(|| format!("reading {}", path.display()))?))
+    use sha2::Digest;
+    use std::io::Read;
+    let ctx = || format!("reading {}", path.display());
+    crate::dataset::regular_file_size(path).with_context(ctx)?;
+    let file = std::fs::File::open(path).with_context(ctx)?;
+    let size = file.metadata().with_context(ctx)?.len();
+    let mut r = file.take(size);
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match r.read(&mut buf).with_context(ctx)? {
+            0 => break,
+            n => h.update(&buf[..n]),
+        }
+    }
+    Ok(crate::checksum::hex(&h.finalize()))
 }
 
 /// Reads and checks one partial result: its format, its analysis, and the checksum of
 /// every file it lists. Returns its chunks with their metrics rows.
 fn load_partial(dir: &Path, plan: &Plan) -> anyhow::Result<Vec<Source>> {
     let pj = dir.join("partial.json");
-    let p: Partial = serde_json::from_slice(&std::fs::read(&pj).with_context(|| format!("reading {}", pj.display()))?).with_context(|| format!("{}: not a gm2dqc partial result", pj.display()))?;
-    if p.format != PARTIAL_FORMAT {
-        anyhow::bail!("{}: format {:?}, this gm2dqc reads {PARTIAL_FORMAT:?}", pj.display(), p.format);
-    }
+    let p: Partial = super::load_partial_json(dir)?;
     if p.analysis_id != plan.analysis_id {
-        anyhow::bail!("{}: made for another analysis (other files, cut file or overrides): analysis id {} is not the plan's {}", pj.display(), &p.analysis_id[..12], &plan.analysis_id[..12]);
+        anyhow::bail!("{}: made for another analysis (other files, cut file or overrides): analysis id {} is not the plan's {}", pj.display(), short_hash(&p.analysis_id), short_hash(&plan.analysis_id));
     }
     let metrics_path = dir.join(&p.metrics);
     let sha = sha256_file(&metrics_path)?;
     if sha != p.metrics_sha256 {
-        anyhow::bail!("{}: SHA-256 {} differs from the {} recorded in partial.json: the file changed after the shard wrote it", metrics_path.display(), &sha[..12], &p.metrics_sha256[..12]);
+        anyhow::bail!("{}: SHA-256 {} differs from the {} recorded in partial.json: the file changed after the shard wrote it", metrics_path.display(), short_hash(&sha), short_hash(&p.metrics_sha256));
     }
     let rows = crate::tables::subrun_metrics_rows(&crate::tables::Table::read(&metrics_path)?)?;
     let bad_chunks: Vec<String> = p
@@ -72,7 +87,7 @@ fn load_partial(dir: &Path, plan: &Plan) -> anyhow::Result<Vec<Source>> {
             let path = dir.join(&c.file);
             match sha256_file(&path) {
                 Ok(s) if s == c.sha256 => None,
-                Ok(s) => Some(format!("{}: SHA-256 {} differs from the {} recorded in partial.json", path.display(), &s[..12], &c.sha256[..12])),
+                Ok(s) => Some(format!("{}: SHA-256 {} differs from the {} recorded in partial.json", path.display(), short_hash(&s), short_hash(&c.sha256))),
                 Err(e) => Some(format!("{e:#}")),
             }
         })
@@ -81,19 +96,22 @@ fn load_partial(dir: &Path, plan: &Plan) -> anyhow::Result<Vec<Source>> {
         anyhow::bail!(e);
     }
     let mut sources = Vec::with_capacity(p.chunks.len());
-    let mut row = 0;
+    let mut row: usize = 0;
     for c in p.chunks {
         let Some(&expected) = plan.chunks.get(c.index) else { anyhow::bail!("{}: chunk {} is not in the plan ({} chunks)", pj.display(), c.index, plan.chunks.len()) };
         if c.chunk != expected {
             anyhow::bail!("{}: chunk {} covers files {:?}, the plan's covers {:?}", pj.display(), c.index, c.chunk.files(), expected.files());
         }
-        let metrics = rows.get(row..row + c.chunk.len).map(<[_]>::to_vec).with_context(|| format!("{}: fewer rows than its chunks have files", metrics_path.display()))?;
+        let metrics = row.checked_add(c.chunk.len).and_then(|end| rows.get(row..end)).map(<[_]>::to_vec).with_context(|| format!("{}: fewer rows than its chunks have files", metrics_path.display()))?;
         row += c.chunk.len;
         let ids: Vec<SubrunId> = metrics.iter().map(|m| SubrunId { run: m.run, subrun: m.subrun }).collect();
         if !ids.iter().copied().eq(plan.subruns(c.chunk)) {
             anyhow::bail!("{}: the rows of chunk {} are not the plan's subruns of that chunk", metrics_path.display(), c.index);
         }
         sources.push(Source { dir: dir.to_path_buf(), chunk: c, metrics });
+    }
+    if row != rows.len() {
+        anyhow::bail!("{}: {} rows, its chunks have {row} files", metrics_path.display(), rows.len());
     }
     Ok(sources)
 }

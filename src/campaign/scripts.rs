@@ -254,9 +254,10 @@ pub fn submit(system: System, plan: &Plan, work: &Path, shards: &[usize]) -> any
     Ok(sub)
 }
 
-/// The submissions recorded in the work directory.
+/// The submissions recorded in the work directory (a regular file, read no further
+/// than its size; anything unreadable counts as none).
 pub fn submissions(work: &Path) -> Vec<Submission> {
-    std::fs::read(work.join("submissions.json")).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
+    crate::dataset::read_regular(&work.join("submissions.json")).ok().and_then(|b| serde_json::from_slice(&b).ok()).unwrap_or_default()
 }
 
 /// The shards that Slurm still lists (pending or running) for the recorded array

@@ -28,12 +28,13 @@ pub fn run(work: &Path, index: usize) -> anyhow::Result<Outcome> {
         bail!("{}: no shard {index}: the plan has shards 0 to {}", super::plan_path(work).display(), plan.shards.len() - 1);
     };
     let dir = result_dir(work, index);
-    if let Ok(b) = std::fs::read(dir.join("partial.json")) {
-        match serde_json::from_slice::<Partial>(&b) {
-            Ok(p) if p.plan_sha256 == plan_sha256 => return Ok(Outcome::AlreadyDone { dir }),
-            _ => bail!("{}: a partial result of another plan is in the way; remove it (or make the plan in a new directory)", dir.display()),
+    if std::fs::symlink_metadata(dir.join("partial.json")).is_ok() {
+        match super::check_result(&dir, &plan, &plan_sha256, &shard) {
+            Ok(_) => return Ok(Outcome::AlreadyDone { dir }),
+            Err(why) => bail!("{}: a partial result that is not this plan's shard {index} is in the way ({why}); remove it (or make the plan in a new directory)", dir.display()),
         }
     }
+    clean_stale_tmp(work, Some(index));
     std::fs::create_dir_all(shards_dir(work)).with_context(|| format!("creating {}", shards_dir(work).display()))?;
     let marker = Marker { shard: index, host: crate::db::host_name(), pid: std::process::id(), job: super::batch_job(), started: crate::db::time::now_text(), error: None };
     write_json(&marker_path(work, index, "running"), &marker)?;
@@ -53,10 +54,43 @@ pub fn run(work: &Path, index: usize) -> anyhow::Result<Outcome> {
     result
 }
 
-/// Where this process writes the partial result before renaming it into place (a
-/// killed shard leaves it behind, hidden; a rerun uses its own).
+/// Where this process writes the partial result before renaming it into place:
+/// `.shard-NNNNN.tmp-HOST-PID`, hidden. A killed shard leaves it behind; a rerun
+/// uses its own and removes those of dead processes ([`clean_stale_tmp`]).
 fn tmp_dir(work: &Path, index: usize) -> PathBuf {
-    shards_dir(work).join(format!(".{}.tmp-{}", super::shard_name(index), std::process::id()))
+    shards_dir(work).join(format!(".{}.tmp-{}-{}", super::shard_name(index), tmp_host(&crate::db::host_name()), std::process::id()))
+}
+
+/// The host name as it appears in temporary directory names (letters, digits, `.`, `_`).
+fn tmp_host(host: &str) -> String {
+    host.chars().map(|c| if c.is_ascii_alphanumeric() || c == '.' || c == '_' { c } else { '_' }).collect()
+}
+
+/// Removes the temporary directories left by killed shards (of shard `index`, or of
+/// every shard): those made on this host by a process that no longer runs. Others
+/// are left alone (their process may run on another host). Returns what was removed.
+pub fn clean_stale_tmp(work: &Path, index: Option<usize>) -> Vec<PathBuf> {
+    let here = tmp_host(&crate::db::host_name());
+    let Ok(entries) = std::fs::read_dir(shards_dir(work)) else { return Vec::new() };
+    let mut removed = Vec::new();
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let Some((shard, rest)) = name.strip_prefix('.').and_then(|n| n.split_once(".tmp-")) else { continue };
+        let Some((host, pid)) = rest.rsplit_once('-') else { continue };
+        let Ok(pid) = pid.parse::<u32>() else { continue };
+        let mine = index.is_none_or(|i| shard == super::shard_name(i));
+        if !mine || host != here || pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists() {
+            continue;
+        }
+        // Only what a shard puts there: a directory, not followed if it is a link.
+        let p = e.path();
+        if std::fs::symlink_metadata(&p).is_ok_and(|m| m.is_dir()) && std::fs::remove_dir_all(&p).is_ok() {
+            removed.push(p);
+        }
+    }
+    removed.sort();
+    removed
 }
 
 fn write_json<T: serde::Serialize>(path: &Path, v: &T) -> anyhow::Result<()> {

@@ -424,6 +424,11 @@ pub fn reduce(args: ReduceArgs) -> anyhow::Result<Status> {
     let pool = rayon::ThreadPoolBuilder::new().num_threads(args.threads.unwrap_or(0)).build()?;
     let mut dirs = vec![campaign::shards_dir(&work)];
     dirs.extend(args.from.iter().cloned());
+    for d in campaign::shard::clean_stale_tmp(&work, None) {
+        if !super::quiet() {
+            eprintln!("note: removed {}, left by a shard that died", d.display());
+        }
+    }
     let partials = campaign::find_partials(&dirs)?;
     let collected = pool.install(|| reduce::collect(&partials, &plan));
     for (dir, why) in &collected.rejected {
@@ -442,7 +447,7 @@ pub fn reduce(args: ReduceArgs) -> anyhow::Result<Status> {
     }
     let missing = collected.missing(&plan);
     if !missing.is_empty() && !args.allow_partial {
-        let states = campaign::shard_states(&work, &plan, &sha, &scripts::queued(&work));
+        let states = campaign::shard_states_checked(&work, &plan, &sha, &scripts::queued(&work), &collected.rejected);
         let mut shards: Vec<usize> = missing.iter().filter_map(|&i| plan.shard_of(i)).collect();
         shards.dedup();
         eprintln!("error: {} of {} chunks have no partial result; {} shards are not done:", missing.len(), plan.chunks.len(), shards.len());

@@ -160,7 +160,7 @@ pub fn run(cmd: CutsCommand) -> anyhow::Result<Status> {
             writeln!(o, "{:>7} {:>7}  {:<10} {:>10}  flags changed", "run", "subrun", "ok", "ctags")?;
             for c in &changes {
                 let flags: Vec<String> = c.flags.iter().map(|(f, x, y)| format!("{f} {}->{}", tf(*x), tf(*y))).collect();
-                writeln!(o, "{:>7} {:>7}  {:<10} {:>+10}  {}", c.run, c.subrun, format!("{}->{}", tf(Some(c.old_ok)), tf(Some(c.new_ok))), signed(c), flags.join(", "))?;
+                writeln!(o, "{:>7} {:>7}  {:<10} {:>+10}  {}", c.run, c.subrun, format!("{}->{}", tf(Some(c.old_ok)), tf(Some(c.new_ok))), c.ctags_change(), flags.join(", "))?;
             }
             let mut per_run: std::collections::BTreeMap<u32, (usize, usize, f64)> = Default::default();
             for c in &changes {
@@ -170,7 +170,7 @@ pub fn run(cmd: CutsCommand) -> anyhow::Result<Status> {
                 } else {
                     e.1 += 1;
                 }
-                e.2 += signed(c);
+                e.2 += c.ctags_change();
             }
             writeln!(o, "\n{:>7} {:>8} {:>8} {:>12}", "run", "gained", "lost", "ctags")?;
             for (run, (g, l, c)) in &per_run {
@@ -188,15 +188,6 @@ fn tf(b: Option<bool>) -> &'static str {
         Some(true) => "pass",
         Some(false) => "fail",
         None => "-",
-    }
-}
-
-/// CTAGs gained (+) or lost (-) by a change.
-fn signed(c: &eval::Change) -> f64 {
-    if c.new_ok {
-        c.ctags
-    } else {
-        -c.ctags
     }
 }
 

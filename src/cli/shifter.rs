@@ -117,6 +117,8 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<Status> {
             "ignored": ds.ignored.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
             "identical_copies": ds.identical_copies.iter().map(|(c, u)| serde_json::json!({"copy": c.display().to_string(), "used": u.display().to_string()})).collect::<Vec<_>>(),
             "unreadable": unreadable.iter().map(|(p, e)| serde_json::json!({"file": p, "error": e})).collect::<Vec<_>>(),
+            "missing_subruns": ds.gaps(),
+            "repeated_dirs": ds.repeated_dirs.iter().map(|r| r.to_string()).collect::<Vec<_>>(),
         });
         serde_json::to_writer_pretty(&mut o, &j)?;
         writeln!(o)?;
@@ -137,6 +139,12 @@ pub fn scan(args: ScanArgs) -> anyhow::Result<Status> {
         }
         for (p, e) in &unreadable {
             writeln!(o, "unreadable: {p}: {e}")?;
+        }
+        for g in ds.gaps() {
+            writeln!(o, "missing subruns: {g}")?;
+        }
+        for r in &ds.repeated_dirs {
+            writeln!(o, "not followed: {r}")?;
         }
     }
     if super::quiet() {

@@ -55,8 +55,21 @@ fn column_key(df: &DataFrame, name: &str) -> Result<Vec<u32>, EvalError> {
     ca.iter().map(|v| v.ok_or_else(|| EvalError::NullKey(name.into()))).collect()
 }
 
+/// `x`, with negative zero made +0: every number this module gives for output goes
+/// through it, so no table, reason or printout shows `-0`. (A sum of no values is
+/// -0.0 in Rust, and -0.0 also comes from data and from a difference of equal values
+/// negated.)
+pub fn plus_zero(x: f64) -> f64 {
+    if x == 0.0 {
+        0.0
+    } else {
+        x
+    }
+}
+
 /// A number for a reason string: integers as integers, others to 6 significant digits.
 pub fn fmt_num(x: f64) -> String {
+    let x = plus_zero(x);
     if x == x.trunc() && x.abs() < 1e15 {
         return format!("{x:.0}");
     }
@@ -86,7 +99,7 @@ pub fn run_medians(values: &[Option<f64>], runs: &[u32]) -> BTreeMap<u32, f64> {
             by_run.entry(run).or_default().push(v);
         }
     }
-    by_run.into_iter().map(|(run, vals)| (run, median(vals))).collect()
+    by_run.into_iter().map(|(run, vals)| (run, plus_zero(median(vals)))).collect()
 }
 
 /// Checks one value against a test; `Err(reason)` on failure (without the flag prefix).
@@ -165,7 +178,7 @@ pub fn evaluate(cuts: &CutFile, metrics: &DataFrame) -> Result<Evaluation, EvalE
             }
         }
     }
-    let ctags: Vec<f64> = column_f64(metrics, "ctags")?.into_iter().map(|c| c.unwrap_or(0.0)).collect();
+    let ctags: Vec<f64> = column_f64(metrics, "ctags")?.into_iter().map(|c| plus_zero(c.unwrap_or(0.0))).collect();
     // Run medians of the metrics of relative cuts.
     let mut medians: BTreeMap<(&str, u32), f64> = BTreeMap::new();
     let relative = |t: &Test| matches!(t, Test::FractionOfRunMedian(_) | Test::ErrorsOfRunMedian { .. });
@@ -240,9 +253,10 @@ impl Evaluation {
                     run,
                     subruns: n,
                     good_subruns: idx.iter().filter(|&&i| self.ok[i]).count(),
-                    pass_fraction: self.flags.iter().map(|(_, v)| idx.iter().filter(|&&i| v[i]).count() as f64 / n as f64).collect(),
-                    ctags: idx.iter().map(|&i| self.ctags[i]).sum(),
-                    ctags_good: idx.iter().filter(|&&i| self.ok[i]).map(|&i| self.ctags[i]).sum(),
+                    pass_fraction: self.flags.iter().map(|(_, v)| plus_zero(idx.iter().filter(|&&i| v[i]).count() as f64 / n as f64)).collect(),
+                    // Summed from +0 (an empty f64 sum is -0.0).
+                    ctags: plus_zero(idx.iter().fold(0.0, |t, &i| t + self.ctags[i])),
+                    ctags_good: plus_zero(idx.iter().filter(|&&i| self.ok[i]).fold(0.0, |t, &i| t + self.ctags[i])),
                 }
             })
             .collect()
@@ -292,6 +306,14 @@ pub struct Change {
     pub new_reasons: String,
 }
 
+impl Change {
+    /// The CTAGs this change gains (+) or loses (-); +0 when the subrun has none
+    /// (never -0).
+    pub fn ctags_change(&self) -> f64 {
+        plus_zero(if self.new_ok { self.ctags } else { -self.ctags })
+    }
+}
+
 /// The subruns whose `ok` changes from `old` to `new` (same metrics, same row order).
 pub fn diff(old: &Evaluation, new: &Evaluation) -> Vec<Change> {
     assert_eq!((&old.runs, &old.subruns), (&new.runs, &new.subruns), "diff compares two evaluations of the same metrics");
@@ -314,7 +336,7 @@ pub fn diff(old: &Evaluation, new: &Evaluation) -> Vec<Change> {
                 .map(|f| (f.to_string(), value(old, f, row), value(new, f, row)))
                 .filter(|(_, a, b)| a != b)
                 .collect(),
-            ctags: old.ctags[row],
+            ctags: plus_zero(old.ctags[row]),
             new_reasons: new.reasons[row].clone(),
         })
         .collect()

@@ -113,7 +113,7 @@ impl CutFile {
 
     /// A short label: the name and the first 12 hex digits of the hash.
     pub fn label(&self) -> String {
-        format!("{} ({})", self.name, &self.sha256[..12])
+        format!("{} ({})", self.name, crate::checksum::short_hash(&self.sha256))
     }
 }
 
@@ -151,10 +151,34 @@ pub fn parse(text: &str, source: &str) -> Result<CutFile, Vec<Diagnostic>> {
     parse::parse(text, source)
 }
 
-/// Reads and validates a cut file.
+/// Reads and validates a cut file. Text that is not UTF-8 is one diagnostic at the
+/// first invalid byte.
 pub fn load(path: &Path) -> Result<CutFile, CutFileError> {
-    let text = std::fs::read_to_string(path).map_err(|source| CutFileError::Io { path: path.to_path_buf(), source })?;
-    parse(&text, &path.display().to_string()).map_err(CutFileError::Invalid)
+    let bytes = std::fs::read(path).map_err(|source| CutFileError::Io { path: path.to_path_buf(), source })?;
+    let source = path.display().to_string();
+    let text = match String::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => return Err(CutFileError::Invalid(vec![not_utf8(e.as_bytes(), e.utf8_error(), &source)])),
+    };
+    parse(&text, &source).map_err(CutFileError::Invalid)
+}
+
+/// Where text stops being UTF-8: the line and column (in characters) of the first
+/// invalid byte, and what to do.
+fn not_utf8(bytes: &[u8], e: std::str::Utf8Error, source: &str) -> Diagnostic {
+    let at = e.valid_up_to();
+    let valid = std::str::from_utf8(&bytes[..at]).expect("valid up to here");
+    let line = valid.matches('\n').count() + 1;
+    let column = valid.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    let n = e.error_len().unwrap_or(bytes.len() - at);
+    let shown: Vec<String> = bytes[at..at + n].iter().map(|b| format!("0x{b:02x}")).collect();
+    Diagnostic {
+        file: source.to_string(),
+        line,
+        column,
+        message: format!("the file is not UTF-8 text: byte{} {} at byte offset {at} {} not valid UTF-8", if n == 1 { "" } else { "s" }, shown.join(" "), if n == 1 { "is" } else { "are" }),
+        hint: Some("cut files are UTF-8 (plain ASCII is fine): save it as UTF-8, e.g. `iconv -f latin1 -t utf-8 FILE`, or remove the character".into()),
+    }
 }
 
 /// The built-in standard cut set (`cuts/standard.toml`).

@@ -1,7 +1,7 @@
 //! Reading a cut file: TOML parsed with spans, then every key checked, collecting
 //! every problem with its location before giving up.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 
 use toml::de::{DeTable, DeValue};
@@ -27,15 +27,41 @@ const RESERVED_FLAGS: &[&str] = &["ok", "run", "subrun", "reasons", "cuts_sha256
 struct Ctx<'a> {
     text: &'a str,
     source: &'a str,
-    diags: Vec<Diagnostic>,
+    /// Problems with their byte offsets; lines and columns are found once, at the end,
+    /// in one pass over the text ([`locate`]): a file with many problems costs no more
+    /// per problem than one with a few.
+    diags: Vec<(usize, String, Option<String>)>,
+    /// Byte offsets of the text's newlines, made on first use (line of a span).
+    newlines: Option<Vec<usize>>,
 }
 
 impl Ctx<'_> {
     fn at(&mut self, span: Range<usize>, message: impl Into<String>, hint: Option<String>) {
-        let before = &self.text[..span.start.min(self.text.len())];
-        let line = before.matches('\n').count() + 1;
-        let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-        self.diags.push(Diagnostic { file: self.source.to_string(), line, column, message: message.into(), hint });
+        self.diags.push((span.start.min(self.text.len()), message.into(), hint));
+    }
+
+    /// The 1-based line of a byte offset (binary search in the newline table).
+    fn line_of(&mut self, offset: usize) -> usize {
+        let text = self.text;
+        let nl = self.newlines.get_or_insert_with(|| text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i).collect());
+        nl.partition_point(|&p| p < offset) + 1
+    }
+
+    /// The diagnostics with their locations, in the order given (`sorted`: by
+    /// position in the file).
+    fn finish(self, sorted: bool) -> Vec<Diagnostic> {
+        let offsets: Vec<usize> = self.diags.iter().map(|d| d.0).collect();
+        let places = locate(self.text, &offsets);
+        let mut out: Vec<(usize, Diagnostic)> = self
+            .diags
+            .into_iter()
+            .zip(places)
+            .map(|((offset, message, hint), (line, column))| (offset, Diagnostic { file: self.source.to_string(), line, column, message, hint }))
+            .collect();
+        if sorted {
+            out.sort_by_key(|(offset, _)| *offset);
+        }
+        out.into_iter().map(|(_, d)| d).collect()
     }
 
     fn err(&mut self, v: &Value, message: impl Into<String>) {
@@ -140,6 +166,45 @@ impl Ctx<'_> {
         }
         Some((a as u32, b as u32))
     }
+}
+
+/// The (line, column) of each byte offset, both 1-based, the column counted in
+/// characters: the offsets sorted, then one pass over the text. An offset inside a
+/// character counts as that character's start.
+pub(super) fn locate(text: &str, offsets: &[usize]) -> Vec<(usize, usize)> {
+    let mut order: Vec<usize> = (0..offsets.len()).collect();
+    order.sort_by_key(|&i| offsets[i]);
+    let mut out = vec![(1, 1); offsets.len()];
+    let (mut pos, mut line, mut column) = (0usize, 1usize, 1usize);
+    for i in order {
+        let mut target = offsets[i].min(text.len());
+        while !text.is_char_boundary(target) {
+            target -= 1;
+        }
+        if target > pos {
+            for c in text[pos..target].chars() {
+                if c == '\n' {
+                    line += 1;
+                    column = 1;
+                } else {
+                    column += 1;
+                }
+            }
+            pos = target;
+        }
+        out[i] = (line, column);
+    }
+    out
+}
+
+/// Names for a hint: the first dozen, then how many in all (a hint stays short
+/// whatever the file's size).
+fn some_of(names: &[String]) -> String {
+    const SHOWN: usize = 12;
+    if names.len() <= SHOWN {
+        return names.join(", ");
+    }
+    format!("{}, ... ({} in all)", names[..SHOWN].join(", "), names.len())
 }
 
 fn type_name(v: &DeValue) -> &'static str {
@@ -320,14 +385,14 @@ fn tables<'a, 'i>(ctx: &mut Ctx, v: &'a Value<'i>, key: &str) -> Vec<(&'a Value<
 }
 
 pub(super) fn parse(text: &str, source: &str) -> Result<CutFile, Vec<Diagnostic>> {
-    let mut ctx = Ctx { text, source, diags: Vec::new() };
+    let mut ctx = Ctx { text, source, diags: Vec::new(), newlines: None };
     let (doc, errors) = DeTable::parse_recoverable(text);
     if !errors.is_empty() {
         for e in errors {
             let span = e.span().unwrap_or(0..0);
             ctx.at(span, format!("TOML syntax: {}", e.message().trim()), Some("see https://toml.io for the syntax".into()));
         }
-        return Err(ctx.diags);
+        return Err(ctx.finish(false));
     }
     let root = doc.get_ref();
     ctx.unknown_keys(root, TOP_KEYS, "the cut file");
@@ -355,11 +420,16 @@ pub(super) fn parse(text: &str, source: &str) -> Result<CutFile, Vec<Diagnostic>
     }
     // Flags named by any cut, valid or not: a required flag is "defined by no cut" only
     // when no cut names it at all (a broken cut is reported once, where it is).
+    // (Sets beside the lists: membership is checked once per cut or per required flag.)
     let mut mentioned: Vec<String> = Vec::new();
+    let mut mentioned_set: HashSet<String> = HashSet::new();
+    let mut flag_set: HashSet<String> = HashSet::new();
     for (v, t) in cut_list {
         ctx.unknown_keys(t, CUT_KEYS, "a [[cut]]");
         if let Some(DeValue::String(f)) = get(t, "flag").map(|f| f.get_ref()) {
-            mentioned.push(f.to_string());
+            if mentioned_set.insert(f.to_string()) {
+                mentioned.push(f.to_string());
+            }
         }
         let flag = match get(t, "flag") {
             Some(f) => ctx.string(f, "flag").filter(|s| {
@@ -380,12 +450,12 @@ pub(super) fn parse(text: &str, source: &str) -> Result<CutFile, Vec<Diagnostic>
         let (Some(flag), Some((label, metrics, unit, _)), Some(test)) = (flag, target, test) else { continue };
         let (cut_name, span) = explicit.unwrap_or_else(|| (format!("{flag}.{label}"), v.span()));
         if let Some(first) = cut_spans.get(&cut_name) {
-            let first_line = text[..first.start].matches('\n').count() + 1;
+            let first_line = ctx.line_of(first.start);
             ctx.at(span, format!("two cuts are named `{cut_name}` (the first at line {first_line})"), Some("give one of them a distinct `name = \"...\"` so overrides can tell them apart".into()));
             continue;
         }
         cut_spans.insert(cut_name.clone(), span);
-        if !flags.contains(&flag) {
+        if flag_set.insert(flag.clone()) {
             flags.push(flag.clone());
         }
         cuts.push(Cut { name: cut_name, flag, target: label, metrics, unit, test });
@@ -393,20 +463,22 @@ pub(super) fn parse(text: &str, source: &str) -> Result<CutFile, Vec<Diagnostic>
 
     // Required flags.
     let mut required = Vec::new();
+    let mut required_set: HashSet<String> = HashSet::new();
     match get(root, "required") {
         Some(v) => match v.get_ref() {
             DeValue::Array(a) => {
                 for e in a.iter() {
                     let Some(f) = ctx.string(e, "required") else { continue };
-                    if required.contains(&f) {
+                    if required_set.contains(&f) {
                         ctx.err(e, format!("`{f}` is listed twice in `required`"));
-                    } else if !mentioned.contains(&f) {
+                    } else if !mentioned_set.contains(&f) {
                         let hint = catalog::did_you_mean(&f, mentioned.iter().map(String::as_str)).map_or_else(
-                            || if mentioned.is_empty() { "no cut names a flag yet: add [[cut]] sections with `flag = ...`".to_string() } else { format!("flags named by the cuts: {}", mentioned.join(", ")) },
+                            || if mentioned.is_empty() { "no cut names a flag yet: add [[cut]] sections with `flag = ...`".to_string() } else { format!("flags named by the cuts: {}", some_of(&mentioned)) },
                             |s| format!("did you mean `{s}`?"),
                         );
                         ctx.err_hint(e, format!("required flag `{f}` is defined by no cut"), hint);
-                    } else if flags.contains(&f) {
+                    } else if flag_set.contains(&f) {
+                        required_set.insert(f.clone());
                         required.push(f);
                     }
                 }
@@ -532,6 +604,10 @@ pub(super) fn parse(text: &str, source: &str) -> Result<CutFile, Vec<Diagnostic>
     let mut overrides: Vec<Override> = Vec::new();
     let mut reference_overrides: Vec<((u32, u32), u32)> = Vec::new();
     let override_list = get(root, "override").map(|v| tables(&mut ctx, v, "override")).unwrap_or_default();
+    let cut_index: HashMap<&str, usize> = cuts.iter().enumerate().map(|(i, k)| (k.name.as_str(), i)).collect();
+    let cut_names: Vec<String> = cuts.iter().map(|k| k.name.clone()).collect();
+    // Each cut's override periods so far (overlaps are checked within one cut).
+    let mut periods: HashMap<String, Vec<(u32, u32)>> = HashMap::new();
     for (v, t) in override_list {
         ctx.unknown_keys(t, OVERRIDE_KEYS, "an [[override]]");
         let runs = match get(t, "runs") {
@@ -544,9 +620,9 @@ pub(super) fn parse(text: &str, source: &str) -> Result<CutFile, Vec<Diagnostic>
         match (get(t, "cut"), get(t, "reference_run")) {
             (Some(c), None) => {
                 let Some(name) = ctx.string(c, "cut") else { continue };
-                let Some(base) = cuts.iter().find(|k| k.name == name) else {
-                    let hint = catalog::did_you_mean(&name, cuts.iter().map(|k| k.name.as_str())).map_or_else(
-                        || format!("cuts are named <flag>.<metric or group> unless they have a `name`: {}", cuts.iter().map(|k| k.name.as_str()).collect::<Vec<_>>().join(", ")),
+                let Some(base) = cut_index.get(name.as_str()).map(|&i| &cuts[i]) else {
+                    let hint = catalog::did_you_mean(&name, cut_names.iter().map(String::as_str)).map_or_else(
+                        || format!("cuts are named <flag>.<metric or group> unless they have a `name`: {}", some_of(&cut_names)),
                         |s| format!("did you mean `{s}`?"),
                     );
                     ctx.err_hint(c, format!("override of unknown cut `{name}`"), hint);
@@ -556,11 +632,13 @@ pub(super) fn parse(text: &str, source: &str) -> Result<CutFile, Vec<Diagnostic>
                 let (label, unit) = (base.target.clone(), base.unit);
                 let Some(test) = test(&mut ctx, t, v, &label, unit, kind) else { continue };
                 let Some(runs) = runs else { continue };
-                if let Some(o) = overrides.iter().find(|o| o.cut == name && o.runs.0 <= runs.1 && runs.0 <= o.runs.1) {
+                let seen = periods.entry(name.clone()).or_default();
+                if let Some(o) = seen.iter().find(|o| o.0 <= runs.1 && runs.0 <= o.1) {
                     let r = get(t, "runs").expect("runs parsed");
-                    ctx.err_hint(r, format!("overrides of `{name}` for runs {}-{} and {}-{} overlap", o.runs.0, o.runs.1, runs.0, runs.1), "a run may have one override per cut; split or merge the periods");
+                    ctx.err_hint(r, format!("overrides of `{name}` for runs {}-{} and {}-{} overlap", o.0, o.1, runs.0, runs.1), "a run may have one override per cut; split or merge the periods");
                     continue;
                 }
+                seen.push(runs);
                 overrides.push(Override { runs, cut: name, test });
             }
             (None, Some(r)) => {
@@ -584,8 +662,7 @@ pub(super) fn parse(text: &str, source: &str) -> Result<CutFile, Vec<Diagnostic>
     }
 
     if !ctx.diags.is_empty() {
-        ctx.diags.sort_by_key(|d| (d.line, d.column));
-        return Err(ctx.diags);
+        return Err(ctx.finish(true));
     }
     Ok(CutFile {
         source: source.to_string(),
@@ -603,4 +680,32 @@ pub(super) fn parse(text: &str, source: &str) -> Result<CutFile, Vec<Diagnostic>
         reference_overrides,
         intervals,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::locate;
+
+    /// Line and column by the definition: newlines before the offset, characters
+    /// since the last one (rescanning from the start each time).
+    fn by_definition(text: &str, offset: usize) -> (usize, usize) {
+        let before = &text[..offset];
+        (before.matches('\n').count() + 1, before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1)
+    }
+
+    #[test]
+    fn locate_agrees_with_the_definition_in_any_order() {
+        let text = "a = 1\n# größe µs\n\nkey = \"é\"\r\nlast line without newline";
+        let bounds: Vec<usize> = (0..=text.len()).filter(|&i| text.is_char_boundary(i)).collect();
+        // Every boundary, in a scrambled order with repeats.
+        let offsets: Vec<usize> = (0..bounds.len() * 2).map(|k| bounds[(k * 7919) % bounds.len()]).collect();
+        let got = locate(text, &offsets);
+        for (o, g) in offsets.iter().zip(&got) {
+            assert_eq!(*g, by_definition(text, *o), "offset {o}");
+        }
+        // Inside a character: that character's start. Past the end: the end.
+        let e = text.find('é').unwrap();
+        assert_eq!(locate(text, &[e + 1, text.len() + 5]), vec![by_definition(text, e), by_definition(text, text.len())]);
+        assert_eq!(locate("", &[0, 3]), vec![(1, 1), (1, 1)]);
+    }
 }

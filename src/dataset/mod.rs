@@ -3,7 +3,19 @@
 //! The run and subrun are the decimal numbers between the last `_` and `.root`
 //! (leading zeros allowed). A dataset is a directory tree of such files or a text
 //! file listing paths one per line ([`scan`]).
+//!
+//! A subrun entry that is not a regular file once symbolic links are followed (a
+//! FIFO, a device such as a link to `/dev/zero`, a socket) stays in the dataset: it is
+//! refused when the analysis reads it ([`regular_file_size`]), as an input error of
+//! that subrun, without opening it (opening a FIFO blocks). Directories are scanned
+//! once each, by (device, inode): a symbolic link back to a directory being scanned
+//! (a loop), or to one already scanned, is listed in [`Dataset::repeated_dirs`] and
+//! not followed.
 
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 /// A subrun's identity.
@@ -47,6 +59,53 @@ pub struct Dataset {
     pub ignored: Vec<PathBuf>,
     /// Byte-identical second copies of a subrun file, set aside: (copy, file used).
     pub identical_copies: Vec<(PathBuf, PathBuf)>,
+    /// Directories reached a second time through a symbolic link, not scanned again.
+    pub repeated_dirs: Vec<RepeatedDir>,
+}
+
+/// A directory the scan reached again through a symbolic link and did not follow.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RepeatedDir {
+    /// The path that leads to it again.
+    pub path: PathBuf,
+    /// The path it was scanned as.
+    pub first: PathBuf,
+    /// True when `first` contains `path` (following it would never end).
+    pub is_loop: bool,
+}
+
+impl fmt::Display for RepeatedDir {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.is_loop {
+            write!(f, "{}: a symbolic-link loop back to {}; not followed", self.path.display(), self.first.display())
+        } else {
+            write!(f, "{}: the same directory as {}, scanned once", self.path.display(), self.first.display())
+        }
+    }
+}
+
+/// The subrun numbers missing from one run: inclusive ranges, ascending.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RunGaps {
+    pub run: u32,
+    /// The run's highest subrun in the dataset.
+    pub last: u32,
+    pub missing: Vec<(u32, u32)>,
+}
+
+impl RunGaps {
+    /// How many subrun numbers are missing.
+    pub fn count(&self) -> u64 {
+        self.missing.iter().map(|(a, b)| u64::from(b - a) + 1).sum()
+    }
+}
+
+impl fmt::Display for RunGaps {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ranges: Vec<String> = self.missing.iter().map(|&(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") }).collect();
+        let n = self.count();
+        write!(f, "run {}: {n} subrun{} missing of 1-{}: {}", self.run, if n == 1 { "" } else { "s" }, self.last, ranges.join(", "))
+    }
 }
 
 impl Dataset {
@@ -61,6 +120,139 @@ impl Dataset {
     pub fn bytes(&self) -> u64 {
         self.files.iter().map(|f| f.size).sum()
     }
+
+    /// The holes in each run's subrun numbering, for runs that have any.
+    ///
+    /// Production numbers a run's subruns 1, 2, 3, ... without holes, so every number
+    /// from 1 to the run's highest subrun in the dataset should be there: a run whose
+    /// first file is subrun 3 misses 1 and 2. Subruns after the highest one found
+    /// cannot be known from the files and are not reported; subrun 0, if a file has
+    /// it, is simply present. Relies on `files` being sorted by (run, subrun), as
+    /// [`scan`] leaves them.
+    pub fn gaps(&self) -> Vec<RunGaps> {
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < self.files.len() {
+            let run = self.files[i].id.run;
+            let mut missing = Vec::new();
+            let mut next = 1u32; // the lowest subrun number not yet accounted for
+            let mut last = 0;
+            while i < self.files.len() && self.files[i].id.run == run {
+                let s = self.files[i].id.subrun;
+                if s > next {
+                    missing.push((next, s - 1));
+                }
+                next = next.max(s.saturating_add(1));
+                last = last.max(s);
+                i += 1;
+            }
+            if !missing.is_empty() {
+                out.push(RunGaps { run, last, missing });
+            }
+        }
+        out
+    }
+}
+
+/// What kind of file system object this is, in words.
+pub fn file_kind(t: std::fs::FileType) -> &'static str {
+    if t.is_file() {
+        "regular file"
+    } else if t.is_dir() {
+        "directory"
+    } else if t.is_fifo() {
+        "FIFO (named pipe)"
+    } else if t.is_char_device() {
+        "character device"
+    } else if t.is_block_device() {
+        "block device"
+    } else if t.is_socket() {
+        "socket"
+    } else if t.is_symlink() {
+        "symbolic link"
+    } else {
+        "special file"
+    }
+}
+
+/// The size of `path` when it is a regular file once symbolic links are followed;
+/// otherwise an `InvalidInput` error saying what it is (and where a link leads).
+/// Only metadata is read: a FIFO is never opened, so this never blocks.
+pub fn regular_file_size(path: &Path) -> std::io::Result<u64> {
+    let meta = std::fs::metadata(path)?;
+    if meta.is_file() {
+        return Ok(meta.len());
+    }
+    Err(not_regular(path, meta.file_type()))
+}
+
+fn not_regular(path: &Path, t: std::fs::FileType) -> std::io::Error {
+    let link = match std::fs::read_link(path) {
+        Ok(target) => format!(" (a symbolic link to {})", target.display()),
+        Err(_) => String::new(),
+    };
+    std::io::Error::new(
+        std::io::ErrorKind::InvalidInput,
+        format!("it is a {}{link}, not a regular file; only regular files are read: replace it with the subrun file or move it out of the dataset", file_kind(t)),
+    )
+}
+
+/// Reads a regular file whole, never more than the size its metadata gives: refuses
+/// anything else ([`regular_file_size`]) and a file whose length changes while it is
+/// read (a copy still in progress).
+pub fn read_regular(path: &Path) -> std::io::Result<Vec<u8>> {
+    regular_file_size(path)?;
+    let file = std::fs::File::open(path)?;
+    // The object opened, not the name looked up before (it may have been replaced).
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(not_regular(path, meta.file_type()));
+    }
+    let size = meta.len();
+    let cap = usize::try_from(size).map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, format!("it has {size} bytes, more than this machine can address")))?;
+    let mut bytes = Vec::new();
+    bytes.try_reserve_exact(cap).map_err(|_| std::io::Error::new(std::io::ErrorKind::OutOfMemory, format!("cannot allocate {size} bytes to read it")))?;
+    // One byte past the size: a file that grew is noticed without reading on.
+    file.take(size.saturating_add(1)).read_to_end(&mut bytes)?;
+    if bytes.len() as u64 != size {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("its size changed while it was read ({size} bytes at the start, {}{} read): it is still being written; wait for the copy to finish", bytes.len(), if bytes.len() as u64 > size { " or more" } else { "" }),
+        ));
+    }
+    Ok(bytes)
+}
+
+/// Whether two regular files have the same bytes, read in blocks (never more than
+/// their sizes); anything but two regular files of one size is "different".
+fn same_contents(a: &Path, b: &Path) -> std::io::Result<bool> {
+    let (Ok(sa), Ok(sb)) = (regular_file_size(a), regular_file_size(b)) else { return Ok(false) };
+    if sa != sb {
+        return Ok(false);
+    }
+    let (mut fa, mut fb) = (std::fs::File::open(a)?.take(sa), std::fs::File::open(b)?.take(sb));
+    let (mut ba, mut bb) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
+    loop {
+        let n = read_full(&mut fa, &mut ba)?;
+        let m = read_full(&mut fb, &mut bb)?;
+        if n != m || ba[..n] != bb[..m] {
+            return Ok(false);
+        }
+        if n == 0 {
+            return Ok(true);
+        }
+    }
+}
+
+fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..])? {
+            0 => break,
+            k => n += k,
+        }
+    }
+    Ok(n)
 }
 
 /// Why a dataset could not be scanned.
@@ -83,16 +275,19 @@ pub fn scan(input: &Path) -> Result<Dataset, ScanError> {
     }
     let meta = std::fs::metadata(input).map_err(io(input))?;
     let mut candidates = Vec::new();
+    let mut repeated_dirs = Vec::new();
     if meta.is_dir() {
-        walk(input, &mut candidates)?;
+        let mut walker = Walker { seen: BTreeMap::new(), ancestors: BTreeSet::new(), repeated: &mut repeated_dirs, out: &mut candidates };
+        walker.walk(input, &meta)?;
     } else {
+        // The list itself may be a pipe (`--input <(ls ...)`): read as text.
         let text = std::fs::read_to_string(input).map_err(io(input))?;
         let base = input.parent().unwrap_or(Path::new("."));
         for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
             candidates.push(base.join(line));
         }
     }
-    let mut ds = Dataset::default();
+    let mut ds = Dataset { repeated_dirs, ..Dataset::default() };
     for path in candidates {
         let parsed = path.file_name().and_then(|n| n.to_str()).and_then(parse_file_name).map(|(_, id)| id);
         match parsed {
@@ -111,7 +306,7 @@ pub fn scan(input: &Path) -> Result<Dataset, ScanError> {
     for f in std::mem::take(&mut ds.files) {
         match kept.last() {
             Some(k) if k.id == f.id => {
-                let same = k.size == f.size && std::fs::read(&k.path).map_err(io(&k.path))? == std::fs::read(&f.path).map_err(io(&f.path))?;
+                let same = k.size == f.size && same_contents(&k.path, &f.path).map_err(io(&f.path))?;
                 if !same {
                     return Err(ScanError::Duplicate { id: f.id, first: k.path.clone(), second: f.path.clone() });
                 }
@@ -127,18 +322,39 @@ pub fn scan(input: &Path) -> Result<Dataset, ScanError> {
     Ok(ds)
 }
 
-fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), ScanError> {
-    let io = |source| ScanError::Io { path: dir.to_path_buf(), source };
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).map_err(io)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>().map_err(io)?;
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            walk(&p, out)?;
-        } else {
-            out.push(p);
+/// A recursive directory scan that enters each directory once, by (device, inode).
+struct Walker<'a> {
+    /// Every directory scanned so far: its identity and the path it was scanned as.
+    seen: BTreeMap<(u64, u64), PathBuf>,
+    /// The directories being scanned now (the current one and those above it).
+    ancestors: BTreeSet<(u64, u64)>,
+    repeated: &'a mut Vec<RepeatedDir>,
+    out: &'a mut Vec<PathBuf>,
+}
+
+impl Walker<'_> {
+    fn walk(&mut self, dir: &Path, meta: &std::fs::Metadata) -> Result<(), ScanError> {
+        let id = (meta.dev(), meta.ino());
+        if let Some(first) = self.seen.get(&id) {
+            self.repeated.push(RepeatedDir { path: dir.to_path_buf(), first: first.clone(), is_loop: self.ancestors.contains(&id) });
+            return Ok(());
         }
+        self.seen.insert(id, dir.to_path_buf());
+        self.ancestors.insert(id);
+        let io = |source| ScanError::Io { path: dir.to_path_buf(), source };
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(dir).map_err(io)?.map(|e| e.map(|e| e.path())).collect::<Result<_, _>>().map_err(io)?;
+        entries.sort();
+        for p in entries {
+            // Following links; an entry whose target cannot be read is a candidate
+            // like any file (the scan below reports it).
+            match std::fs::metadata(&p) {
+                Ok(m) if m.is_dir() => self.walk(&p, &m)?,
+                _ => self.out.push(p),
+            }
+        }
+        self.ancestors.remove(&id);
+        Ok(())
     }
-    Ok(())
 }
 
 #[cfg(test)]
@@ -181,5 +397,89 @@ mod tests {
         let e = scan(&dir).unwrap_err().to_string();
         assert!(e.contains("run 2 subrun 1 appears twice with different contents") && e.contains("other_2.1.root"), "{e}");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    fn ids(ds: &Dataset) -> Vec<(u32, u32)> {
+        ds.files.iter().map(|f| (f.id.run, f.id.subrun)).collect()
+    }
+
+    #[test]
+    fn directory_links_are_followed_once_and_loops_reported() {
+        let dir = std::env::temp_dir().join(format!("gm2dqc-scan-loop-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("a/b")).unwrap();
+        std::fs::create_dir_all(dir.join("c")).unwrap();
+        std::fs::write(dir.join("a/x_1.00001.root"), b"1").unwrap();
+        std::fs::write(dir.join("a/b/x_1.00002.root"), b"2").unwrap();
+        std::fs::write(dir.join("c/x_2.00001.root"), b"3").unwrap();
+        // A loop (a/b/up -> a), a link to a directory scanned elsewhere (alias -> c),
+        // and a link to itself (self -> self: unreadable, a candidate like any file).
+        std::os::unix::fs::symlink(dir.join("a"), dir.join("a/b/up")).unwrap();
+        std::os::unix::fs::symlink(dir.join("c"), dir.join("alias")).unwrap();
+        std::os::unix::fs::symlink("self", dir.join("c/self")).unwrap();
+        let ds = scan(&dir).unwrap();
+        assert_eq!(ids(&ds), [(1, 1), (1, 2), (2, 1)], "each file once");
+        // c is scanned as alias (sorted first): its link to itself is found there.
+        assert_eq!(ds.ignored, [dir.join("alias/self")]);
+        assert_eq!(ds.files[2].path, dir.join("alias/x_2.00001.root"));
+        // Sorted order: a/ (with its loop) first, then alias (c's second name) before c.
+        assert_eq!(
+            ds.repeated_dirs,
+            [
+                RepeatedDir { path: dir.join("a/b/up"), first: dir.join("a"), is_loop: true },
+                RepeatedDir { path: dir.join("c"), first: dir.join("alias"), is_loop: false },
+            ]
+        );
+        let text = ds.repeated_dirs[0].to_string();
+        assert!(text.contains("a/b/up") && text.contains("loop") && text.contains("not followed"), "{text}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn only_regular_files_are_read_and_never_past_their_size() {
+        let dir = std::env::temp_dir().join(format!("gm2dqc-regular-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let fifo = dir.join("x_1.00001.root");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let zero = dir.join("x_1.00002.root");
+        std::os::unix::fs::symlink("/dev/zero", &zero).unwrap();
+        let good = dir.join("x_1.00003.root");
+        std::fs::write(&good, b"abc").unwrap();
+        // Nothing here opens the FIFO (it would block) or reads /dev/zero (it never ends).
+        let e = regular_file_size(&fifo).unwrap_err();
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidInput);
+        assert!(e.to_string().contains("it is a FIFO (named pipe), not a regular file"), "{e}");
+        let e = read_regular(&zero).unwrap_err().to_string();
+        assert!(e.contains("character device") && e.contains("symbolic link to /dev/zero"), "{e}");
+        assert_eq!(read_regular(&good).unwrap(), b"abc");
+        // The scan keeps them as subruns (the analysis reports them); an identical-copy
+        // check never reads a FIFO either: a FIFO and a file for one subrun differ.
+        let ds = scan(&dir).unwrap();
+        assert_eq!(ids(&ds), [(1, 1), (1, 2), (1, 3)]);
+        assert!(ds.files.iter().all(|f| f.size == if f.path == good { 3 } else { 0 }), "{:?}", ds.files);
+        std::fs::write(dir.join("copy_1.00001.root"), b"").unwrap();
+        let e = scan(&dir).unwrap_err().to_string();
+        assert!(e.contains("run 1 subrun 1 appears twice with different contents"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn gaps_are_the_missing_numbers_from_1_to_each_runs_last_subrun() {
+        let file = |run, subrun| SubrunFile { id: SubrunId { run, subrun }, path: PathBuf::new(), size: 0 };
+        let ds = Dataset {
+            files: vec![file(5, 1), file(5, 2), file(5, 3), file(7, 3), file(7, 4), file(7, 9), file(7, 11), file(8, 0), file(8, 1)],
+            ..Dataset::default()
+        };
+        // Run 5 complete; run 7 misses 1-2, 5-8 and 10; run 8 (with a subrun 0) complete.
+        assert_eq!(ds.gaps(), [RunGaps { run: 7, last: 11, missing: vec![(1, 2), (5, 8), (10, 10)] }]);
+        assert_eq!(ds.gaps()[0].count(), 2 + 4 + 1);
+        assert_eq!(ds.gaps()[0].to_string(), "run 7: 7 subruns missing of 1-11: 1-2, 5-8, 10");
+        let one = Dataset { files: vec![file(3, 2)], ..Dataset::default() };
+        assert_eq!(one.gaps()[0].to_string(), "run 3: 1 subrun missing of 1-2: 1");
+        assert_eq!(Dataset::default().gaps(), []);
+        // The top of the numbering: no overflow.
+        let top = Dataset { files: vec![file(1, u32::MAX - 1), file(1, u32::MAX)], ..Dataset::default() };
+        assert_eq!(top.gaps()[0].missing, [(1, u32::MAX - 2)]);
     }
 }

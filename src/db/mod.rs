@@ -124,8 +124,11 @@ pub struct InputFile {
 
 impl InputFile {
     /// Reads a whole file: its record (path as given, size, SHA-256) and its bytes.
+    /// Only a regular file is read, and never past the size it had when opened: a
+    /// FIFO, a device (a link to `/dev/zero`) or a file still growing is an error
+    /// ([`crate::dataset::read_regular`]), never a hang or unbounded memory.
     pub fn read(path: &std::path::Path) -> std::io::Result<(InputFile, Vec<u8>)> {
-        let bytes = std::fs::read(path)?;
+        let bytes = crate::dataset::read_regular(path)?;
         let input = InputFile { path: path.display().to_string(), size: bytes.len() as u64, sha256: crate::checksum::sha256_hex(&bytes) };
         Ok((input, bytes))
     }

@@ -88,9 +88,9 @@ pub fn dataset_name(input: &Path) -> String {
     p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
 }
 
-/// Whether `s` is a SHA-256 in hex.
+/// Whether `s` is a SHA-256 as gm2dqc writes it.
 pub fn is_sha256(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit())
+    crate::checksum::is_sha256_hex(s)
 }
 
 /// Reads a file gm2dqc wrote, bounded; `None` when it does not exist.

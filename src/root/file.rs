@@ -168,6 +168,31 @@ fn split_path(path: &str) -> (Vec<Part<'_>>, &str, Option<i16>) {
     (parts, name, cycle)
 }
 
+/// Only regular files are read (after following links): a FIFO blocks, a device such
+/// as `/dev/zero` never ends.
+fn check_regular(path: &Path, meta: std::fs::Metadata) -> Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_file() {
+        return Ok(());
+    }
+    let kind = if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO (named pipe)"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "a special file"
+    };
+    let msg = format!("it is {kind}, not a regular file; only regular files are read: replace it with the ROOT file");
+    Err(RootError::new(path, ErrorKind::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, msg))))
+}
+
 impl RootFile {
     /// Opens a file for positioned reads (nothing but the header and top key list is read).
     pub fn open(path: impl AsRef<Path>) -> Result<RootFile> {
@@ -176,14 +201,19 @@ impl RootFile {
 
     pub fn open_with(path: impl AsRef<Path>, opts: ReadOptions) -> Result<RootFile> {
         let path = path.as_ref().to_path_buf();
-        let file = std::fs::File::open(&path).map_err(|e| RootError::new(&path, ErrorKind::Io(e)))?;
-        let len = file.metadata().map_err(|e| RootError::new(&path, ErrorKind::Io(e)))?.len();
-        Self::init(path, Source::File(file), len, opts)
+        let io = |e| RootError::new(&path, ErrorKind::Io(e));
+        // Metadata first: opening a FIFO would block until a writer comes.
+        check_regular(&path, std::fs::metadata(&path).map_err(io)?)?;
+        let file = std::fs::File::open(&path).map_err(io)?;
+        let meta = file.metadata().map_err(io)?;
+        check_regular(&path, meta.clone())?;
+        Self::init(path, Source::File(file), meta.len(), opts)
     }
 
     /// Reads the whole file into memory first: fastest when most objects will be read.
     pub fn open_in_memory(path: impl AsRef<Path>) -> Result<RootFile> {
         let path = path.as_ref().to_path_buf();
+        check_regular(&path, std::fs::metadata(&path).map_err(|e| RootError::new(&path, ErrorKind::Io(e)))?)?;
         let bytes = std::fs::read(&path).map_err(|e| RootError::new(&path, ErrorKind::Io(e)))?;
         Self::from_bytes(path, bytes)
     }
