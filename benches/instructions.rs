@@ -23,7 +23,7 @@ use workload::read_everything;
 
 use gm2dqc::analysis::channels::ChannelCuts;
 use gm2dqc::analysis::merge::IntervalSums;
-use gm2dqc::analysis::merged::Merged;
+use gm2dqc::merged::Merged;
 use gm2dqc::analysis::metrics::subrun_metrics;
 use gm2dqc::dataset::SubrunId;
 use gm2dqc::pipeline::{reduce, Config};

@@ -22,6 +22,7 @@ pub mod hist;
 pub mod inspect;
 pub mod job;
 pub mod layout;
+pub mod merged;
 pub mod pipeline;
 pub mod plots;
 pub mod root;

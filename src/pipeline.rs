@@ -28,7 +28,7 @@ use crate::analysis::channels::ChannelCuts;
 use crate::analysis::fit::FitConfig;
 use crate::analysis::interval::{interval_result, oof_ratio, ConstantLimits, GainStatus, IntervalResult};
 use crate::analysis::merge::IntervalSums;
-use crate::analysis::merged::Merged;
+use crate::analysis::merge::Merged;
 use crate::analysis::metrics::{subrun_metrics, SubrunMetrics};
 use crate::dataset::{Dataset, SubrunFile};
 use crate::hist::Profile;
@@ -67,6 +67,19 @@ impl Config {
             reference_run: None,
             reference_overrides: Vec::new(),
             intervals: Vec::new(),
+        }
+    }
+
+    /// The analysis configuration a cut file gives (`cuts` knows nothing of the
+    /// pipeline; the pipeline reads what it needs from the cut file).
+    pub fn from_cuts(c: &crate::cuts::CutFile) -> Self {
+        Config {
+            channel_cuts: c.channels,
+            fit: c.fit,
+            limits: c.limits,
+            reference_run: c.reference_run,
+            reference_overrides: c.reference_overrides.clone(),
+            intervals: c.intervals.clone(),
         }
     }
 

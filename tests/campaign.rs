@@ -63,14 +63,14 @@ fn assert_same_results(one: &Path, campaign: &Path, what: &str) {
         .map(|t| PathBuf::from(format!("{t}.parquet")))
         .chain(["inputs.json", "errors.txt"].map(PathBuf::from))
         .collect();
-    let merged = gm2dqc::analysis::merged::list(&one.join("merged")).unwrap();
+    let merged = gm2dqc::merged::list(&one.join("merged")).unwrap();
     assert!(!merged.is_empty());
     files.extend(merged.iter().map(|p| Path::new("merged").join(p.file_name().unwrap())));
     for f in &files {
         let (a, b) = (std::fs::read(one.join(f)).unwrap(), std::fs::read(campaign.join(f)).unwrap_or_default());
         assert!(a == b, "{}: {what}", f.display());
     }
-    assert_eq!(gm2dqc::analysis::merged::list(&campaign.join("merged")).unwrap().len(), merged.len(), "{what}");
+    assert_eq!(gm2dqc::merged::list(&campaign.join("merged")).unwrap().len(), merged.len(), "{what}");
     let (x, y) = (db_rows(&one.join("conditions.sqlite")), db_rows(&campaign.join("conditions.sqlite")));
     assert!(!x.0.is_empty() && !x.1.is_empty());
     assert_eq!(x, y, "database rows: {what}");

@@ -57,7 +57,7 @@ fn the_standard_file_is_the_built_in_set_and_valid() {
     // The hash is the file's SHA-256, as sha256sum computes it.
     let out = std::process::Command::new("sha256sum").arg(&path).output().unwrap();
     assert_eq!(String::from_utf8_lossy(&out.stdout).split_whitespace().next().unwrap(), c.sha256);
-    assert_eq!(c.config(), gm2dqc::pipeline::Config::standard(), "the file's channel and gain settings are the spec's");
+    assert_eq!(gm2dqc::pipeline::Config::from_cuts(&c), gm2dqc::pipeline::Config::standard(), "the file's channel and gain settings are the spec's");
 }
 
 /// A metrics row with every standard cut passing, for hand-made edge cases.

@@ -513,3 +513,48 @@ fn scan_names_the_subruns_missing_from_a_runs_numbering() {
     assert_eq!(v["missing_subruns"][0]["run"], 15921, "{v}");
     assert_eq!(v["missing_subruns"][0]["missing"], serde_json::json!([[3, 4]]), "{v}");
 }
+
+/// The source files of a module directory (or one file), with their text.
+fn sources(rel: &str) -> Vec<(PathBuf, String)> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(rel);
+    let mut out = Vec::new();
+    let mut todo = vec![root];
+    while let Some(p) = todo.pop() {
+        if p.is_dir() {
+            todo.extend(std::fs::read_dir(&p).unwrap().map(|e| e.unwrap().path()));
+        } else if p.extension().is_some_and(|e| e == "rs") {
+            let text = std::fs::read_to_string(&p).unwrap();
+            out.push((p, text));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_module_boundaries_of_architecture_md_hold() {
+    // Every face is built on the library core: nothing outside cli imports it.
+    for (p, text) in sources("src") {
+        if p.components().any(|c| c.as_os_str() == "cli") || p.ends_with("main.rs") || p.ends_with("lib.rs") {
+            continue;
+        }
+        assert!(!text.contains("crate::cli"), "{} imports cli", p.display());
+    }
+    // The cut files know nothing of the pipeline; the analyses do no file I/O.
+    for (p, text) in sources("src/cuts") {
+        assert!(!text.contains("crate::pipeline"), "{} imports pipeline", p.display());
+    }
+    for (p, text) in sources("src/analysis") {
+        for io in ["std::fs", "RootFile::open", "File::create", "crate::merged"] {
+            assert!(!text.contains(io), "{} does file I/O ({io})", p.display());
+        }
+    }
+    // No stage name is spelled outside the Stage enum in the job and the faces.
+    for (p, text) in sources("src/job").into_iter().chain(sources("src/cli")) {
+        if p.ends_with("stage.rs") {
+            continue;
+        }
+        for name in ["\"scan\"", "\"metrics\"", "\"merge\"", "\"gain\"", "\"dqc\"", "\"plots\"", "\"upload\""] {
+            assert!(!text.contains(&format!("&[{name}")) && !text.contains(&format!("({name},")), "{}: stage name {name} as a literal", p.display());
+        }
+    }
+}

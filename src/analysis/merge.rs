@@ -162,3 +162,14 @@ impl IntervalSums {
         self.errors = errors;
     }
 }
+
+/// The merged sums of one interval, with the reference they are judged against: what
+/// the gain stage needs (written to and read from files outside `analysis`, by the
+/// top-level `merged` module).
+#[derive(Debug)]
+pub struct Merged {
+    pub sums: IntervalSums,
+    pub reference_run: u32,
+    /// The reference run's summed out-of-fill profile.
+    pub reference_out_of_fill: Option<crate::hist::Profile>,
+}

@@ -4,7 +4,6 @@
 //! - [`metrics`]: per-subrun metrics of spec section 3 (the map stage).
 //! - [`channels`]: dead, hot and noisy crystals and straws.
 //! - [`merge`]: the interval sums (the hadd stage), streamed file by file.
-//! - [`merged`]: the merge stage's output file per interval, written and read back.
 //! - [`fit`]: the in-fill gain fit of one crystal.
 //! - [`interval`]: gain constants and channel status of one interval (the reduce side).
 
@@ -12,6 +11,5 @@ pub mod channels;
 pub mod fit;
 pub mod interval;
 pub mod merge;
-pub mod merged;
 pub mod metrics;
-mod read;
+pub(crate) mod read;

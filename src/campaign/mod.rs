@@ -301,7 +301,7 @@ impl Plan {
 
     /// The analysis configuration: the cut file with the plan's overrides.
     pub fn config(&self, cuts: &crate::cuts::CutFile) -> crate::pipeline::Config {
-        cuts.config().with_overrides(self.reference_run, &self.intervals)
+        crate::pipeline::Config::from_cuts(cuts).with_overrides(self.reference_run, &self.intervals)
     }
 
     /// The subruns of chunk `c`.

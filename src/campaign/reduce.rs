@@ -9,7 +9,7 @@ use rayon::prelude::*;
 
 use super::{Partial, PartialChunk, Plan};
 use crate::checksum::short_hash;
-use crate::analysis::merged::{self, Merged};
+use crate::merged::{self, Merged};
 use crate::dataset::SubrunId;
 use crate::hist::Profile;
 use crate::pipeline::{self, Analysis, ChunkOut, Reducer, Stages};

@@ -7,7 +7,7 @@ use anyhow::{bail, Context};
 use rayon::prelude::*;
 
 use super::{chunk_file_name, marker_path, result_dir, shards_dir, Marker, Partial, PartialChunk, Plan, PARTIAL_FORMAT};
-use crate::analysis::merged::{self, Merged};
+use crate::merged::{self, Merged};
 use crate::pipeline::{self, Stages};
 
 /// What a shard did.

@@ -168,7 +168,7 @@ pub fn plan(args: PlanArgs) -> anyhow::Result<Status> {
         None => crate::cuts::standard(),
     };
     let ds = crate::dataset::scan(input).map_err(JobError::from)?;
-    let cfg = cutfile.config().with_overrides(args.reference_run, &args.intervals);
+    let cfg = pipeline::Config::from_cuts(&cutfile).with_overrides(args.reference_run, &args.intervals);
     let checked = pipeline::check(&ds, &cfg).map_err(JobError::from)?;
     let dataset = args.board.dataset.clone().unwrap_or_else(|| crate::job::manifest::dataset_name(input));
     let url = resolve_url(args.board.db.as_deref(), &absolute(&args.out)?.join("out").join("conditions.sqlite"));

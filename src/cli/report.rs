@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use super::AnalyzeArgs;
 use crate::analysis::interval::GainStatus;
-use crate::job::{Job, PassReport, PlotsReport, Progress, RunReport, Summary, UploadReport};
+use crate::job::{Job, PassReport, PlotsReport, Progress, RunReport, Stage, Summary, UploadReport};
 
 /// Progress bars with rate and ETA on stderr (hidden off a terminal and with -q).
 pub struct Bars {
@@ -56,7 +56,7 @@ pub fn print_pass(args: &AnalyzeArgs, job: &Job, r: &PassReport) -> anyhow::Resu
     }
     if args.json {
         let j = serde_json::json!({
-            "stage": if r.stages.sums { "merge" } else { "metrics" },
+            "stage": if r.stages.sums { Stage::Merge } else { Stage::Metrics },
             "dataset": args.input.display().to_string(),
             "out": args.out.display().to_string(),
             "files": r.files,
@@ -137,7 +137,7 @@ pub fn upload_json(up: &UploadReport) -> serde_json::Value {
 /// The plots stage as JSON.
 pub fn plots_json(out: &Path, r: &PlotsReport) -> serde_json::Value {
     serde_json::json!({
-        "stage": "plots", "out": out.display().to_string(), "pages": r.rendered.len(), "seconds": r.seconds,
+        "stage": Stage::Plots, "out": out.display().to_string(), "pages": r.rendered.len(), "seconds": r.seconds,
         "plots": r.rendered.iter().map(|p| serde_json::json!({"name": p.spec.name, "title": p.spec.title, "png": p.png.display().to_string(), "svg": p.svg.display().to_string()})).collect::<Vec<_>>(),
         "report": r.report.display().to_string(), "elog": r.elog.display().to_string(),
         "errors": r.errors, "notes": r.notes, "failed": !r.errors.is_empty(),

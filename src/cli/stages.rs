@@ -8,7 +8,7 @@ use std::path::PathBuf;
 
 use super::report::{self, Bars};
 use super::AnalyzeArgs;
-use crate::job::{Job, JobConfig, PlotOptions, Status, Work};
+use crate::job::{Job, JobConfig, PlotOptions, Stage, Status, Work};
 use crate::pipeline::Stages;
 
 /// Where a stage records itself on the board.
@@ -176,7 +176,7 @@ pub fn gain(args: GainArgs) -> anyhow::Result<Status> {
     let out = &args.out;
     if args.json {
         let j = serde_json::json!({
-            "stage": "gain", "out": out.display().to_string(), "intervals": r.intervals,
+            "stage": Stage::Gain, "out": out.display().to_string(), "intervals": r.intervals,
             "gain_status": r.gain_status, "errors": r.errors, "seconds": r.seconds, "failed": r.failed,
         });
         serde_json::to_writer_pretty(&mut o, &j)?;
@@ -226,7 +226,7 @@ pub fn upload(args: UploadArgs) -> anyhow::Result<Status> {
     let mut o = stdout.lock();
     if args.json {
         let mut j = report::upload_json(&up);
-        j["stage"] = "upload".into();
+        j["stage"] = Stage::Upload.as_str().into();
         serde_json::to_writer_pretty(&mut o, &j)?;
         writeln!(o)?;
     } else if !super::quiet() {

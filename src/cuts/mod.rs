@@ -12,7 +12,7 @@
 
 pub mod catalog;
 pub mod eval;
-mod parse;
+pub(crate) mod parse;
 
 use std::fmt;
 use std::path::Path;
@@ -20,7 +20,6 @@ use std::path::Path;
 use crate::analysis::channels::ChannelCuts;
 use crate::analysis::fit::FitConfig;
 use crate::analysis::interval::ConstantLimits;
-use crate::pipeline::Config;
 
 /// The text of `cuts/standard.toml`, built into the binary.
 pub const STANDARD_TOML: &str = include_str!("../../cuts/standard.toml");
@@ -97,18 +96,6 @@ impl CutFile {
             .iter()
             .find(|o| o.cut == cut.name && o.runs.0 <= run && run <= o.runs.1)
             .map_or(&cut.test, |o| &o.test)
-    }
-
-    /// The analysis configuration this file gives.
-    pub fn config(&self) -> Config {
-        Config {
-            channel_cuts: self.channels,
-            fit: self.fit,
-            limits: self.limits,
-            reference_run: self.reference_run,
-            reference_overrides: self.reference_overrides.clone(),
-            intervals: self.intervals.clone(),
-        }
     }
 
     /// A short label: the name and the first 12 hex digits of the hash.

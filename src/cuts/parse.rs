@@ -207,7 +207,9 @@ fn some_of(names: &[String]) -> String {
     format!("{}, ... ({} in all)", names[..SHOWN].join(", "), names.len())
 }
 
-fn type_name(v: &DeValue) -> &'static str {
+/// How a TOML value's type reads in a message ("an integer"); the board's layout
+/// files use it too.
+pub(crate) fn type_name(v: &DeValue) -> &'static str {
     match v {
         DeValue::String(_) => "a string",
         DeValue::Integer(_) => "an integer",
@@ -219,7 +221,8 @@ fn type_name(v: &DeValue) -> &'static str {
     }
 }
 
-fn get<'t, 'i>(t: &'t Table<'i>, key: &str) -> Option<&'t Value<'i>> {
+/// The value of `key` in a spanned TOML table.
+pub(crate) fn get<'t, 'i>(t: &'t Table<'i>, key: &str) -> Option<&'t Value<'i>> {
     t.iter().find(|(k, _)| k.get_ref().as_ref() == key).map(|(_, v)| v)
 }
 

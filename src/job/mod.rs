@@ -37,7 +37,7 @@ pub use outcome::{JobError, Status};
 pub use stage::Stage;
 
 use crate::analysis::interval::GainStatus;
-use crate::analysis::merged;
+use crate::merged;
 use crate::cuts::eval::Evaluation;
 use crate::cuts::CutFile;
 use crate::dataset::Dataset;
@@ -349,7 +349,7 @@ impl Job {
         let dataset = if work.reads_dataset() {
             let input = cfg.input.as_deref().ok_or_else(|| JobError::Usage("--input DATASET is required".into()))?;
             let ds = crate::dataset::scan(input)?;
-            let config = cuts.config().with_overrides(cfg.reference_run, &cfg.intervals);
+            let config = pipeline::Config::from_cuts(&cuts).with_overrides(cfg.reference_run, &cfg.intervals);
             pipeline::check(&ds, &config)?;
             Some(ds)
         } else {
@@ -505,7 +505,7 @@ impl Job {
         let out = self.cfg.out.clone();
         let merged_dir = outputs::prepare(&out, stages.sums)?;
         self.name_directory()?;
-        let cfg = self.cuts.config().with_overrides(self.cfg.reference_run, &self.cfg.intervals);
+        let cfg = pipeline::Config::from_cuts(&self.cuts).with_overrides(self.cfg.reference_run, &self.cfg.intervals);
         progress.start(if stages.sums { "analysing" } else { "metrics" }, ds.files.len() as u64);
         let t0 = Instant::now();
         let mut writer = MergedWriter::new(merged_dir);
@@ -555,7 +555,7 @@ impl Job {
         let intervals: Vec<(u32, u32)> = if stages.fits {
             analysis.intervals.iter().map(|i| (i.run_first, i.run_last)).collect()
         } else {
-            pipeline::check(ds, &self.cuts.config().with_overrides(self.cfg.reference_run, &self.cfg.intervals))?.intervals
+            pipeline::check(ds, &pipeline::Config::from_cuts(&self.cuts).with_overrides(self.cfg.reference_run, &self.cfg.intervals))?.intervals
         };
         let ran: &[Stage] = match (stages.sums, stages.fits) {
             (true, true) => &[Stage::Metrics, Stage::Merge, Stage::Gain, Stage::Dqc],
@@ -649,7 +649,7 @@ impl Job {
                 )));
             }
         }
-        let cfg = self.cuts.config();
+        let cfg = pipeline::Config::from_cuts(&self.cuts);
         let t0 = Instant::now();
         progress.start("fitting intervals", files.len() as u64);
         let mut intervals = Vec::new();

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::outcome::{JobError, Result};
 use crate::analysis::interval::IntervalResult;
-use crate::analysis::merged;
+use crate::merged;
 use crate::cuts::eval::Evaluation;
 use crate::tables;
 

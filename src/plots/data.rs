@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::analysis::fit::{fit_points, FitConfig};
-use crate::analysis::merged;
+use crate::merged;
 use crate::cuts::eval::Evaluation;
 use crate::cuts::{CutFile, Test};
 use crate::hist::{Hist, Profile};

@@ -36,6 +36,7 @@ use toml::de::{DeTable, DeValue};
 use toml::Spanned;
 
 use crate::cuts::catalog::did_you_mean;
+use crate::cuts::parse::{get, type_name};
 use crate::cuts::Diagnostic;
 use crate::job::Stage;
 
@@ -210,21 +211,6 @@ impl Ctx<'_> {
     }
 }
 
-fn type_name(v: &DeValue) -> &'static str {
-    match v {
-        DeValue::String(_) => "a string",
-        DeValue::Integer(_) => "an integer",
-        DeValue::Float(_) => "a float",
-        DeValue::Boolean(_) => "a boolean",
-        DeValue::Datetime(_) => "a date",
-        DeValue::Array(_) => "an array",
-        DeValue::Table(_) => "a table",
-    }
-}
-
-fn get<'t, 'i>(t: &'t Table<'i>, key: &str) -> Option<&'t Value<'i>> {
-    t.iter().find(|(k, _)| k.get_ref().as_ref() == key).map(|(_, v)| v)
-}
 
 /// The span of a key of `t` (for a missing sibling: point at the table's first key).
 fn first_key_span(t: &Table) -> Option<Range<usize>> {

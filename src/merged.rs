@@ -1,4 +1,4 @@
-//! The merge stage's output: one ROOT file per interval of validity holding the
+//! The merge stage's files (file I/O, apart from `analysis`, which does none): its output: one ROOT file per interval of validity holding the
 //! interval's summed histograms, which is everything the gain stage (the reduce)
 //! needs, so `gm2dqc gain` can run later, elsewhere, without the subrun files.
 //!
@@ -26,8 +26,9 @@ use crate::root::bytes::ArrayElem;
 use crate::root::tree::read_f64_branch;
 use crate::root::{Compression, ErrorKind, RootError, RootFile, RootWriter, WriteOptions};
 
-use super::merge::IntervalSums;
-use super::read::ObjectReader;
+pub use crate::analysis::merge::Merged;
+use crate::analysis::merge::IntervalSums;
+use crate::analysis::read::ObjectReader;
 
 pub const XTAL_HITS: &str = "merge/xtalHits";
 pub const STRAW_HITS: &str = "merge/strawHits";
@@ -40,15 +41,6 @@ pub const SUBRUN_NUMBER: &str = "merge/subrunNumber";
 /// Merged files carry a fixed timestamp (2020-01-01 UTC) so the same inputs give
 /// byte-identical files.
 const TIMESTAMP: i64 = 1_577_836_800;
-
-/// The merged file of one interval, with the reference it was summed against.
-#[derive(Debug)]
-pub struct Merged {
-    pub sums: IntervalSums,
-    pub reference_run: u32,
-    /// The reference run's summed out-of-fill profile.
-    pub reference_out_of_fill: Option<Profile>,
-}
 
 /// The file name of an interval's merged file.
 pub fn file_name(run_first: u32, run_last: u32) -> String {
