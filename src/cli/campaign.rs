@@ -396,10 +396,8 @@ pub fn shard(args: ShardArgs) -> anyhow::Result<Status> {
             }
             Ok(Status::Ok)
         }
-        Err(e) => {
-            eprintln!("error: shard {}: {e:#}", args.index);
-            Ok(Status::InputFailed)
-        }
+        // The one mapping decides the exit code (1: the result could not be made).
+        Err(e) => Err(e.context(format!("shard {}", args.index))),
     }
 }
 
