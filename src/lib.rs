@@ -4,7 +4,9 @@
 //! Map of the crate:
 //! - [`root`]: ROOT's file format, bytes only: read and write histogram files.
 //! - [`hist`]: histograms with behaviour (values, variances, integral, mean, add).
-//! - [`cli`]: the command line (clap definitions and subcommands).
+//! - [`job`]: every rule of a DQC job on an output directory (stages, manifest,
+//!   outcomes and exit codes, locking, the board, uploads): the core every face uses.
+//! - [`cli`]: the command line, one thin face of [`job`].
 //! - [`inspect`]: the `gm2dqc inspect` listing and its stable JSON form.
 //!
 //! See ARCHITECTURE.md for the invariants between modules.
