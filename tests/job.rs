@@ -34,8 +34,8 @@ fn assert_same_results(a: &Path, b: &Path, what: &str) {
 }
 
 /// The board as `status --json` prints it.
-fn board(db: &Path) -> Value {
-    let (code, text, err) = gm2dqc(&["status", "--db", s(db), "--json"]);
+fn board(db: &str) -> Value {
+    let (code, text, err) = gm2dqc(&["status", "--db", db, "--json"]);
     assert_eq!(code, 0, "{err}");
     serde_json::from_str(&text).unwrap()
 }
@@ -102,7 +102,7 @@ fn a_full_disk_fails_the_job_with_exit_3_marks_nothing_done_and_the_rerun_comple
     assert!(err.contains("could not write") && err.contains(MERGED[1]), "the error names the file: {err}");
     assert!(!err.contains("input problems") && !text.contains("input problems"), "not an input problem: {text}{err}");
     assert!(!out.join("summary.json").exists(), "no summary.json covers a failed job");
-    let b = board(&db);
+    let b = board(s(&db));
     for stage in ["scan", "metrics", "merge", "gain", "dqc", "plots", "upload"] {
         assert_ne!(cell(&b, "sim-small", stage)["state"], "done", "{stage} must not be Done after a failed write: {b}");
     }
@@ -120,7 +120,7 @@ fn a_full_disk_fails_the_job_with_exit_3_marks_nothing_done_and_the_rerun_comple
     assert_eq!(code, 0, "{text}{err}");
     assert!(!text.contains("already done"), "the failed analysis is redone: {text}");
     assert_same_results(&clean, &out, "rerun after the disk was freed");
-    let b = board(&db);
+    let b = board(s(&db));
     for stage in ["scan", "metrics", "merge", "gain", "dqc", "plots", "upload"] {
         assert_eq!(cell(&b, "sim-small", stage)["state"], "done", "{stage}: {b}");
     }
@@ -150,32 +150,36 @@ fn a_stage_refuses_when_a_file_the_stage_before_wrote_is_missing() {
 
 #[test]
 fn commands_that_fail_before_the_work_write_nothing_anywhere() {
-    let dir = TempDir::new("job-nowrite");
-    let out = dir.0.join("out");
-    let db = dir.0.join("board.sqlite");
-    let input = fixture("sim-small");
-    let (code, _, err) = gm2dqc(&["run", "--input", s(&input), "--out", s(&out), "--db", s(&db), "--tag", "t"]);
-    assert_eq!(code, 0, "{err}");
-    let before = board(&db);
-    // A missing cut file: exit 2, the board of the finished dataset untouched.
-    let (code, _, err) = gm2dqc(&["run", "--input", s(&input), "--out", s(&out), "--db", s(&db), "--cuts", s(&dir.0.join("nosuch.toml"))]);
-    assert_eq!(code, 2, "{err}");
-    assert_eq!(board(&db), before, "a failed command changed the board");
-    // A mistyped dataset: exit 2, no board row, no output directory, no database.
-    let (code, _, err) = gm2dqc(&["metrics", "--input", s(&dir.0.join("TYPO")), "--out", s(&dir.0.join("o2")), "--db", s(&db)]);
-    assert_eq!(code, 2, "{err}");
-    assert_eq!(board(&db), before, "a failed command added a board row");
+    for (label, db, _keep) in crate::db::databases("nowrite") {
+        let dir = TempDir::new("job-nowrite");
+        let out = dir.0.join("out");
+        let input = fixture("sim-small");
+        let (code, _, err) = gm2dqc(&["run", "--input", s(&input), "--out", s(&out), "--db", &db, "--tag", "t"]);
+        assert_eq!(code, 0, "{label}: {err}");
+        let before = board(&db);
+        // A missing cut file: exit 2, the board of the finished dataset untouched.
+        let (code, _, err) = gm2dqc(&["run", "--input", s(&input), "--out", s(&out), "--db", &db, "--cuts", s(&dir.0.join("nosuch.toml"))]);
+        assert_eq!(code, 2, "{label}: {err}");
+        assert_eq!(board(&db), before, "{label}: a failed command changed the board");
+        // A mistyped dataset: exit 2, no board row, no output directory.
+        let (code, _, err) = gm2dqc(&["metrics", "--input", s(&dir.0.join("TYPO")), "--out", s(&dir.0.join("o2")), "--db", &db]);
+        assert_eq!(code, 2, "{label}: {err}");
+        assert_eq!(board(&db), before, "{label}: a failed command added a board row");
+        assert!(!dir.0.join("o2").exists(), "{label}: a failed command created its output directory");
+        // --out naming a regular file, or a place under one.
+        std::fs::write(dir.0.join("afile"), b"x").unwrap();
+        let (code, _, err) = gm2dqc(&["run", "--input", s(&input), "--out", s(&dir.0.join("afile")), "--db", &db]);
+        assert_eq!(code, 2, "{label}: {err}");
+        assert!(err.contains("is a file"), "{label}: {err}");
+        let (code, _, err) = gm2dqc(&["metrics", "--input", s(&input), "--out", s(&dir.0.join("afile/sub")), "--db", &db]);
+        assert_eq!(code, 2, "{label}: {err}");
+        assert_eq!(board(&db), before, "{label}");
+    }
+    // Without --db the stages' database is OUT/conditions.sqlite: not made either.
+    let dir = TempDir::new("job-nowrite-default");
     let (code, _, err) = gm2dqc(&["metrics", "--input", s(&dir.0.join("TYPO")), "--out", s(&dir.0.join("o3"))]);
     assert_eq!(code, 2, "{err}");
     assert!(!dir.0.join("o3").exists(), "a failed command created its output directory");
-    // --out naming a regular file.
-    std::fs::write(dir.0.join("afile"), b"x").unwrap();
-    let (code, _, err) = gm2dqc(&["run", "--input", s(&input), "--out", s(&dir.0.join("afile")), "--db", s(&db)]);
-    assert_eq!(code, 2, "{err}");
-    assert!(err.contains("is a file"), "{err}");
-    let (code, _, err) = gm2dqc(&["metrics", "--input", s(&input), "--out", s(&dir.0.join("afile/sub"))]);
-    assert_eq!(code, 2, "{err}");
-    assert_eq!(board(&db), before);
 }
 
 #[test]
@@ -235,31 +239,32 @@ fn upload_after_the_metrics_alone_is_a_usage_error() {
 
 #[test]
 fn a_held_dataset_stops_run_and_the_stages_until_it_is_released() {
-    let dir = TempDir::new("job-held");
-    let out = dir.0.join("out");
-    let db = dir.0.join("board.sqlite");
-    let input = fixture("sim-small");
-    let run = ["run", "--input", s(&input), "--out", s(&out), "--db", s(&db), "--tag", "t"];
-    let (code, _, err) = gm2dqc(&run);
-    assert_eq!(code, 0, "{err}");
-    let (code, _, err) = gm2dqc(&["status", "--db", s(&db), "set", "sim-small", "dqc", "HELD", "--note", "laser run missing, ask the calo expert"]);
-    assert_eq!(code, 0, "states are case-insensitive: {err}");
-    for args in [
-        run.to_vec(),
-        vec!["dqc", "--out", s(&out), "--db", s(&db)],
-        vec!["upload", "--out", s(&out), "--db", s(&db), "--tag", "t2"],
-        vec!["metrics", "--input", s(&input), "--out", s(&out), "--db", s(&db)],
-    ] {
-        let (code, text, err) = gm2dqc(&args);
-        assert_eq!(code, 2, "{args:?}: {text}{err}");
-        assert!(err.contains("held") && err.contains("laser run missing, ask the calo expert") && err.contains("dqc"), "{args:?}: {err}");
+    for (label, db, _keep) in crate::db::databases("held") {
+        let dir = TempDir::new("job-held");
+        let out = dir.0.join("out");
+        let input = fixture("sim-small");
+        let run = ["run", "--input", s(&input), "--out", s(&out), "--db", &db, "--tag", "t"];
+        let (code, _, err) = gm2dqc(&run);
+        assert_eq!(code, 0, "{label}: {err}");
+        let (code, _, err) = gm2dqc(&["status", "--db", &db, "set", "sim-small", "dqc", "HELD", "--note", "laser run missing, ask the calo expert"]);
+        assert_eq!(code, 0, "{label}: states are case-insensitive: {err}");
+        for args in [
+            run.to_vec(),
+            vec!["dqc", "--out", s(&out), "--db", &db],
+            vec!["upload", "--out", s(&out), "--db", &db, "--tag", "t2"],
+            vec!["metrics", "--input", s(&input), "--out", s(&out), "--db", &db],
+        ] {
+            let (code, text, err) = gm2dqc(&args);
+            assert_eq!(code, 2, "{label}: {args:?}: {text}{err}");
+            assert!(err.contains("held") && err.contains("laser run missing, ask the calo expert") && err.contains("dqc"), "{label}: {args:?}: {err}");
+        }
+        let c = cell(&board(&db), "sim-small", "dqc");
+        assert_eq!((c["state"].as_str(), c["entry"]["note"].as_str()), (Some("held"), Some("laser run missing, ask the calo expert")), "{label}: the note stays on the board");
+        let (code, _, err) = gm2dqc(&["status", "--db", &db, "set", "sim-small", "dqc", "todo", "--note", "laser run found"]);
+        assert_eq!(code, 0, "{label}: {err}");
+        let (code, _, err) = gm2dqc(&run);
+        assert_eq!(code, 0, "{label}: released: {err}");
     }
-    let c = cell(&board(&db), "sim-small", "dqc");
-    assert_eq!((c["state"].as_str(), c["entry"]["note"].as_str()), (Some("held"), Some("laser run missing, ask the calo expert")), "the note stays on the board");
-    let (code, _, err) = gm2dqc(&["status", "--db", s(&db), "set", "sim-small", "dqc", "todo", "--note", "laser run found"]);
-    assert_eq!(code, 0, "{err}");
-    let (code, _, err) = gm2dqc(&run);
-    assert_eq!(code, 0, "released: {err}");
 }
 
 /// Holds OUT's lock as another job would, with the holder line a job writes.
@@ -473,7 +478,7 @@ fn the_board_from_the_command_line_knows_its_datasets_and_both_layouts() {
     let (code, _, err) = gm2dqc(&["status", "--db", s(&db), "set", "sim-smal", "scan", "done"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("sim-smal") && err.contains("sim-small"), "the near name is suggested: {err}");
-    assert_eq!(board(&db)["rows"].as_array().unwrap().len(), 1);
+    assert_eq!(board(s(&db))["rows"].as_array().unwrap().len(), 1);
     let (code, text, err) = gm2dqc(&["status", "--db", s(&db), "set", "run3B", "scan", "done", "--new"]);
     assert_eq!(code, 0, "{err}");
     assert!(text.contains("run3B scan: Done") && text.contains("run3B metrics: TODO (by the board)"), "when done, the next cell becomes TODO: {text}");
