@@ -122,3 +122,29 @@ fn the_commands_finish_on_a_hostile_dataset_with_exit_1() {
     let df = gm2dqc::tables::read_parquet(&out.join("subrun_metrics.parquet")).unwrap();
     assert_eq!(df.height(), 6);
 }
+
+#[test]
+fn a_dangling_link_is_an_input_error_of_its_subrun_and_a_list_file_is_bounded() {
+    let dir = TempDir::new("inputs-dangling");
+    let sim = dir.0.join("sim");
+    simulate(&SimConfig { faults: Vec::new(), ..SimConfig::new(&sim, 1, 2, 78) }, &|_| {}).unwrap();
+    let dangling = sim.join(file_name("gm2dqc_sim", SubrunId { run: 15921, subrun: 3 }));
+    std::os::unix::fs::symlink(dir.0.join("gone.root"), &dangling).unwrap();
+    let ds = within("scan with a dangling link", Duration::from_secs(30), {
+        let sim = sim.clone();
+        move || scan(&sim)
+    })
+    .expect("one dangling link does not stop the scan");
+    assert_eq!(ds.files.len(), 3);
+    let out = dir.0.join("out");
+    let (code, stdout, err) = gm2dqc_within(&["analyze", "--input", sim.to_str().unwrap(), "--out", out.to_str().unwrap()], Duration::from_secs(300));
+    assert_eq!(code, 1, "an input error of that subrun: {stdout}{err}");
+    let errors = std::fs::read_to_string(out.join("errors.txt")).unwrap();
+    assert!(errors.contains(dangling.to_str().unwrap()), "{errors}");
+    // A list file that never ends (a link to /dev/zero) is refused, bounded.
+    let list = dir.0.join("list.txt");
+    std::os::unix::fs::symlink("/dev/zero", &list).unwrap();
+    let (code, _, err) = gm2dqc_within(&["scan", "--input", list.to_str().unwrap()], Duration::from_secs(60));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("list.txt") && err.contains("at most"), "{err}");
+}

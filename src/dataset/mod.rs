@@ -264,6 +264,24 @@ pub enum ScanError {
     Duplicate { id: SubrunId, first: PathBuf, second: PathBuf },
     #[error("{path}: no subrun files found (names must look like <prefix>_<run>.<subrun>.root)", path = path.display())]
     Empty { path: PathBuf },
+    #[error("{path}: a list of subrun files is at most {limit} bytes; this one is longer (is it the right file?)", path = path.display())]
+    ListTooLarge { path: PathBuf, limit: u64 },
+}
+
+/// The longest list file read (a million paths of 256 bytes).
+pub const MAX_LIST_BYTES: u64 = 256 << 20;
+
+/// A list file's text, bounded by [`MAX_LIST_BYTES`].
+fn read_list(input: &Path) -> Result<String, ScanError> {
+    use std::io::Read;
+    let io = |source| ScanError::Io { path: input.to_path_buf(), source };
+    let f = std::fs::File::open(input).map_err(io)?;
+    let mut bytes = Vec::new();
+    f.take(MAX_LIST_BYTES + 1).read_to_end(&mut bytes).map_err(io)?;
+    if bytes.len() as u64 > MAX_LIST_BYTES {
+        return Err(ScanError::ListTooLarge { path: input.to_path_buf(), limit: MAX_LIST_BYTES });
+    }
+    String::from_utf8(bytes).map_err(|e| io(std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not a text list of paths: {e}"))))
 }
 
 /// Scans a dataset: a directory (searched recursively, in sorted order) or a text file
@@ -280,8 +298,10 @@ pub fn scan(input: &Path) -> Result<Dataset, ScanError> {
         let mut walker = Walker { seen: BTreeMap::new(), ancestors: BTreeSet::new(), repeated: &mut repeated_dirs, out: &mut candidates };
         walker.walk(input, &meta)?;
     } else {
-        // The list itself may be a pipe (`--input <(ls ...)`): read as text.
-        let text = std::fs::read_to_string(input).map_err(io(input))?;
+        // The list itself may be a pipe (`--input <(ls ...)`): read as text, but
+        // never more than a list of paths can be (a link to /dev/zero must not grow
+        // memory without bound).
+        let text = read_list(input)?;
         let base = input.parent().unwrap_or(Path::new("."));
         for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
             candidates.push(base.join(line));
@@ -292,7 +312,13 @@ pub fn scan(input: &Path) -> Result<Dataset, ScanError> {
         let parsed = path.file_name().and_then(|n| n.to_str()).and_then(parse_file_name).map(|(_, id)| id);
         match parsed {
             Some(id) => {
-                let size = std::fs::metadata(&path).map_err(io(&path))?.len();
+                let size = match std::fs::metadata(&path) {
+                    Ok(m) => m.len(),
+                    // A dangling link named like a subrun file: an input error of its
+                    // subrun when it is read, not the end of the whole scan.
+                    Err(_) if std::fs::symlink_metadata(&path).is_ok_and(|m| m.file_type().is_symlink()) => 0,
+                    Err(e) => return Err(io(&path)(e)),
+                };
                 ds.files.push(SubrunFile { id, path, size });
             }
             None => ds.ignored.push(path),
