@@ -3,7 +3,6 @@
 //! (`eval "$(bash scripts/pg.sh start)"`) and is skipped without them, except when
 //! CI=true, where it fails.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use gm2dqc::db::board::{self, BoardError, Entry, Layout, LayoutError, SetRequest, State, Target, Who};
 use gm2dqc::db::schema::ColType;
@@ -12,26 +11,7 @@ use gm2dqc::job::Stage;
 
 use crate::common::TempDir;
 
-/// A fresh empty database of each backend: (label, URL, scratch dir kept alive).
-fn databases(tag: &str) -> Vec<(String, String, TempDir)> {
-    static N: AtomicUsize = AtomicUsize::new(0);
-    let dir = TempDir::new(&format!("board-{tag}"));
-    let mut out = vec![("sqlite".to_string(), dir.0.join("conditions.sqlite").display().to_string(), dir)];
-    match (std::env::var("GM2DQC_TEST_PG_HOST"), std::env::var("GM2DQC_TEST_PG_PORT")) {
-        (Ok(host), Ok(port)) => {
-            let name = format!("b_{}_{}_{}", tag, std::process::id(), N.fetch_add(1, Ordering::SeqCst));
-            let admin = format!("postgresql:///postgres?host={host}&port={port}&user=postgres");
-            let mut c = postgres::Client::connect(&admin, postgres::NoTls).expect("the test PostgreSQL server answers");
-            c.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
-            out.push(("postgres".to_string(), format!("postgresql:///{name}?host={host}&port={port}&user=postgres"), TempDir::new("board-pg-unused")));
-        }
-        _ => {
-            assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true but no PostgreSQL test server: `eval \"$(bash scripts/pg.sh start)\"` starts one (GM2DQC_TEST_PG_HOST/PORT)");
-            eprintln!("board tests: PostgreSQL half skipped (GM2DQC_TEST_PG_HOST unset; `eval \"$(bash scripts/pg.sh start)\"` starts a server)");
-        }
-    }
-    out
-}
+use crate::db::databases;
 
 fn who(user: &str) -> Who {
     Who { user: user.into(), host: "gm2gpvm01.fnal.gov".into() }

@@ -15,7 +15,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::io::Read;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// A subrun's identity.
@@ -154,26 +154,7 @@ impl Dataset {
     }
 }
 
-/// What kind of file system object this is, in words.
-pub fn file_kind(t: std::fs::FileType) -> &'static str {
-    if t.is_file() {
-        "regular file"
-    } else if t.is_dir() {
-        "directory"
-    } else if t.is_fifo() {
-        "FIFO (named pipe)"
-    } else if t.is_char_device() {
-        "character device"
-    } else if t.is_block_device() {
-        "block device"
-    } else if t.is_socket() {
-        "socket"
-    } else if t.is_symlink() {
-        "symbolic link"
-    } else {
-        "special file"
-    }
-}
+pub use crate::root::file::file_kind;
 
 /// The size of `path` when it is a regular file once symbolic links are followed;
 /// otherwise an `InvalidInput` error saying what it is (and where a link leads).

@@ -170,25 +170,34 @@ fn split_path(path: &str) -> (Vec<Part<'_>>, &str, Option<i16>) {
 
 /// Only regular files are read (after following links): a FIFO blocks, a device such
 /// as `/dev/zero` never ends.
-fn check_regular(path: &Path, meta: std::fs::Metadata) -> Result<()> {
+/// What kind of file system object this is, in words ("FIFO (named pipe)").
+pub fn file_kind(t: std::fs::FileType) -> &'static str {
     use std::os::unix::fs::FileTypeExt;
+    if t.is_file() {
+        "regular file"
+    } else if t.is_dir() {
+        "directory"
+    } else if t.is_fifo() {
+        "FIFO (named pipe)"
+    } else if t.is_char_device() {
+        "character device"
+    } else if t.is_block_device() {
+        "block device"
+    } else if t.is_socket() {
+        "socket"
+    } else if t.is_symlink() {
+        "symbolic link"
+    } else {
+        "special file"
+    }
+}
+
+fn check_regular(path: &Path, meta: std::fs::Metadata) -> Result<()> {
     let t = meta.file_type();
     if t.is_file() {
         return Ok(());
     }
-    let kind = if t.is_dir() {
-        "a directory"
-    } else if t.is_fifo() {
-        "a FIFO (named pipe)"
-    } else if t.is_char_device() {
-        "a character device"
-    } else if t.is_block_device() {
-        "a block device"
-    } else if t.is_socket() {
-        "a socket"
-    } else {
-        "a special file"
-    };
+    let kind = format!("a {}", file_kind(t));
     let msg = format!("it is {kind}, not a regular file; only regular files are read: replace it with the ROOT file");
     Err(RootError::new(path, ErrorKind::Io(std::io::Error::new(std::io::ErrorKind::InvalidInput, msg))))
 }
