@@ -57,7 +57,9 @@ pub enum Command {
     /// Resumable: killed at any point and started again, it finishes with the same
     /// results; an analysis already done for the same inputs and cut file is not redone.
     /// Exit code 0 when all went well, 1 when some input or fit failed (the rest is
-    /// processed, written and uploaded), 2 for a usage or configuration error.
+    /// processed, written and uploaded), 2 for a usage or configuration error (or a
+    /// held dataset, or another job on OUT), 3 when an output could not be written
+    /// (nothing marked done; the same command redoes it).
     ///
     /// Example: gm2dqc run --input /data/run3B --cuts cuts/standard.toml --out out --tag run3B-v1
     Run(shifter::RunArgs),
@@ -155,7 +157,7 @@ pub enum Command {
     /// input file with its size and SHA-256) and OUT/summary.json.
     /// Exit code 0 when everything was read and every fit converged, 1 when some input
     /// or fit failed (everything else is still written), 2 for a configuration error
-    /// (found before any file is read).
+    /// (found before any file is read), 3 when an output could not be written.
     ///
     /// Example: gm2dqc analyze --input sim --out out --threads 2
     Analyze(AnalyzeArgs),
