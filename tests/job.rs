@@ -91,6 +91,15 @@ fn a_full_disk_fails_the_job_with_exit_3_marks_nothing_done_and_the_rerun_comple
     let out = fs.join(format!("out-{}", std::process::id()));
     let ballast = fs.join(format!("ballast-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
+    // The small filesystem is shared: whatever happens, give its space back.
+    struct Cleanup(PathBuf, PathBuf);
+    impl Drop for Cleanup {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+            let _ = std::fs::remove_file(&self.1);
+        }
+    }
+    let _cleanup = Cleanup(out.clone(), ballast.clone());
     let page = 4096;
     let room = m1 + m2 / 2 + 8 * page;
     let free = free_bytes(&fs);
@@ -124,7 +133,23 @@ fn a_full_disk_fails_the_job_with_exit_3_marks_nothing_done_and_the_rerun_comple
     for stage in ["scan", "metrics", "merge", "gain", "dqc", "plots", "upload"] {
         assert_eq!(cell(&b, "sim-small", stage)["state"], "done", "{stage}: {b}");
     }
-    let _ = std::fs::remove_dir_all(&out);
+
+    // The plots on a full disk: exit 3, the plots stage not Done, no temporary file
+    // left holding space; after space is freed the same command finishes.
+    std::fs::remove_dir_all(out.join("plots")).unwrap();
+    std::fs::remove_file(out.join("report.html")).unwrap();
+    let free = free_bytes(&fs);
+    std::fs::write(&ballast, vec![0u8; (free - 64 * 1024) as usize]).unwrap();
+    let (code, text, err) = gm2dqc(&["plots", "--out", s(&out), "--db", s(&db), "--tag", "t"]);
+    assert_eq!(code, 3, "{text}{err}");
+    assert!(err.contains("could not write") && err.contains(s(&out)), "{err}");
+    assert_ne!(cell(&board(s(&db)), "sim-small", "plots")["state"], "done");
+    let leftovers: Vec<_> = std::fs::read_dir(out.join("plots")).map(|d| d.filter_map(|e| e.ok()).map(|e| e.file_name()).filter(|n| n.to_string_lossy().contains(".tmp")).collect()).unwrap_or_default();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+    std::fs::remove_file(&ballast).unwrap();
+    let (code, text, err) = gm2dqc(&["plots", "--out", s(&out), "--db", s(&db), "--tag", "t"]);
+    assert_eq!(code, 0, "{text}{err}");
+    assert_eq!(cell(&board(s(&db)), "sim-small", "plots")["state"], "done");
 }
 
 #[test]

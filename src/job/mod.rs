@@ -711,8 +711,14 @@ impl Job {
         let dir = out.join("plots");
         outputs::create_dir(&dir)?;
         progress.start("plotting", specs.len() as u64);
-        let (rendered, plot_errors) = self.pool.install(|| crate::plots::render_all(&inputs, &specs, &dir, &|n| progress.inc(n)));
+        let (rendered, page_errors) = self.pool.install(|| crate::plots::render_all(&inputs, &specs, &dir, &|n| progress.inc(n)));
         progress.finish();
+        // A page that could not be written fails the stage; one that could not be
+        // drawn is reported with the others.
+        if let Some(e) = page_errors.iter().find(|e| e.write) {
+            return Err(JobError::output(&e.path, &e.message));
+        }
+        let plot_errors: Vec<String> = page_errors.iter().map(|e| e.to_string()).collect();
         // The input problems of the stages before (an earlier plots run's are replaced).
         let errors: Vec<String> = manifest.errors(Some(Stage::Plots)).into_iter().map(String::from).collect();
         let info = crate::plots::report::RunInfo {

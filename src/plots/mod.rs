@@ -216,11 +216,28 @@ fn sanitize(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect()
 }
 
+/// A page that could not be made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageError {
+    /// The file it was for.
+    pub path: std::path::PathBuf,
+    pub message: String,
+    /// True when the file could not be written (a full disk, permissions), false when
+    /// the page could not be drawn.
+    pub write: bool,
+}
+
+impl std::fmt::Display for PageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
 /// Renders every page as `dir/NAME.png` and `dir/NAME.svg`, in parallel on the
 /// current rayon pool. A page that fails is reported and the others still render.
-pub fn render_all(inp: &PlotInputs, specs: &[PlotSpec], dir: &Path, progress: &(dyn Fn(u64) + Sync)) -> (Vec<Rendered>, Vec<String>) {
+pub fn render_all(inp: &PlotInputs, specs: &[PlotSpec], dir: &Path, progress: &(dyn Fn(u64) + Sync)) -> (Vec<Rendered>, Vec<PageError>) {
     register_fonts();
-    let results: Vec<Result<Rendered, String>> = specs
+    let results: Vec<Result<Rendered, PageError>> = specs
         .par_iter()
         .map(|spec| {
             let r = render_one(inp, spec, dir);
@@ -239,24 +256,36 @@ pub fn render_all(inp: &PlotInputs, specs: &[PlotSpec], dir: &Path, progress: &(
     (ok, errors)
 }
 
-fn render_one(inp: &PlotInputs, spec: &PlotSpec, dir: &Path) -> Result<Rendered, String> {
+fn render_one(inp: &PlotInputs, spec: &PlotSpec, dir: &Path) -> Result<Rendered, PageError> {
     let png = dir.join(format!("{}.png", spec.name));
     let svg = dir.join(format!("{}.svg", spec.name));
-    let fail = |path: &Path, e: String| format!("{}: plot {:?} failed: {e}", path.display(), spec.title);
+    let fail = |path: &Path, tmp: &Path, e: String, write: bool| {
+        // A temporary file left behind would hold the space a full disk needs back.
+        let _ = std::fs::remove_file(tmp);
+        PageError { path: path.to_path_buf(), message: format!("{}: plot {:?} failed: {e}", path.display(), spec.title), write }
+    };
     // Both files are drawn under temporary names and renamed: a reader never sees half a plot.
+    // The backend is dropped before a failed page's temporary file is removed: its
+    // drop writes the file again.
     let tmp_png = dir.join(format!(".{}.tmp.png", spec.name));
-    {
+    let drawn = {
         let root = BitMapBackend::new(&tmp_png, spec.size).into_drawing_area();
-        pages::draw(&root, inp, spec).map_err(|e| fail(&png, e.to_string()))?;
-        root.present().map_err(|e| fail(&png, e.to_string()))?;
-    }
-    std::fs::rename(&tmp_png, &png).map_err(|e| fail(&png, e.to_string()))?;
+        match pages::draw(&root, inp, spec) {
+            Err(e) => Err((e.to_string(), false)),
+            Ok(()) => root.present().map_err(|e| (e.to_string(), true)),
+        }
+    };
+    drawn.map_err(|(e, write)| fail(&png, &tmp_png, e, write))?;
+    std::fs::rename(&tmp_png, &png).map_err(|e| fail(&png, &tmp_png, e.to_string(), true))?;
     let tmp_svg = dir.join(format!(".{}.tmp.svg", spec.name));
-    {
+    let drawn = {
         let root = SVGBackend::new(&tmp_svg, spec.size).into_drawing_area();
-        pages::draw(&root, inp, spec).map_err(|e| fail(&svg, e.to_string()))?;
-        root.present().map_err(|e| fail(&svg, e.to_string()))?;
-    }
-    std::fs::rename(&tmp_svg, &svg).map_err(|e| fail(&svg, e.to_string()))?;
+        match pages::draw(&root, inp, spec) {
+            Err(e) => Err((e.to_string(), false)),
+            Ok(()) => root.present().map_err(|e| (e.to_string(), true)),
+        }
+    };
+    drawn.map_err(|(e, write)| fail(&svg, &tmp_svg, e, write))?;
+    std::fs::rename(&tmp_svg, &svg).map_err(|e| fail(&svg, &tmp_svg, e.to_string(), true))?;
     Ok(Rendered { spec: spec.clone(), png, svg })
 }
