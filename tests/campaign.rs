@@ -602,7 +602,7 @@ fn a_refused_result_is_reported_with_its_problem_and_stale_temporaries_are_remov
     assert_eq!(gm2dqc::campaign::shard::clean_stale_tmp(&work, None), vec![other.clone()]);
     assert!(elsewhere.exists());
     copy_dir(&gm2dqc::campaign::result_dir(&work, 0), &elsewhere);
-    assert_eq!(gm2dqc::campaign::find_partials(&[shards.clone()]).unwrap(), vec![gm2dqc::campaign::result_dir(&work, 0)]);
+    assert_eq!(gm2dqc::campaign::find_partials(std::slice::from_ref(&shards)).unwrap(), vec![gm2dqc::campaign::result_dir(&work, 0)]);
 
     ok(&["-q", "shard", s(&work), "--index", "1"]);
     // A chunk file cut short after its shard wrote it: the reduce names the problem,
@@ -626,7 +626,7 @@ fn a_refused_result_is_reported_with_its_problem_and_stale_temporaries_are_remov
     bytes[k] ^= 1;
     std::fs::write(&chunk, &bytes).unwrap();
     let (plan, sha) = gm2dqc::campaign::Plan::load(&work).unwrap();
-    let c = gm2dqc::campaign::reduce::collect(&gm2dqc::campaign::find_partials(&[shards.clone()]).unwrap(), &plan);
+    let c = gm2dqc::campaign::reduce::collect(&gm2dqc::campaign::find_partials(std::slice::from_ref(&shards)).unwrap(), &plan);
     assert_eq!(c.rejected.len(), 1);
     let states = gm2dqc::campaign::shard_states_checked(&work, &plan, &sha, &Default::default(), &c.rejected);
     match &states[0] {

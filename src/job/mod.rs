@@ -376,10 +376,8 @@ impl Job {
                     return Err(JobError::Usage(format!("{}: not found; run `gm2dqc metrics --input DATASET --out {}` first", out.join("subrun_metrics.parquet").display(), out.display())));
                 }
             }
-            Work::Plots => {
-                if !out.join("subrun_metrics.parquet").is_file() {
-                    return Err(JobError::Usage(format!("{}: not found; run `gm2dqc run --input DATASET --out OUT` (or the stages one by one) first", out.join("subrun_metrics.parquet").display())));
-                }
+            Work::Plots if !out.join("subrun_metrics.parquet").is_file() => {
+                return Err(JobError::Usage(format!("{}: not found; run `gm2dqc run --input DATASET --out OUT` (or the stages one by one) first", out.join("subrun_metrics.parquet").display())));
             }
             Work::Upload => {
                 upload::plan(&out)?;
