@@ -120,10 +120,9 @@ pub fn run(args: DbArgs) -> anyhow::Result<Status> {
     let url = url(&args);
     // Everything that can be checked before the database is opened is checked first;
     // only `init` and `upload` may create a database.
+    let mut upload_plan = None;
     match &args.command {
-        DbCommand::Upload { from, .. } => {
-            crate::job::upload::plan(from)?;
-        }
+        DbCommand::Upload { from, .. } => upload_plan = Some(crate::job::upload::plan(from)?),
         DbCommand::Get { format, out, .. } => check_get_out(*format, out.as_deref())?,
         _ => {}
     }
@@ -151,8 +150,10 @@ pub fn run(args: DbArgs) -> anyhow::Result<Status> {
                 }
             }
         }
-        DbCommand::Upload { from, tag } => {
-            let reports = crate::job::upload::upload(b.as_mut(), &from, &tag)?;
+        DbCommand::Upload { tag, .. } => {
+            // Read (and checked) above, before the database was opened or created.
+            let plan = upload_plan.take().expect("the outputs of an upload are read before the database is opened");
+            let reports = crate::job::upload::store(b.as_mut(), &tag, &plan)?;
             for (folder, r) in reports {
                 match r.upload_id {
                     Some(id) => writeln!(o, "{folder}: upload {id}: {} intervals written, {} unchanged, {} new payloads, {} rows", r.written, r.unchanged, r.new_payloads, r.rows)?,

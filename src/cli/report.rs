@@ -21,8 +21,7 @@ impl Bars {
 }
 
 impl Progress for Bars {
-    fn start(&self, what: &str, total: u64) {
-        let unit = if what == "plotting" { "pages" } else { "files" };
+    fn start(&self, what: &str, unit: &str, total: u64) {
         *self.bar.lock().unwrap_or_else(|p| p.into_inner()) = Some(super::progress_bar_of(total, what, unit));
     }
     fn inc(&self, n: u64) {

@@ -13,7 +13,6 @@ use super::outcome::JobError;
 #[derive(Debug)]
 pub struct OutLock {
     file: File,
-    path: PathBuf,
 }
 
 /// The lock file of `out`.
@@ -40,12 +39,9 @@ impl OutLock {
         }
         let line = format!("pid {} on {} since {}\n", std::process::id(), crate::db::host_name(), crate::db::time::now_text());
         file.set_len(0).and_then(|_| file.rewind()).and_then(|_| file.write_all(line.as_bytes())).map_err(|e| JobError::output(&p, e))?;
-        Ok(OutLock { file, path: p })
+        Ok(OutLock { file })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
 }
 
 impl Drop for OutLock {

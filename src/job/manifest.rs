@@ -88,11 +88,6 @@ pub fn dataset_name(input: &Path) -> String {
     p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned())
 }
 
-/// Whether `s` is a SHA-256 as gm2dqc writes it.
-pub fn is_sha256(s: &str) -> bool {
-    crate::checksum::is_sha256_hex(s)
-}
-
 /// Reads a file gm2dqc wrote, bounded; `None` when it does not exist.
 pub fn read_own_file(path: &Path, limit: u64) -> Result<Option<Vec<u8>>> {
     use std::io::Read;
@@ -128,10 +123,10 @@ impl Manifest {
         let m = Self::from_value(&v).map_err(|what| JobError::damaged(&p, format!("not a gm2dqc manifest: {what}; {hint}")))?;
         for (stage, r) in &m.stages {
             let field = |f: &str| format!("stages.{stage}.{f}");
-            if !is_sha256(&r.cuts_sha256) {
+            if !crate::checksum::is_sha256_hex(&r.cuts_sha256) {
                 return Err(JobError::damaged(&p, format!("field {}: {:?} is not a SHA-256; {hint}", field("cuts_sha256"), crate::checksum::short_hash(&r.cuts_sha256))));
             }
-            if !r.inputs_sha256.is_empty() && !is_sha256(&r.inputs_sha256) {
+            if !r.inputs_sha256.is_empty() && !crate::checksum::is_sha256_hex(&r.inputs_sha256) {
                 return Err(JobError::damaged(&p, format!("field {}: {:?} is not a SHA-256; {hint}", field("inputs_sha256"), crate::checksum::short_hash(&r.inputs_sha256))));
             }
             for o in &r.outputs {
@@ -197,14 +192,6 @@ impl Manifest {
             self.stages.remove(d);
         }
         self.stages.insert(stage, r);
-    }
-
-    /// Forgets a stage (its outputs are being replaced).
-    pub fn forget(&mut self, stage: Stage) {
-        for d in stage.downstream() {
-            self.stages.remove(d);
-        }
-        self.stages.remove(&stage);
     }
 
     /// A stage's record, or a usage error saying which command produces it.

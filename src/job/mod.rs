@@ -140,8 +140,9 @@ pub const ANALYSIS_STAGES: [Stage; 5] = [Stage::Scan, Stage::Metrics, Stage::Mer
 
 /// How a face shows progress (a terminal's bars, a web page's counters).
 pub trait Progress: Sync {
-    /// A new phase of `total` units ("analysing", "fitting intervals", "plotting").
-    fn start(&self, what: &str, total: u64);
+    /// A new phase ("analysing", "fitting intervals", "plotting") of `total` units
+    /// ("files", "pages").
+    fn start(&self, what: &str, unit: &str, total: u64);
     /// `n` more units done.
     fn inc(&self, n: u64);
     /// The phase ended.
@@ -152,7 +153,7 @@ pub trait Progress: Sync {
 pub struct Silent;
 
 impl Progress for Silent {
-    fn start(&self, _: &str, _: u64) {}
+    fn start(&self, _: &str, _: &str, _: u64) {}
     fn inc(&self, _: u64) {}
     fn finish(&self) {}
 }
@@ -204,6 +205,13 @@ pub struct PassReport {
     pub seconds: f64,
     pub merged_dir: PathBuf,
     pub status: Status,
+}
+
+impl PassReport {
+    /// The summary of a pass with the fits (`run`, `reduce`).
+    fn summary(&self) -> Result<Summary> {
+        self.summary.clone().ok_or_else(|| JobError::Usage("a pass without the fits made no summary".into()))
+    }
 }
 
 /// What the gain stage found and wrote.
@@ -278,6 +286,8 @@ pub struct Job {
     pool: rayon::ThreadPool,
     board: Option<JobBoard>,
     name: String,
+    /// What `upload` alone stores, read while the job was checked.
+    upload_plan: Option<upload::UploadPlan>,
     _lock: lock::OutLock,
 }
 
@@ -306,6 +316,11 @@ fn resolve_cuts(cfg: &JobConfig, work: Work, manifest: &Manifest) -> Result<CutF
             crate::checksum::short_hash(&dqc.cuts_sha256)
         ))),
     }
+}
+
+/// The analysis configuration of a job: its cut file with the face's overrides.
+fn analysis_config(cuts: &CutFile, cfg: &JobConfig) -> pipeline::Config {
+    pipeline::Config::from_cuts(cuts).with_overrides(cfg.reference_run, &cfg.intervals)
 }
 
 /// Refuses an output directory that names a file, or whose place cannot hold one.
@@ -349,13 +364,13 @@ impl Job {
         let dataset = if work.reads_dataset() {
             let input = cfg.input.as_deref().ok_or_else(|| JobError::Usage("--input DATASET is required".into()))?;
             let ds = crate::dataset::scan(input)?;
-            let config = pipeline::Config::from_cuts(&cuts).with_overrides(cfg.reference_run, &cfg.intervals);
-            pipeline::check(&ds, &config)?;
+            pipeline::check(&ds, &analysis_config(&cuts, &cfg))?;
             Some(ds)
         } else {
             None
         };
         // Prerequisites, found before anything is written.
+        let mut upload_plan = None;
         match work {
             Work::Gain => {
                 let dir = cfg.merged.clone().unwrap_or_else(|| outputs::merged_dir(&out));
@@ -380,7 +395,7 @@ impl Job {
                 return Err(JobError::Usage(format!("{}: not found; run `gm2dqc run --input DATASET --out OUT` (or the stages one by one) first", out.join("subrun_metrics.parquet").display())));
             }
             Work::Upload => {
-                upload::plan(&out)?;
+                upload_plan = Some(upload::plan(&out)?);
             }
             _ => {}
         }
@@ -403,11 +418,7 @@ impl Job {
         std::fs::create_dir_all(&out).map_err(|e| JobError::Usage(format!("cannot create the output directory {}: {e}", out.display())))?;
         let lock = lock::OutLock::acquire(&out)?;
         let board = if cfg.board { Some(JobBoard::open(&url, &name)?) } else { None };
-        Ok(Job { cfg, work, cuts: Arc::new(cuts), dataset, pool, board, name, _lock: lock })
-    }
-
-    pub fn out(&self) -> &Path {
-        &self.cfg.out
+        Ok(Job { cfg, work, cuts: Arc::new(cuts), dataset, pool, board, name, upload_plan, _lock: lock })
     }
 
     /// The cut file of the job (read once).
@@ -428,10 +439,6 @@ impl Job {
     /// The board's database URL, when the job marks the board.
     pub fn board_url(&self) -> Option<&str> {
         self.board.as_ref().map(|b| b.url.as_str())
-    }
-
-    pub fn threads(&self) -> usize {
-        self.pool.current_num_threads()
     }
 
     fn mark(&mut self, stages: &[Stage], state: State, note: &str) -> Result<()> {
@@ -455,6 +462,11 @@ impl Job {
     fn staged<T>(&mut self, stages: &[Stage], note: &str, f: impl FnOnce(&mut Job) -> Result<T>, status: impl Fn(&T) -> Status) -> Result<T> {
         self.mark(stages, State::InProgress, note)?;
         let r = f(self);
+        self.settle(stages, r, status)
+    }
+
+    /// Marks `stages` by how `r` ended (Done, or TODO with the reason) and returns it.
+    fn settle<T>(&mut self, stages: &[Stage], r: Result<T>, status: impl Fn(&T) -> Status) -> Result<T> {
         let marks = r.as_ref().map(&status).map_err(clone_for_board);
         self.finish_marks(stages, &marks)?;
         r
@@ -503,8 +515,8 @@ impl Job {
         let out = self.cfg.out.clone();
         let merged_dir = outputs::prepare(&out, stages.sums)?;
         self.name_directory()?;
-        let cfg = pipeline::Config::from_cuts(&self.cuts).with_overrides(self.cfg.reference_run, &self.cfg.intervals);
-        progress.start(if stages.sums { "analysing" } else { "metrics" }, ds.files.len() as u64);
+        let cfg = analysis_config(&self.cuts, &self.cfg);
+        progress.start(if stages.sums { "analysing" } else { "metrics" }, "files", ds.files.len() as u64);
         let t0 = Instant::now();
         let mut writer = MergedWriter::new(merged_dir);
         let mut write_merged = |m: &merged::Merged| writer.write(m);
@@ -553,7 +565,7 @@ impl Job {
         let intervals: Vec<(u32, u32)> = if stages.fits {
             analysis.intervals.iter().map(|i| (i.run_first, i.run_last)).collect()
         } else {
-            pipeline::check(ds, &pipeline::Config::from_cuts(&self.cuts).with_overrides(self.cfg.reference_run, &self.cfg.intervals))?.intervals
+            pipeline::check(ds, &analysis_config(&self.cuts, &self.cfg))?.intervals
         };
         let ran: &[Stage] = match (stages.sums, stages.fits) {
             (true, true) => &[Stage::Metrics, Stage::Merge, Stage::Gain, Stage::Dqc],
@@ -649,7 +661,7 @@ impl Job {
         }
         let cfg = pipeline::Config::from_cuts(&self.cuts);
         let t0 = Instant::now();
-        progress.start("fitting intervals", files.len() as u64);
+        progress.start("fitting intervals", "files", files.len() as u64);
         let mut intervals = Vec::new();
         let mut errors = Vec::new();
         for f in &files {
@@ -708,7 +720,7 @@ impl Job {
         let specs = crate::plots::standard_set(&inputs, opts.max_map_intervals);
         let dir = out.join("plots");
         outputs::create_dir(&dir)?;
-        progress.start("plotting", specs.len() as u64);
+        progress.start("plotting", "pages", specs.len() as u64);
         let (rendered, page_errors) = self.pool.install(|| crate::plots::render_all(&inputs, &specs, &dir, &|n| progress.inc(n)));
         progress.finish();
         // A page that could not be written fails the stage; one that could not be
@@ -765,8 +777,12 @@ impl Job {
     fn upload_inner(&mut self) -> Result<UploadReport> {
         let out = self.cfg.out.clone();
         let tag = self.cfg.tag.clone();
+        let plan = match self.upload_plan.take() {
+            Some(p) => p,
+            None => upload::plan(&out)?,
+        };
         let b = self.board.as_mut().ok_or_else(|| JobError::Usage("upload needs the conditions database".into()))?;
-        let folders = upload::upload(b.backend(), &out, &tag)?;
+        let folders = upload::store(b.backend(), &tag, &plan)?;
         Ok(UploadReport { database: b.url.clone(), tag, folders, status: Status::Ok })
     }
 
@@ -775,24 +791,19 @@ impl Job {
     /// entry, then the upload.
     pub fn run(&mut self, progress: &dyn Progress) -> Result<RunReport> {
         self.mark(&ANALYSIS_STAGES, State::InProgress, "gm2dqc run")?;
-        let done = self.already_done();
-        let (pass, summary) = match done {
+        let (pass, summary) = match self.already_done() {
             Some(s) => {
                 tracing::info!(key_file = %self.cfg.out.join("summary.json").display(), "inputs, cuts and overrides unchanged: analysis skipped");
+                self.finish_marks(&ANALYSIS_STAGES, &Ok(Status::from_failed(s.failed)))?;
                 (None, s)
             }
             None => {
                 let r = self.pass_inner(Stages::ALL, progress);
-                let marks = r.as_ref().map(|p| p.status).map_err(clone_for_board);
-                self.finish_marks(&ANALYSIS_STAGES, &marks)?;
-                let p = r?;
-                let s = p.summary.clone().ok_or_else(|| JobError::Usage("the pass made no summary".into()))?;
+                let p = self.settle(&ANALYSIS_STAGES, r, |p| p.status)?;
+                let s = p.summary()?;
                 (Some(p), s)
             }
         };
-        if pass.is_none() {
-            self.finish_marks(&ANALYSIS_STAGES, &Ok(Status::from_failed(summary.failed)))?;
-        }
         self.finish(pass, summary, progress, "gm2dqc run")
     }
 
@@ -809,12 +820,8 @@ impl Job {
     /// A campaign's reduce: marks the analysis stages and writes the analysis the
     /// reduce merged exactly as `run` does, then plots and uploads.
     pub fn reduce(&mut self, ds: &Dataset, analyse: impl FnOnce(&rayon::ThreadPool, &mut (dyn FnMut(&merged::Merged) -> std::result::Result<(), crate::root::RootError> + Send)) -> anyhow::Result<Analysis>, progress: &dyn Progress, note: &str) -> Result<RunReport> {
-        self.mark(&ANALYSIS_STAGES, State::InProgress, note)?;
-        let r = self.reduce_inner(ds, analyse);
-        let marks = r.as_ref().map(|p| p.status).map_err(clone_for_board);
-        self.finish_marks(&ANALYSIS_STAGES, &marks)?;
-        let p = r?;
-        let s = p.summary.clone().ok_or_else(|| JobError::Usage("the reduce made no summary".into()))?;
+        let p = self.staged(&ANALYSIS_STAGES, note, |job| job.reduce_inner(ds, analyse), |p| p.status)?;
+        let s = p.summary()?;
         self.finish(Some(p), s, progress, note)
     }
 

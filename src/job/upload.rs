@@ -82,7 +82,7 @@ pub fn plan(out: &Path) -> Result<UploadPlan> {
         None => Vec::new(),
     };
     for (i, f) in inputs.iter().enumerate() {
-        if !super::manifest::is_sha256(&f.sha256) {
+        if !crate::checksum::is_sha256_hex(&f.sha256) {
             return Err(damaged(&inputs_path, format!("entry {i}, field sha256: not a SHA-256")));
         }
     }
@@ -116,10 +116,9 @@ pub fn plan(out: &Path) -> Result<UploadPlan> {
 /// Per folder, what an upload wrote.
 pub type Reports = Vec<(&'static str, db::UploadReport)>;
 
-/// Uploads an analysis output directory into `tag`, all folders in one transaction:
+/// Stores an analysis read by [`plan`] into `tag`, all folders in one transaction:
 /// the database never holds half an analysis.
-pub fn upload(b: &mut dyn db::Backend, out: &Path, tag: &str) -> Result<Reports> {
-    let p = plan(out)?;
+pub fn store(b: &mut dyn db::Backend, tag: &str, p: &UploadPlan) -> Result<Reports> {
     let reports = db::upload_all(b, tag, &p.groups, &p.provenance)?;
     Ok(FOLDERS.iter().map(|(n, _)| *n).zip(reports).collect())
 }
