@@ -164,7 +164,8 @@ fn demo_runs_every_stage_and_a_second_run_writes_nothing_new() {
     let (code, board, err) = gm2dqc(&["status", "--db", dbfile.to_str().unwrap(), "--json"]);
     assert_eq!(code, 0, "{err}");
     let b: Value = serde_json::from_str(&board).unwrap();
-    let state = |st: &str| b["rows"][0]["cells"].as_array().unwrap().iter().find(|c| c["column"] == st).unwrap()["state"].clone();
+    // Each column's own stage (the upload column also waits for a second person's sign-off).
+    let state = |st: &str| b["rows"][0]["cells"].as_array().unwrap().iter().find(|c| c["column"] == st).unwrap()["stages"][0]["state"].clone();
     assert_eq!((b["rows"][0]["dataset"].as_str(), state("gain"), state("upload"), state("plots")), (Some("demo"), "done".into(), "done".into(), "done".into()));
     let (code, _, err) = gm2dqc(&["status", "--db", dbfile.to_str().unwrap(), "set", "demo", "plots", "held", "--note", "fonts"]);
     assert_eq!(code, 0, "{err}");
