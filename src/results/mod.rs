@@ -37,6 +37,8 @@ pub use tune::{save_cut_file, SaveError, SavedCut, TuneError, TuneResult, Tuner}
 pub const MAX_TABLE_BYTES: u64 = 2 << 30;
 /// The largest `summary.json` read back.
 const MAX_SUMMARY_BYTES: u64 = 64 << 20;
+/// The largest `inputs.json` read back (a path, a size and a hash per subrun file).
+const MAX_INPUTS_BYTES: u64 = 256 << 20;
 /// The most entries of `OUT/plots` looked at.
 const MAX_PLOT_ENTRIES: usize = 100_000;
 
@@ -47,8 +49,15 @@ pub enum ResultsError {
     #[error("{path}: {what}", path = path.display())]
     File { path: PathBuf, what: String },
     /// The manifest, as its validated reader reports it.
+    /// (Boxed: a `JobError` is large and results are returned on every request.)
     #[error("{0}")]
-    Manifest(#[from] crate::job::JobError),
+    Manifest(Box<crate::job::JobError>),
+}
+
+impl From<crate::job::JobError> for ResultsError {
+    fn from(e: crate::job::JobError) -> Self {
+        ResultsError::Manifest(Box::new(e))
+    }
 }
 
 impl ResultsError {
@@ -345,6 +354,14 @@ pub fn group_of_section(section: &str) -> &'static str {
     }
 }
 
+/// A subrun file as the metrics stage read it. JSON: `{"path", "size", "sha256"}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SubrunFile {
+    pub path: String,
+    pub size: u64,
+    pub sha256: String,
+}
+
 /// One interval's merged file. JSON: `{"run_first", "run_last", "path"}` (relative to OUT).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MergedFile {
@@ -400,8 +417,8 @@ pub struct Results {
     pub gains: Vec<GainRow>,
     pub plots: Vec<PlotGroup>,
     pub merged: Vec<MergedFile>,
-    /// (run, subrun) -> the subrun file's path as the metrics stage recorded it.
-    files: HashMap<(u32, u32), String>,
+    /// (run, subrun) -> the subrun file the metrics stage read.
+    files: HashMap<(u32, u32), SubrunFile>,
     stamp: Stamp,
 }
 
@@ -456,11 +473,12 @@ impl Results {
         Stamp::of(&self.out) == self.stamp
     }
 
-    /// The subrun file of (run, subrun), as the metrics stage recorded its path (as
-    /// given to the job: absolute, or relative to the directory it ran in). It names a
-    /// file outside OUT: a server decides itself whether to serve it.
-    pub fn subrun_file(&self, run: u32, subrun: u32) -> Option<&str> {
-        self.files.get(&(run, subrun)).map(String::as_str)
+    /// The subrun file of (run, subrun) as the metrics stage read it
+    /// (`OUT/inputs.json`): its path as given to the job (absolute, or relative to the
+    /// directory the job ran in), size and SHA-256. It names a file outside OUT: a
+    /// server decides itself whether to serve it, and can check size and hash first.
+    pub fn subrun_file(&self, run: u32, subrun: u32) -> Option<&SubrunFile> {
+        self.files.get(&(run, subrun))
     }
 
     /// The merged file (relative to OUT) of the interval holding `run`.
@@ -635,12 +653,22 @@ fn check_xtals(t: &Checked, calo: &[u32], xtal: &[u32], channel: &[u32]) -> Resu
     Ok(())
 }
 
-fn read_files(out: &Path) -> Result<HashMap<(u32, u32), String>> {
-    let path = out.join("subrun_metrics.parquet");
-    let df = read_table(&path, Some(&["run", "subrun", "file"]))?;
-    let t = Checked { path: &path, df: &df };
-    let (run, subrun, file) = (t.u32("run")?, t.u32("subrun")?, t.str("file")?);
-    Ok(run.into_iter().zip(subrun).zip(file).collect())
+/// `OUT/inputs.json` (what the metrics stage read: path as given, size, SHA-256),
+/// by (run, subrun) from each file's name.
+fn read_files(out: &Path) -> Result<HashMap<(u32, u32), SubrunFile>> {
+    let path = out.join("inputs.json");
+    let hint = "rerun `gm2dqc metrics` (or `gm2dqc run`) on this directory";
+    let Some(bytes) = read_own_file(&path, MAX_INPUTS_BYTES)? else { return Ok(HashMap::new()) };
+    let files: Vec<crate::db::InputFile> = serde_json::from_slice(&bytes).map_err(|e| ResultsError::file(&path, format!("not a gm2dqc input list: {e}; {hint}")))?;
+    let mut by_id = HashMap::with_capacity(files.len());
+    for (i, f) in files.into_iter().enumerate() {
+        let name = Path::new(&f.path).file_name().and_then(|n| n.to_str()).unwrap_or("");
+        let Some((_, id)) = crate::dataset::parse_file_name(name) else {
+            return Err(ResultsError::file(&path, format!("entry {i}: {:?} is not a subrun file name (<prefix>_<run>.<subrun>.root); {hint}", f.path)));
+        };
+        by_id.insert((id.run, id.subrun), SubrunFile { path: f.path, size: f.size, sha256: f.sha256 });
+    }
+    Ok(by_id)
 }
 
 /// The standard plots in `OUT/plots`, grouped; each page's PNG and SVG paired.

@@ -153,11 +153,11 @@ impl Tuner {
         let path = Path::new(&dqc.cuts);
         let no_base = |why: String| TuneError::NoBase(format!("the dqc stage used cut file {} (sha256 {}), {why}; give its text (Tuner::with_base)", dqc.cuts, crate::checksum::short_hash(&dqc.cuts_sha256)));
         let bytes = read_own_file(path, MAX_CUT_FILE_BYTES).map_err(|e| no_base(format!("which cannot be read ({e})")))?.ok_or_else(|| no_base("which is no longer there".into()))?;
-        let text = String::from_utf8(bytes).map_err(|_| no_base("which is no longer UTF-8 text".into()))?;
-        let base = cuts::parse(&text, &dqc.cuts).map_err(TuneError::Invalid)?;
-        if base.sha256 != dqc.cuts_sha256 {
+        if crate::checksum::sha256_hex(&bytes) != dqc.cuts_sha256 {
             return Err(no_base("which has changed since".into()));
         }
+        let text = String::from_utf8(bytes).map_err(|_| no_base("which is no longer UTF-8 text".into()))?;
+        let base = cuts::parse(&text, &dqc.cuts).map_err(TuneError::Invalid)?;
         Tuner::build(out, base, Some(dqc.cuts_sha256.clone()))
     }
 
