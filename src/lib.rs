@@ -8,6 +8,8 @@
 //!   outcomes and exit codes, locking, the board, uploads): the core every face uses.
 //! - [`cli`]: the command line, one thin face of [`job`].
 //! - [`inspect`]: the `gm2dqc inspect` listing and its stable JSON form.
+//! - [`results`]: the read model of an output directory and the cut-tuning engine,
+//!   for the faces that show results (the web application).
 //!
 //! See ARCHITECTURE.md for the invariants between modules.
 
@@ -27,6 +29,7 @@ pub mod layout;
 pub mod merged;
 pub mod pipeline;
 pub mod plots;
+pub mod results;
 pub mod root;
 pub mod simulate;
 pub mod tables;

@@ -300,7 +300,8 @@ fn both_layouts_show_their_columns_and_the_mapped_states() {
         let v = serde_json::to_value(board::view(b, &g2).unwrap()).unwrap();
         assert_eq!(v["format"], 1);
         assert_eq!((v["layout"]["name"].as_str(), v["layout"]["columns"].as_array().unwrap().len()), (Some("g2"), 18));
-        assert_eq!(v["layout"]["columns"][16], serde_json::json!({"id": "subrun_dqc", "title": "Subrun DQC", "group": "Full production and DQC", "stages": ["dqc", "plots"]}));
+        assert_eq!(v["layout"]["columns"][16], serde_json::json!({"id": "subrun_dqc", "title": "Subrun DQC", "group": "Full production and DQC", "stages": ["dqc", "plots"], "signoff": []}));
+        assert_eq!(v["layout"]["columns"][17]["signoff"], serde_json::json!(["dqc", "plots"]));
         let r = &v["rows"][0];
         assert_eq!(r["dataset"], "3D");
         assert_eq!(r["held"]["key"], "gain");
@@ -312,7 +313,8 @@ fn both_layouts_show_their_columns_and_the_mapped_states() {
         assert_eq!(keys(r), ["cells", "dataset", "held"]);
         assert_eq!(keys(&r["held"]), ["at", "at_us", "dataset", "entry_id", "host", "key", "note", "stage", "user"]);
         let oof = &r["cells"][5];
-        assert_eq!(keys(oof), ["column", "entry", "shown", "stages", "state"]);
+        assert_eq!(keys(oof), ["column", "entry", "shown", "signoff", "stages", "state"]);
+        assert_eq!(oof["signoff"], serde_json::Value::Null);
         assert_eq!((oof["column"].as_str(), oof["state"].as_str(), oof["shown"].as_str()), (Some("oof"), Some("held"), Some("Held")));
         assert_eq!(keys(&oof["entry"]), ["at", "at_us", "by_board", "dataset", "host", "id", "key", "note", "stage", "state", "user"]);
         assert_eq!((oof["entry"]["user"].as_str(), oof["entry"]["stage"].as_str(), oof["stages"][0]["stage"].as_str()), (Some("alice"), Some("gain"), Some("gain")));
@@ -388,4 +390,86 @@ fn names_and_notes_are_stored_verbatim() {
         assert!(matches!(board::set(b, &d, &req("a\0b", Stage::Dqc, State::Done, "").new_dataset()), Err(BoardError::Nul { .. })));
         assert!(matches!(board::set(b, &d, &req(names[0], Stage::Dqc, State::Todo, "").by(Who { user: board::BOARD_USER.into(), host: "h".into() })), Err(BoardError::ReservedUser(_))));
     }
+}
+
+#[test]
+fn delivery_needs_a_second_persons_sign_off() {
+    use gm2dqc::db::users::{self, AuditEntry, Role};
+    let g2 = Layout::g2().unwrap();
+    let d = Layout::gm2dqc();
+    assert_eq!(g2.column("delivered").unwrap().signoff, [Stage::Dqc, Stage::Plots]);
+    assert_eq!(d.column("upload").unwrap().signoff, [Stage::Dqc, Stage::Plots]);
+    assert!(g2.columns.iter().chain(&d.columns).filter(|c| c.needs_signoff()).count() == 2, "only the delivery columns need a sign-off");
+    for (label, url, _dir) in databases("signoff") {
+        let mut b = db::open(&url).unwrap();
+        let b = b.as_mut();
+        let by = |user: &str, t: Target, state: State| SetRequest::new("5A", t, state, "").by(who(user));
+        board::add_dataset(b, "5A", "", Some(who("alice"))).unwrap();
+        // Before dqc and plots are Done: refused, for anyone, naming what is missing.
+        let before = log_len(b);
+        let e = board::set(b, &g2, &by("bob", col("delivered"), State::Done)).unwrap_err();
+        assert!(matches!(&e, BoardError::SignOff { not_done, same_user, .. } if not_done == &[(Stage::Dqc, State::NotStarted), (Stage::Plots, State::NotStarted)] && same_user.is_empty()), "{label}: {e}");
+        assert!(e.to_string().contains("Dataset delivered of `5A`") && e.to_string().contains("not Done"), "{label}: {e}");
+        board::set(b, &g2, &by("alice", Target::Stage(Stage::Dqc), State::Done)).unwrap();
+        let e = board::set(b, &g2, &by("bob", col("delivered"), State::Done)).unwrap_err();
+        assert!(matches!(&e, BoardError::SignOff { not_done, .. } if not_done == &[(Stage::Plots, State::NotStarted)]), "{label}: {e}");
+        // Both Done by alice; the upload ran (the job's stage record, as the process user).
+        board::set(b, &g2, &by("alice", Target::Stage(Stage::Plots), State::Done)).unwrap();
+        board::set(b, &g2, &by("gm2pro", Target::Stage(Stage::Upload), State::Done)).unwrap();
+        let before_same = log_len(b);
+        let row = the_row(b, &g2, "5A");
+        let delivered = cell(&row, "delivered");
+        assert_eq!((delivered.state, delivered.stages[0].state, delivered.signoff.is_none()), (State::Todo, State::Done, true), "{label}: TODO until signed, though uploaded");
+        assert_eq!(cell(&the_row(b, &d, "5A"), "upload").state, State::Todo, "{label}: the gm2dqc board too");
+        // The one who set them Done cannot sign, on either board, by column id or title.
+        for (layout, column) in [(&g2, "delivered"), (&g2, "Dataset delivered"), (&d, "upload")] {
+            let t = layout.target(column).unwrap();
+            let e = board::set(b, layout, &by("alice", t, State::Done)).unwrap_err();
+            let msg = e.to_string();
+            assert!(matches!(&e, BoardError::SignOff { same_user, not_done, .. } if same_user.len() == 2 && not_done.is_empty()), "{label}: {e}");
+            assert!(msg.contains("alice set dqc Done at") && msg.contains("and plots Done at") && msg.contains("a second person"), "{label}: {msg}");
+        }
+        // A stage set Done by someone else, but one still alice's: refused.
+        board::set(b, &g2, &by("carol", Target::Stage(Stage::Plots), State::Done)).unwrap();
+        let e = board::set(b, &g2, &by("carol", col("delivered"), State::Done)).unwrap_err();
+        assert!(matches!(&e, BoardError::SignOff { same_user, .. } if same_user.len() == 1 && same_user[0].0 == Stage::Plots), "{label}: {e}");
+        assert!(!e.to_string().contains("dqc Done"), "{label}: only the stage carol set: {e}");
+        assert_eq!(log_len(b), before_same + 1, "{label}: refusals write nothing");
+        assert!(before < before_same);
+        // A second person signs, with the audit entry in the same transaction.
+        let audit = AuditEntry { user: "bob".into(), role: Role::Shifter, action: "board.signoff".into(), target: "5A/delivered".into(), detail: "".into(), remote: "10.0.0.9".into() };
+        let w = board::set(b, &g2, &by("bob", col("delivered"), State::Done).audited(audit)).unwrap();
+        assert_eq!(w.iter().map(|e| (e.key.as_str(), e.state, e.user.as_str())).collect::<Vec<_>>(), [("delivered.signoff", State::Done, "bob")], "{label}: only the sign-off is written");
+        assert_eq!(users::audit_log(b, 5).unwrap().iter().map(|r| (r.user.as_str(), r.action.as_str())).collect::<Vec<_>>(), [("bob", "board.signoff")], "{label}");
+        let row = the_row(b, &g2, "5A");
+        let delivered = cell(&row, "delivered");
+        assert_eq!(delivered.state, State::Done, "{label}");
+        let s = delivered.signoff.clone().unwrap();
+        assert_eq!((s.user.as_str(), s.entry_id), ("bob", w[0].id), "{label}");
+        // The JSON form: the column's sign-off stages and the cell's sign-off.
+        let v = serde_json::to_value(board::view(b, &g2).unwrap()).unwrap();
+        let col_json = v["layout"]["columns"].as_array().unwrap().iter().find(|c| c["id"] == "delivered").unwrap().clone();
+        assert_eq!(col_json["signoff"], serde_json::json!(["dqc", "plots"]), "{label}");
+        let cell_json = v["rows"][0]["cells"].as_array().unwrap().iter().find(|c| c["column"] == "delivered").unwrap().clone();
+        assert_eq!((cell_json["state"].as_str(), cell_json["signoff"]["user"].as_str()), (Some("done"), Some("bob")), "{label}");
+        assert!(v["rows"][0]["cells"].as_array().unwrap().iter().all(|c| c["column"] == "delivered" || c["signoff"].is_null()), "{label}");
+        // Signed on the gm2dqc board's upload column too? Another key: not yet.
+        assert_eq!(cell(&the_row(b, &d, "5A"), "upload").state, State::Todo, "{label}");
+        // dqc redone: the old sign-off no longer counts.
+        board::set(b, &g2, &by("carol", Target::Stage(Stage::Dqc), State::Done)).unwrap();
+        let delivered = cell(&the_row(b, &g2, "5A"), "delivered").clone();
+        assert_eq!((delivered.state, delivered.signoff), (State::Todo, None), "{label}: a sign-off covers the stages as they were");
+        // Setting the column to TODO by hand withdraws the sign-off too.
+        board::set(b, &g2, &by("dave", col("delivered"), State::Done)).unwrap();
+        let w = board::set(b, &g2, &by("dave", col("delivered"), State::Todo)).unwrap();
+        assert_eq!(w.iter().map(|e| e.key.as_str()).collect::<Vec<_>>(), ["upload", "delivered.signoff"], "{label}");
+    }
+    // A layout's sign-off stages are checked like its stages, with their lines.
+    let text = "format = 1\nname = \"site\"\n[[column]]\nid = \"a\"\ntitle = \"A\"\nsignoff = [\"dqc\", \"plost\"]\n[[column]]\nid = \"b\"\ntitle = \"B\"\nsignoff = \"dqc\"\n";
+    let Err(LayoutError::Invalid { diagnostics: diag, .. }) = Layout::from_toml(text, "site.toml") else { panic!("accepted") };
+    assert_eq!(diag.iter().map(|d| d.line).collect::<Vec<_>>(), [6, 10], "{diag:?}");
+    assert!(diag[0].message.contains("unknown stage `plost` in `signoff`") && diag[0].hint.as_deref().unwrap().contains("did you mean `plots`"), "{:?}", diag[0]);
+    assert!(diag[1].message.contains("`signoff` must be a list of stage names"), "{:?}", diag[1]);
+    let ok = Layout::from_toml("format = 1\nname = \"site\"\n[[column]]\nid = \"a\"\ntitle = \"A\"\nsignoff = [\"DQC\"]\n", "s.toml").unwrap();
+    assert_eq!(ok.columns[0].signoff, [Stage::Dqc]);
 }

@@ -338,7 +338,8 @@ fn slurm_runs_the_shards_as_a_job_array_and_the_reduce_after_them() {
     assert_same_results(&one, &work.join("out"), "Slurm job array");
     let (_, board, _) = gm2dqc(&["status", "--db", s(&work.join("out/conditions.sqlite")), "--json"]);
     let b: Value = serde_json::from_str(&board).unwrap();
-    let states: Vec<&str> = b["rows"][0]["cells"].as_array().unwrap().iter().map(|c| c["state"].as_str().unwrap()).collect();
+    // Each column's stage is Done; the upload column waits for a second person's sign-off.
+    let states: Vec<&str> = b["rows"][0]["cells"].as_array().unwrap().iter().map(|c| c["stages"][0]["state"].as_str().unwrap()).collect();
     assert_eq!(states, vec!["done"; 7], "{board}");
 }
 

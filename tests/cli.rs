@@ -164,7 +164,8 @@ fn demo_runs_every_stage_and_a_second_run_writes_nothing_new() {
     let (code, board, err) = gm2dqc(&["status", "--db", dbfile.to_str().unwrap(), "--json"]);
     assert_eq!(code, 0, "{err}");
     let b: Value = serde_json::from_str(&board).unwrap();
-    let state = |st: &str| b["rows"][0]["cells"].as_array().unwrap().iter().find(|c| c["column"] == st).unwrap()["state"].clone();
+    // Each column's own stage (the upload column also waits for a second person's sign-off).
+    let state = |st: &str| b["rows"][0]["cells"].as_array().unwrap().iter().find(|c| c["column"] == st).unwrap()["stages"][0]["state"].clone();
     assert_eq!((b["rows"][0]["dataset"].as_str(), state("gain"), state("upload"), state("plots")), (Some("demo"), "done".into(), "done".into(), "done".into()));
     let (code, _, err) = gm2dqc(&["status", "--db", dbfile.to_str().unwrap(), "set", "demo", "plots", "held", "--note", "fonts"]);
     assert_eq!(code, 0, "{err}");
@@ -279,11 +280,15 @@ fn stages_one_at_a_time_give_what_run_gives() {
     let (code, listing, err) = gm2dqc(&["inspect", staged.join("merged/merged_15921-15921.root").to_str().unwrap()]);
     assert_eq!(code, 0, "{err}");
     assert!(listing.contains("merge/xtalHits") && listing.contains("laser/inFill/calo24/xtal53") && listing.contains("TH2D"), "{listing}");
-    // Every stage is on the board of the directory's database.
+    // Every stage is on the board of the directory's database; the upload column waits
+    // for a second person's sign-off.
     let (_, board, _) = gm2dqc(&["status", "--db", staged.join("conditions.sqlite").to_str().unwrap(), "--json"]);
     let b: Value = serde_json::from_str(&board).unwrap();
-    let states: Vec<&str> = b["rows"][0]["cells"].as_array().unwrap().iter().map(|c| c["state"].as_str().unwrap()).collect();
-    assert_eq!((b["rows"][0]["dataset"].as_str(), states), (Some("sim-small"), vec!["done"; 7]));
+    let cells = b["rows"][0]["cells"].as_array().unwrap();
+    let stages: Vec<&str> = cells.iter().map(|c| c["stages"][0]["state"].as_str().unwrap()).collect();
+    let shown: Vec<&str> = cells.iter().map(|c| c["state"].as_str().unwrap()).collect();
+    assert_eq!((b["rows"][0]["dataset"].as_str(), stages), (Some("sim-small"), vec!["done"; 7]));
+    assert_eq!(shown, ["done", "done", "done", "done", "done", "done", "todo"]);
 
     // Flags from another cut file than the constants: upload refuses and says why.
     let other = dir.0.join("loose.toml");

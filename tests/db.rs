@@ -409,3 +409,225 @@ fn the_bookkeeping_board_is_shared_and_append_only() {
         assert!(tx.exec("DELETE FROM stage_log WHERE $1", &[Value::Bool(true)]).is_err(), "{label}: the log is append-only");
     }
 }
+
+/// SHA-256 of `salt` then `token`, as lowercase hex: the stored hash, computed here.
+fn salted_sha256(salt: &[u8], token: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(salt);
+    h.update(token.as_bytes());
+    h.finalize().iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+}
+
+/// Every stored row of web_users: (name, role, salt, token_hash, created_by).
+fn web_user_rows(b: &mut dyn Backend) -> Vec<Vec<String>> {
+    let mut tx = b.begin(false).unwrap();
+    let rows = tx.query("SELECT name, role, salt, token_hash, created_by FROM web_users ORDER BY name", &[], &[ColType::Text; 5]).unwrap();
+    rows.into_iter().map(|r| r.iter().map(|v| v.as_str().unwrap().to_string()).collect()).collect()
+}
+
+#[test]
+fn web_users_tokens_authenticate_and_only_salted_hashes_are_stored() {
+    use gm2dqc::db::users::{self, Role, User, UserError};
+    for (label, url, _dir) in databases("users") {
+        let mut b = db::open(&url).unwrap();
+        let b = b.as_mut();
+        let alice = users::add_user(b, "alice", Role::Shifter, "admin").unwrap();
+        let bob = users::add_user(b, "bob", Role::Expert, "admin").unwrap();
+        assert!(alice.starts_with("gm2.") && alice != bob, "{label}: {alice}");
+        assert_eq!(users::authenticate(b, &alice).unwrap(), Some(User { name: "alice".into(), role: Role::Shifter }), "{label}");
+        assert_eq!(users::authenticate(b, &bob).unwrap(), Some(User { name: "bob".into(), role: Role::Expert }), "{label}");
+        // Wrong tokens: one character changed, bob's secret under alice's name, garbage.
+        let (a_parts, b_parts): (Vec<&str>, Vec<&str>) = (alice.split('.').collect(), bob.split('.').collect());
+        let swapped = format!("gm2.{}.{}", a_parts[1], b_parts[2]);
+        let mut flipped = alice.clone().into_bytes();
+        let last = flipped.len() - 1;
+        flipped[last] = if flipped[last] == b'A' { b'B' } else { b'A' };
+        let flipped = String::from_utf8(flipped).unwrap();
+        for bad in [swapped.as_str(), flipped.as_str(), "", "gm2", "gm2.YWxpY2U.", "Bearer x", &alice[..alice.len() - 1], &format!("{alice}x")] {
+            assert_eq!(users::authenticate(b, bad).unwrap(), None, "{label}: {bad:?} must not authenticate");
+        }
+        // The stored rows: no token text, a 16-byte salt each, SHA-256(salt || token).
+        let rows = web_user_rows(b);
+        assert_eq!(rows.iter().map(|r| (r[0].as_str(), r[1].as_str(), r[4].as_str())).collect::<Vec<_>>(), [("alice", "shifter", "admin"), ("bob", "expert", "admin")], "{label}");
+        for (r, token) in rows.iter().zip([&alice, &bob]) {
+            let secret = token.rsplit('.').next().unwrap();
+            assert!(r.iter().all(|v| !v.contains(secret) && !v.contains(token.as_str())), "{label}: the token is not stored: {r:?}");
+            assert_eq!(r[2].len(), 32, "{label}: 16 bytes of salt as hex");
+            assert_eq!(r[3], salted_sha256(&unhex(&r[2]), token), "{label}: token_hash is SHA-256(salt || token)");
+        }
+        assert_ne!(rows[0][2], rows[1][2], "{label}: each user has a salt of their own");
+        // The listing, one user by name (the reverse proxy's header), removal.
+        let listed = users::users(b).unwrap();
+        assert_eq!(listed.iter().map(|u| (u.name.as_str(), u.role, u.created_by.as_str())).collect::<Vec<_>>(), [("alice", Role::Shifter, "admin"), ("bob", Role::Expert, "admin")], "{label}");
+        assert!(listed[0].created_at_us > 0 && listed[0].created_at.ends_with('Z'), "{label}");
+        assert_eq!(users::user(b, "bob").unwrap(), Some(User { name: "bob".into(), role: Role::Expert }));
+        assert_eq!(users::user(b, "carol").unwrap(), None);
+        // An existing name is refused and says how to replace it; bad names refused.
+        let e = users::add_user(b, "alice", Role::Expert, "admin").unwrap_err();
+        assert!(matches!(e, UserError::Exists(ref n) if n == "alice") && e.to_string().contains("remove the user, then add them again"), "{label}: {e}");
+        for bad in ["", "two words", "tab\t", &"x".repeat(65), "(board)"] {
+            assert!(matches!(users::add_user(b, bad, Role::Reader, "admin"), Err(UserError::BadName { .. })), "{label}: {bad:?}");
+        }
+        assert_eq!(users::users(b).unwrap().len(), 2, "{label}: nothing written by the refusals");
+        assert!(users::remove_user(b, "alice").unwrap() && !users::remove_user(b, "alice").unwrap(), "{label}");
+        assert_eq!(users::authenticate(b, &alice).unwrap(), None, "{label}: a removed user's token is dead");
+        // Added again: a new token; the old one still does not work.
+        let again = users::add_user(b, "alice", Role::Reader, "bob").unwrap();
+        assert_ne!(again, alice);
+        assert_eq!(users::authenticate(b, &alice).unwrap(), None, "{label}");
+        assert_eq!(users::authenticate(b, &again).unwrap().map(|u| u.role), Some(Role::Reader), "{label}");
+    }
+}
+
+#[test]
+fn the_audit_record_is_append_only_and_read_newest_first() {
+    use gm2dqc::db::users::{self, AuditEntry, Role};
+    for (label, url, _dir) in databases("audit") {
+        let mut b = db::open(&url).unwrap();
+        let entry = |action: &str| AuditEntry { user: "alice".into(), role: Role::Shifter, action: action.into(), target: "run3B/plots".into(), detail: "done".into(), remote: "10.0.0.7".into() };
+        for a in ["board.set", "cuts.save", "tag.lock"] {
+            users::audit(b.as_mut(), &entry(a)).unwrap();
+        }
+        let log = users::audit_log(b.as_mut(), 10).unwrap();
+        assert_eq!(log.iter().map(|r| r.action.as_str()).collect::<Vec<_>>(), ["tag.lock", "cuts.save", "board.set"], "{label}: newest first");
+        assert_eq!((log[0].user.as_str(), log[0].role.as_str(), log[0].target.as_str(), log[0].remote.as_str()), ("alice", "shifter", "run3B/plots", "10.0.0.7"));
+        assert_eq!(users::audit_log(b.as_mut(), 1).unwrap().len(), 1, "{label}");
+        assert!(users::audit(b.as_mut(), &AuditEntry { action: " ".into(), ..entry("x") }).is_err(), "{label}: an action is required");
+        let t = if label == "sqlite" { Value::Int(1) } else { Value::Bool(true) };
+        for sql in ["UPDATE web_audit SET user_name = 'mallory' WHERE $1", "DELETE FROM web_audit WHERE $1"] {
+            let mut tx = b.begin(true).unwrap();
+            let e = tx.exec(sql, &[t.clone()]).unwrap_err().to_string();
+            assert!(e.contains("append-only"), "{label}: {sql}: {e}");
+        }
+        let mut tx = b.begin(true).unwrap();
+        let e = if label == "sqlite" { tx.exec("REPLACE INTO web_audit (id, at_us, user_name, role, action) SELECT id, at_us, 'mallory', role, action FROM web_audit", &[]) } else { tx.exec("TRUNCATE web_audit", &[]) };
+        assert!(e.unwrap_err().to_string().contains("web_audit"), "{label}");
+        drop(tx);
+        assert_eq!(users::audit_log(b.as_mut(), 10).unwrap(), log, "{label}: unchanged");
+    }
+}
+
+/// A database at schema version 3 (migrations 1 to 3 only, what gm2dqc before
+/// migration 4 left) holding a tag, an upload of one interval and a board entry.
+fn make_version_3(label: &str, url: &str) {
+    let d = if label == "sqlite" { schema::Dialect::Sqlite } else { schema::Dialect::Postgres };
+    let mut sql = vec!["CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied_at_us BIGINT NOT NULL)".to_string()];
+    sql.extend(schema::migration_1(d));
+    sql.extend(schema::migration_2(d));
+    sql.extend(schema::migration_3(d));
+    sql.push("INSERT INTO schema_migrations (version, applied_at_us) VALUES (1, 1), (2, 2), (3, 3)".into());
+    sql.push("INSERT INTO tags (name, description, created_at_us) VALUES ('old', 'v3 tag', 10)".into());
+    sql.push(
+        "INSERT INTO uploads (created_at_us, tag, folder, dataset, software_version, git_commit, cuts_sha256, user_name, host, command_line) \
+         VALUES (20, 'old', 'gain_constants', 'run2A', '0.1', 'abc', NULL, 'carol', 'h', 'gm2dqc upload')"
+            .into(),
+    );
+    sql.push("INSERT INTO payloads (hash, folder, nrows, created_at_us) VALUES ('e3b0', 'gain_constants', 0, 20)".into());
+    sql.push("INSERT INTO iovs (tag, folder, first_run, first_subrun, end_run, end_subrun, payload_hash, upload_id, inserted_at_us) VALUES ('old', 'gain_constants', 1, 0, 2, 0, 'e3b0', 1, 20)".into());
+    sql.push("INSERT INTO stage_log (dataset, stage, state, user_name, host, at_us, note) VALUES ('run2A', 'dqc', 'Done', 'carol', 'h', 30, '')".into());
+    if d == schema::Dialect::Sqlite {
+        let c = rusqlite::Connection::open(url).unwrap();
+        for s in &sql {
+            c.execute_batch(s).unwrap();
+        }
+    } else {
+        let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
+        for s in &sql {
+            c.batch_execute(s).unwrap();
+        }
+    }
+}
+
+#[test]
+fn an_existing_version_3_database_gets_migration_4_and_keeps_its_data() {
+    use gm2dqc::db::board;
+    use gm2dqc::db::users::{self, Role, UserError};
+    for (label, url, _dir) in databases("migrate4") {
+        make_version_3(&label, &url);
+        let old_dataset = |b: &mut dyn Backend| {
+            let d = db::uploaded_datasets(b).unwrap();
+            assert_eq!(d.len(), 1, "{label}");
+            (d[0].dataset.clone(), d[0].out_dir.clone(), d[0].last_upload_at_us, d[0].tag.clone())
+        };
+        // Read as it is by a reader: no out_dir, and no users yet (a clear error).
+        let mut r = db::open_existing(&url).unwrap();
+        assert_eq!(old_dataset(r.as_mut()), ("run2A".into(), None, 20, "old".into()), "{label}");
+        assert_eq!(db::history(r.as_mut(), "old", "gain_constants").unwrap()[0].out_dir, None, "{label}");
+        let e = users::users(r.as_mut()).unwrap_err();
+        assert!(matches!(e, UserError::Db(DbError::NeedsMigration { found: 3, needed: 4, .. })) && e.to_string().contains("gm2dqc db init"), "{label}: {e}");
+        assert!(!db::table_counts(r.as_mut()).unwrap().contains_key("web_users"), "{label}");
+        drop(r);
+        // A writer migrates it; the data stays.
+        let mut b = db::open(&url).unwrap();
+        {
+            let mut tx = b.begin(false).unwrap();
+            assert_eq!(db::schema_version(tx.as_mut()).unwrap(), 4, "{label}");
+        }
+        assert_eq!(schema::SCHEMA_VERSION, 4);
+        assert_eq!(old_dataset(b.as_mut()), ("run2A".into(), None, 20, "old".into()), "{label}: the old upload has no out_dir");
+        let h = db::history(b.as_mut(), "old", "gain_constants").unwrap();
+        assert_eq!((h.len(), h[0].user.as_str(), h[0].out_dir.as_deref()), (1, "carol", None), "{label}");
+        assert_eq!(db::tags(b.as_mut()).unwrap()[0].description, "v3 tag", "{label}");
+        let row = board::row(b.as_mut(), &board::Layout::gm2dqc(), "run2A").unwrap().unwrap();
+        assert_eq!(row.cells.iter().find(|c| c.column == "dqc").unwrap().state, board::State::Done, "{label}");
+        let c = db::table_counts(b.as_mut()).unwrap();
+        assert_eq!((c["uploads"], c["iovs"], c["stage_log"], c["web_users"], c["web_audit"]), (1, 1, 1, 0, 0), "{label}");
+        // What migration 4 added works.
+        let token = users::add_user(b.as_mut(), "dave", Role::Reader, "admin").unwrap();
+        assert!(users::authenticate(b.as_mut(), &token).unwrap().is_some(), "{label}");
+        let mut p = prov("run2B");
+        p.out_dir = Some("/data/out/run2B".into());
+        db::upload(b.as_mut(), "new", &[(Iov::runs(5, 5), gain_payload(1.0))], &p).unwrap();
+        let d = db::uploaded_datasets(b.as_mut()).unwrap();
+        assert_eq!(d.iter().map(|d| (d.dataset.as_str(), d.out_dir.as_deref(), d.tag.as_str())).collect::<Vec<_>>(), [("run2A", None, "old"), ("run2B", Some("/data/out/run2B"), "new")], "{label}");
+        // Opening again applies nothing twice.
+        drop(b);
+        let mut b = db::open(&url).unwrap();
+        assert_eq!(users::users(b.as_mut()).unwrap().len(), 1, "{label}");
+    }
+}
+
+#[test]
+fn a_real_upload_records_its_canonical_output_directory() {
+    use gm2dqc::db::board;
+    let dir = TempDir::new("db-outdir");
+    let bin = env!("CARGO_BIN_EXE_gm2dqc");
+    let run = |args: &[&str]| {
+        let o = std::process::Command::new(bin).args(args).output().unwrap();
+        (o.status.code(), String::from_utf8_lossy(&o.stdout).into_owned() + &String::from_utf8_lossy(&o.stderr))
+    };
+    let (sim, out) = (dir.0.join("sim"), dir.0.join("out"));
+    std::fs::create_dir_all(dir.0.join("elsewhere")).unwrap();
+    // Given with a detour: recorded as the canonical path.
+    let detour = dir.0.join("elsewhere").join("..").join("out");
+    let (s, o) = (sim.to_str().unwrap(), detour.to_str().unwrap());
+    assert_eq!(run(&["simulate", "--out", s, "--runs", "2", "--subruns", "2", "--seed", "5"]).0, Some(0));
+    let (code, text) = run(&["analyze", "--input", s, "--out", o]);
+    assert_eq!(code, Some(0), "{text}");
+    let want = std::fs::canonicalize(&out).unwrap().display().to_string();
+    assert!(!want.contains(".."));
+    for (label, url, _d) in databases("outdir") {
+        // The job's upload (which marks the board) and `db upload`, into two tags.
+        let (code, text) = run(&["upload", "--out", o, "--db", &url, "--tag", "job"]);
+        assert_eq!(code, Some(0), "{label}: {text}");
+        let (code, text) = run(&["db", "--db", &url, "upload", "--from", o, "--tag", "cli"]);
+        assert_eq!(code, Some(0), "{label}: {text}");
+        let mut b = db::open(&url).unwrap();
+        for tag in ["job", "cli"] {
+            let h = db::history(b.as_mut(), tag, "gain_constants").unwrap();
+            assert!(!h.is_empty() && h.iter().all(|r| r.out_dir.as_deref() == Some(want.as_str())), "{label} {tag}: {h:?}");
+        }
+        let d = db::uploaded_datasets(b.as_mut()).unwrap();
+        assert_eq!(d.len(), 1, "{label}: {d:?}");
+        assert_eq!((d[0].out_dir.as_deref(), d[0].tag.as_str()), (Some(want.as_str()), "cli"), "{label}: the latest upload's");
+        // The upload stage is Done on the board, the delivery not signed: TODO.
+        let row = board::row(b.as_mut(), &board::Layout::gm2dqc(), &d[0].dataset).unwrap().unwrap();
+        let up = row.cells.iter().find(|c| c.column == "upload").unwrap();
+        assert_eq!((up.stages[0].state, up.state, up.signoff.is_none()), (board::State::Done, board::State::Todo, true), "{label}");
+    }
+}

@@ -40,12 +40,15 @@ fn dump(b: &mut dyn Backend) -> BTreeMap<String, Vec<Vec<Value>>> {
     out
 }
 
-/// A database with two tags (`gold` locked, `open` not), two uploads, a board entry.
+/// A database with two tags (`gold` locked, `open` not), two uploads, a board entry,
+/// an audit entry.
 fn filled(b: &mut dyn Backend) {
     db::upload(b, "gold", &[(Iov::runs(1, 1), gain_payload(1.0)), (Iov::runs(2, 2), gain_payload(2.0))], &prov("ds")).unwrap();
     db::upload(b, "open", &[(Iov::runs(1, 1), gain_payload(3.0))], &prov("ds")).unwrap();
     db::lock_tag(b, "gold").unwrap();
     board::set(b, &board::Layout::gm2dqc(), &board::SetRequest::new("run3B", gm2dqc::job::Stage::Metrics, State::Done, "").new_dataset()).unwrap();
+    let entry = db::users::AuditEntry { user: "alice".into(), role: db::users::Role::Shifter, action: "board.set".into(), target: "run3B/metrics".into(), detail: "done".into(), remote: "".into() };
+    db::users::audit(b, &entry).unwrap();
 }
 
 /// Runs `sql` (with `$1` bound to `param` when given) in a transaction of its own,
@@ -93,6 +96,8 @@ fn replace_upsert_and_truncate_cannot_change_what_was_stored() {
             ("DELETE FROM upload_inputs WHERE $1", t.clone()),
             ("UPDATE iovs SET first_run = 99 WHERE $1", t.clone()),
             ("DELETE FROM stage_log WHERE $1", t.clone()),
+            ("UPDATE web_audit SET user_name = 'mallory' WHERE $1", t.clone()),
+            ("DELETE FROM web_audit WHERE $1", t.clone()),
             ("UPDATE schema_migrations SET applied_at_us = 0 WHERE $1", t.clone()),
             ("DELETE FROM schema_migrations WHERE $1", t.clone()),
         ] {
@@ -111,7 +116,8 @@ fn replace_upsert_and_truncate_cannot_change_what_was_stored() {
                 "INSERT OR REPLACE INTO f_gain_constants (rowid, payload_hash, row_index, gain) SELECT rowid, payload_hash, 100000 + row_index, 99 FROM f_gain_constants WHERE row_index = 0",
                 "REPLACE INTO iovs (id, tag, folder, first_run, first_subrun, payload_hash, upload_id, inserted_at_us) \
                  SELECT id, tag, folder, 99, 0, payload_hash, upload_id, inserted_at_us FROM iovs WHERE tag = 'open'",
-                "REPLACE INTO uploads SELECT id, created_at_us, tag, folder, 'forged', software_version, git_commit, cuts_sha256, user_name, host, command_line FROM uploads",
+                "REPLACE INTO uploads SELECT id, created_at_us, tag, folder, 'forged', software_version, git_commit, cuts_sha256, user_name, host, command_line, out_dir FROM uploads",
+                "REPLACE INTO web_audit (id, at_us, user_name, role, action) SELECT id, at_us, 'mallory', role, action FROM web_audit",
                 "INSERT OR REPLACE INTO upload_inputs (rowid, upload_id, path, size, sha256) SELECT rowid, upload_id, '/forged', size, sha256 FROM upload_inputs",
                 "REPLACE INTO stage_log (id, dataset, stage, state, user_name, host, at_us, note) SELECT id, dataset, stage, 'Held', user_name, host, at_us, note FROM stage_log",
                 "REPLACE INTO schema_migrations (version, applied_at_us) VALUES (1, 0)",
@@ -181,7 +187,7 @@ fn an_existing_version_2_database_gets_migration_3_when_opened() {
             let mut tx = b.begin(false).unwrap();
             let v = tx.query("SELECT MAX(version) FROM schema_migrations", &[], &[ColType::Int]).unwrap();
             assert_eq!(v[0][0], Value::Int(schema::SCHEMA_VERSION), "{label}");
-            assert_eq!(schema::SCHEMA_VERSION, 3);
+            assert_eq!(schema::SCHEMA_VERSION, 4);
         }
         filled(b.as_mut());
         let before = dump(b.as_mut());
@@ -225,7 +231,7 @@ fn on_postgres_only_the_owner_applies_migration_3_and_readers_read_meanwhile() {
     let versions = |c: &mut postgres::Client| c.query_one("SELECT MAX(version) FROM schema_migrations", &[]).unwrap().get::<_, i64>(0);
     assert_eq!(versions(&mut owner), 2, "nothing of the failed migration");
     db::open(&url).unwrap();
-    assert_eq!(versions(&mut owner), 3);
+    assert_eq!(versions(&mut owner), schema::SCHEMA_VERSION);
     let mut writer = db::open(&as_user(&w)).unwrap();
     db::upload(writer.as_mut(), "t", &[(Iov::runs(1, 1), gain_payload(1.0))], &prov("ds")).unwrap();
     assert!(db::get(reader.as_mut(), "t", "gain_constants", (1, 0), None).unwrap().is_some());

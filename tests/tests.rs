@@ -16,3 +16,4 @@ mod campaign;
 mod job;
 mod board;
 mod inputs;
+mod results;

@@ -104,8 +104,10 @@ impl CutFile {
     }
 }
 
-/// One problem in a cut file, located in the file.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One problem in a cut file, located in the file. Serialized (for the web
+/// application's cut editor) as `{"file", "line", "column", "message", "hint"}`,
+/// `hint` null when there is none; line and column count from 1.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Diagnostic {
     pub file: String,
     pub line: usize,

@@ -15,6 +15,7 @@ pub mod postgres;
 pub mod schema;
 pub mod sqlite;
 pub mod time;
+pub mod users;
 
 use std::collections::BTreeMap;
 
@@ -60,6 +61,12 @@ pub enum DbError {
     Corrupt { folder: String, tag: String, iov: Iov, payload: String, expected_rows: Option<i64>, found_rows: usize, found_hash: Option<String> },
     #[error("the database file {location} is damaged ({detail}): restore it from a backup, or upload the outputs again into a new database")]
     Damaged { location: String, detail: String },
+    /// A database opened read-only at an older schema lacks what was asked for.
+    #[error(
+        "{what} needs schema version {needed} of the conditions database, and {location} has version {found}: open it once as a writer \
+         (`gm2dqc db init`, on PostgreSQL as the database's owner) to apply the migration"
+    )]
+    NeedsMigration { what: &'static str, location: String, found: i64, needed: i64 },
 }
 
 fn list_or(items: &[String], none: &str) -> String {
@@ -145,6 +152,9 @@ pub struct Provenance {
     pub host: String,
     pub command_line: String,
     pub inputs: Vec<InputFile>,
+    /// The output directory the upload came from (absolute, canonical), when it came
+    /// from one; stored in `uploads.out_dir` (migration 4).
+    pub out_dir: Option<String>,
 }
 
 /// This machine's name (the records of uploads, of the board and of campaign shards).
@@ -175,7 +185,17 @@ impl Provenance {
             host,
             command_line: std::env::args().collect::<Vec<_>>().join(" "),
             inputs,
+            out_dir: None,
         }
+    }
+
+    /// The same, recording `dir` as the output directory the upload comes from:
+    /// canonicalized (absolute, links resolved); made absolute only when it cannot be
+    /// (it no longer exists), never left relative.
+    pub fn with_out_dir(mut self, dir: &std::path::Path) -> Self {
+        let abs = std::fs::canonicalize(dir).or_else(|_| std::path::absolute(dir)).unwrap_or_else(|_| dir.to_path_buf());
+        self.out_dir = Some(abs.display().to_string());
+        self
     }
 }
 
@@ -207,6 +227,8 @@ pub struct IovRecord {
     pub dataset: String,
     pub git_commit: String,
     pub cuts_sha256: Option<String>,
+    /// The output directory of the upload (`None` for uploads before migration 4).
+    pub out_dir: Option<String>,
 }
 
 /// A tag and what it holds.
@@ -283,10 +305,7 @@ pub fn open_existing(url: &str) -> Result<Box<dyn Backend>> {
     };
     let found = {
         let mut tx = b.begin(false)?;
-        match schema_table_exists(tx.as_mut())? {
-            true => one_int(tx.as_mut(), "SELECT MAX(version) FROM schema_migrations", &[])?.unwrap_or(0),
-            false => 0,
-        }
+        schema_version(tx.as_mut())?
     };
     if found < 1 {
         return Err(DbError::NoSchema(b.location()));
@@ -295,6 +314,23 @@ pub fn open_existing(url: &str) -> Result<Box<dyn Backend>> {
         return Err(DbError::Schema { found, expected: schema::SCHEMA_VERSION, hint: "use a newer gm2dqc for this database" });
     }
     Ok(b)
+}
+
+/// The schema version of the database a transaction is on (0: no gm2dqc schema).
+pub fn schema_version(tx: &mut dyn Tx) -> Result<i64> {
+    if !schema_table_exists(tx)? {
+        return Ok(0);
+    }
+    Ok(one_int(tx, "SELECT MAX(version) FROM schema_migrations", &[])?.unwrap_or(0))
+}
+
+/// [`DbError::NeedsMigration`] unless the database is at `needed` or later.
+pub(crate) fn require_version(tx: &mut dyn Tx, needed: i64, what: &'static str, location: &str) -> Result<()> {
+    let found = schema_version(tx)?;
+    if found < needed {
+        return Err(DbError::NeedsMigration { what, location: location.to_string(), found, needed });
+    }
+    Ok(())
 }
 
 fn schema_table_exists(tx: &mut dyn Tx) -> Result<bool> {
@@ -513,8 +549,8 @@ fn upload_in(tx: &mut dyn Tx, tag: &str, items: &[(Iov, Payload)], prov: &Proven
     let text = |s: &str| Value::Text(s.to_string());
     let upload_id = one_int(
         tx,
-        "INSERT INTO uploads (created_at_us, tag, folder, dataset, software_version, git_commit, cuts_sha256, user_name, host, command_line) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        "INSERT INTO uploads (created_at_us, tag, folder, dataset, software_version, git_commit, cuts_sha256, user_name, host, command_line, out_dir) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
         &[
             Value::Int(now),
             text(tag),
@@ -526,6 +562,7 @@ fn upload_in(tx: &mut dyn Tx, tag: &str, items: &[(Iov, Payload)], prov: &Proven
             text(&prov.user),
             text(&prov.host),
             text(&prov.command_line),
+            prov.out_dir.as_deref().map_or(Value::Null(ColType::Text), text),
         ],
     )?
     .ok_or_else(|| DbError::Backend("INSERT ... RETURNING gave no id".into()))?;
@@ -700,11 +737,15 @@ pub fn get(b: &mut dyn Backend, tag: &str, folder: &str, point: Point, as_of_us:
 pub fn history(b: &mut dyn Backend, tag: &str, folder: &str) -> Result<Vec<IovRecord>> {
     let folder = folder_or_err(folder)?;
     let mut tx = b.begin(false)?;
+    // A database read as it is, before migration 4, has no out_dir.
+    let out_dir = if schema_version(tx.as_mut())? >= 4 { "u.out_dir" } else { "CAST(NULL AS TEXT)" };
     let rows = tx.query(
-        "SELECT i.first_run, i.first_subrun, i.end_run, i.end_subrun, i.id, i.payload_hash, i.upload_id, i.inserted_at_us, p.nrows, \
-         u.user_name, u.dataset, u.git_commit, u.cuts_sha256 \
-         FROM iovs i JOIN payloads p ON p.hash = i.payload_hash JOIN uploads u ON u.id = i.upload_id \
-         WHERE i.tag = $1 AND i.folder = $2 ORDER BY i.inserted_at_us, i.id",
+        &format!(
+            "SELECT i.first_run, i.first_subrun, i.end_run, i.end_subrun, i.id, i.payload_hash, i.upload_id, i.inserted_at_us, p.nrows, \
+             u.user_name, u.dataset, u.git_commit, u.cuts_sha256, {out_dir} \
+             FROM iovs i JOIN payloads p ON p.hash = i.payload_hash JOIN uploads u ON u.id = i.upload_id \
+             WHERE i.tag = $1 AND i.folder = $2 ORDER BY i.inserted_at_us, i.id"
+        ),
         &[Value::Text(tag.into()), Value::Text(folder.name.into())],
         &[
             ColType::Int,
@@ -716,6 +757,7 @@ pub fn history(b: &mut dyn Backend, tag: &str, folder: &str) -> Result<Vec<IovRe
             ColType::Int,
             ColType::Int,
             ColType::Int,
+            ColType::Text,
             ColType::Text,
             ColType::Text,
             ColType::Text,
@@ -739,6 +781,7 @@ pub fn history(b: &mut dyn Backend, tag: &str, folder: &str) -> Result<Vec<IovRe
             dataset: s(&r[10]),
             git_commit: s(&r[11]),
             cuts_sha256: r[12].as_str().map(str::to_string),
+            out_dir: r[13].as_str().map(str::to_string),
         })
         .collect())
 }
@@ -753,15 +796,71 @@ pub fn upload_inputs(b: &mut dyn Backend, upload_id: i64) -> Result<Vec<InputFil
         .collect())
 }
 
-/// Counts of rows per table (for tests and `db status`).
+/// Counts of rows per table (for tests and `db status`): the conditions tables, the
+/// board's log, and (from schema version 4) the web application's users and audit
+/// record.
 pub fn table_counts(b: &mut dyn Backend) -> Result<BTreeMap<String, i64>> {
     let mut tx = b.begin(false)?;
     let mut out = BTreeMap::new();
-    let mut tables: Vec<String> = ["tags", "uploads", "upload_inputs", "payloads", "iovs"].iter().map(|s| s.to_string()).collect();
+    let mut tables: Vec<String> = ["tags", "uploads", "upload_inputs", "payloads", "iovs", "stage_log"].iter().map(|s| s.to_string()).collect();
     tables.extend(schema::folders().iter().map(|f| f.table()));
+    if schema_version(tx.as_mut())? >= 4 {
+        tables.extend(["web_users", "web_audit"].map(String::from));
+    }
     for t in tables {
         let n = one_int(tx.as_mut(), &format!("SELECT COUNT(*) FROM {t}"), &[])?.unwrap_or(0);
         out.insert(t, n);
     }
     Ok(out)
+}
+
+/// A dataset the conditions database holds uploads of: where its latest upload came
+/// from and when, into which tag.
+///
+/// JSON: `{"dataset": "run3B", "out_dir": "/data/dqc/run3B" | null, "last_upload_at_us":
+/// 1796083200000000, "last_upload_at": "2026-12-01T00:00:00.000000Z", "tag": "dqc-v1"}`.
+/// `out_dir` is the latest upload's that recorded one (null when none did: uploads
+/// before migration 4).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct DatasetDir {
+    pub dataset: String,
+    pub out_dir: Option<String>,
+    pub last_upload_at_us: i64,
+    pub last_upload_at: String,
+    /// The tag of the latest upload.
+    pub tag: String,
+}
+
+/// Every dataset with uploads, sorted by name (byte order), with the output directory
+/// its latest upload recorded (for the web application: which directory to show and
+/// rerun for a dataset). Reads a database before migration 4 too (no `out_dir`).
+pub fn uploaded_datasets(b: &mut dyn Backend) -> Result<Vec<DatasetDir>> {
+    let mut tx = b.begin(false)?;
+    let has_out_dir = schema_version(tx.as_mut())? >= 4;
+    let latest = "u.id = (SELECT MAX(v.id) FROM uploads v WHERE v.dataset = u.dataset)";
+    let out_dir = if has_out_dir {
+        "(SELECT w.out_dir FROM uploads w WHERE w.dataset = u.dataset AND w.out_dir IS NOT NULL ORDER BY w.id DESC LIMIT 1)"
+    } else {
+        "CAST(NULL AS TEXT)"
+    };
+    let rows = tx.query(
+        &format!("SELECT u.dataset, {out_dir}, u.created_at_us, u.tag FROM uploads u WHERE {latest}"),
+        &[],
+        &[ColType::Text, ColType::Text, ColType::Int, ColType::Text],
+    )?;
+    let mut v: Vec<DatasetDir> = rows
+        .into_iter()
+        .map(|r| {
+            let at = r[2].as_i64().unwrap_or(0);
+            DatasetDir {
+                dataset: r[0].as_str().unwrap_or_default().to_string(),
+                out_dir: r[1].as_str().map(str::to_string),
+                last_upload_at_us: at,
+                last_upload_at: time::format_us(at),
+                tag: r[3].as_str().unwrap_or_default().to_string(),
+            }
+        })
+        .collect();
+    v.sort_by(|a, b| a.dataset.cmp(&b.dataset));
+    Ok(v)
 }

@@ -10,9 +10,16 @@
 //!   time). The current constants at a point are those of the latest insertion that
 //!   covers it; "as of" a time, the latest insertion up to that time.
 //!
+//! - `web_users` (migration 4): the web application's users, each with a role and only
+//!   a salted hash of its token ([`crate::db::users`]); `web_audit` its append-only
+//!   record of who did what.
+//!
 //! Triggers make `iovs`, `payloads`, `uploads` and the folder tables append-only
 //! (migration 1), `stage_log` too (migration 2), and close the paths around row
 //! triggers (migration 3): SQLite's `REPLACE` family, PostgreSQL's `TRUNCATE`.
+//! Migration 4 adds the web application's tables (`web_audit` with all of those
+//! protections) and `uploads.out_dir`, the output directory an upload came from (NULL
+//! for uploads made before it).
 
 /// A column type of a folder table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,12 +107,12 @@ pub fn folder(name: &str) -> Option<Folder> {
 }
 
 /// The schema version this build writes and reads: the last of [`migrations`].
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// Every migration of a dialect, in order: (version, statements). A database at
 /// version `v` gets those above `v`, in one transaction.
 pub fn migrations(d: Dialect) -> Vec<(i64, Vec<String>)> {
-    vec![(1, migration_1(d)), (2, migration_2(d)), (3, migration_3(d))]
+    vec![(1, migration_1(d)), (2, migration_2(d)), (3, migration_3(d)), (4, migration_4(d))]
 }
 
 /// The statements of migration 1 for a dialect.
@@ -218,8 +225,8 @@ pub fn migration_2(d: Dialect) -> Vec<String> {
 
 /// The tables whose rows are never changed or removed once written, with the columns of
 /// their unique keys other than the rowid (SQLite's `REPLACE` deletes a row that
-/// conflicts on any of them): every table of migrations 1 and 2 and the record of
-/// migrations itself.
+/// conflicts on any of them): every table of migrations 1 and 2, the record of
+/// migrations itself, and `web_audit` (migration 4).
 pub fn append_only_tables() -> Vec<(String, Vec<&'static str>)> {
     let mut t: Vec<(String, Vec<&'static str>)> = vec![
         ("tags".into(), vec!["name"]),
@@ -229,9 +236,18 @@ pub fn append_only_tables() -> Vec<(String, Vec<&'static str>)> {
         ("iovs".into(), vec![]),
         ("stage_log".into(), vec![]),
         ("schema_migrations".into(), vec!["version"]),
+        ("web_audit".into(), vec![]),
     ];
     t.extend(folders().iter().map(|f| (f.table(), vec!["payload_hash", "row_index"])));
     t
+}
+
+/// The append-only tables that migration 4 creates (migration 3 protects the others).
+const APPEND_ONLY_SINCE_4: [&str; 1] = ["web_audit"];
+
+/// The append-only tables migration 3 protects: those that existed before migration 4.
+fn append_only_tables_of_3() -> Vec<(String, Vec<&'static str>)> {
+    append_only_tables().into_iter().filter(|(t, _)| !APPEND_ONLY_SINCE_4.contains(&t.as_str())).collect()
 }
 
 /// Migration 3: no path of the SQL language may change what was stored.
@@ -255,7 +271,7 @@ pub fn migration_3(d: Dialect) -> Vec<String> {
     let mut s = Vec::new();
     match d {
         Dialect::Sqlite => {
-            for (t, key) in append_only_tables() {
+            for (t, key) in append_only_tables_of_3() {
                 let mut cond = vec![format!("EXISTS (SELECT 1 FROM {t} WHERE rowid = NEW.rowid)")];
                 if !key.is_empty() {
                     let eq: Vec<String> = key.iter().map(|k| format!("\"{k}\" = NEW.\"{k}\"")).collect();
@@ -283,7 +299,7 @@ pub fn migration_3(d: Dialect) -> Vec<String> {
             s.push("CREATE TRIGGER schema_migrations_no_delete BEFORE DELETE ON schema_migrations BEGIN SELECT RAISE(ABORT, 'schema_migrations is append-only'); END".into());
         }
         Dialect::Postgres => {
-            for (t, _) in append_only_tables() {
+            for (t, _) in append_only_tables_of_3() {
                 s.push(format!("CREATE TRIGGER {t}_no_truncate BEFORE TRUNCATE ON {t} FOR EACH STATEMENT EXECUTE FUNCTION gm2dqc_append_only()"));
             }
             s.push(
@@ -309,10 +325,60 @@ pub fn migration_3(d: Dialect) -> Vec<String> {
     s
 }
 
+/// Migration 4: what the web application needs.
+///
+/// - `web_users`: one row per user (name, role, a random salt and the SHA-256 of salt
+///   and token, never the token; who created it, when). Rows are removed when a user
+///   is removed, so this table is not append-only; `web_audit` keeps the record.
+/// - `web_audit`: every write made through the web application (who, with which role,
+///   what, on what, from where, when), append-only with the protections of migrations
+///   1 and 3: no UPDATE or DELETE, and on SQLite no insert that would replace a row, on
+///   PostgreSQL no TRUNCATE.
+/// - `uploads.out_dir`: the output directory an upload came from (absolute and
+///   canonical), NULL for the uploads made before this migration.
+pub fn migration_4(d: Dialect) -> Vec<String> {
+    let id = match d {
+        Dialect::Sqlite => "INTEGER PRIMARY KEY AUTOINCREMENT",
+        Dialect::Postgres => "BIGSERIAL PRIMARY KEY",
+    };
+    let mut s = vec![
+        "CREATE TABLE web_users (name TEXT PRIMARY KEY, role TEXT NOT NULL, salt TEXT NOT NULL, token_hash TEXT NOT NULL, \
+         created_at_us BIGINT NOT NULL, created_by TEXT NOT NULL)"
+            .to_string(),
+        format!(
+            "CREATE TABLE web_audit (id {id}, at_us BIGINT NOT NULL, user_name TEXT NOT NULL, role TEXT NOT NULL, action TEXT NOT NULL, \
+             target TEXT NOT NULL DEFAULT '', detail TEXT NOT NULL DEFAULT '', remote TEXT NOT NULL DEFAULT '')"
+        ),
+        "CREATE INDEX web_audit_at ON web_audit (at_us, id)".into(),
+        "ALTER TABLE uploads ADD COLUMN out_dir TEXT".into(),
+    ];
+    match d {
+        Dialect::Sqlite => {
+            for t in APPEND_ONLY_SINCE_4 {
+                s.push(format!("CREATE TRIGGER {t}_no_update BEFORE UPDATE ON {t} BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END"));
+                s.push(format!("CREATE TRIGGER {t}_no_delete BEFORE DELETE ON {t} BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END"));
+                s.push(format!(
+                    "CREATE TRIGGER {t}_no_replace BEFORE INSERT ON {t} WHEN EXISTS (SELECT 1 FROM {t} WHERE rowid = NEW.rowid) \
+                     BEGIN SELECT RAISE(ABORT, '{t}: a row with this key exists and is never replaced'); END"
+                ));
+            }
+        }
+        Dialect::Postgres => {
+            for t in APPEND_ONLY_SINCE_4 {
+                s.push(format!("CREATE TRIGGER {t}_append_only BEFORE UPDATE OR DELETE ON {t} FOR EACH ROW EXECUTE FUNCTION gm2dqc_append_only()"));
+                s.push(format!("CREATE TRIGGER {t}_no_truncate BEFORE TRUNCATE ON {t} FOR EACH STATEMENT EXECUTE FUNCTION gm2dqc_append_only()"));
+            }
+        }
+    }
+    s
+}
+
 /// The documented role setup (PostgreSQL): a reader that can only read, a writer that
 /// can upload (locked tags refuse it by trigger) but never change or delete history.
+/// The web application's users (`web_users`: token hashes) are the writer's only; the
+/// writer may add and remove them, and append to `web_audit`, which the reader reads.
 pub fn roles_sql() -> String {
-    let mut tables: Vec<String> = ["tags", "uploads", "upload_inputs", "payloads", "iovs", "schema_migrations", "stage_log"].iter().map(|s| s.to_string()).collect();
+    let mut tables: Vec<String> = ["tags", "uploads", "upload_inputs", "payloads", "iovs", "schema_migrations", "stage_log", "web_audit"].iter().map(|s| s.to_string()).collect();
     tables.extend(folders().iter().map(|f| f.table()));
     let list = tables.join(", ");
     format!(
@@ -324,6 +390,8 @@ pub fn roles_sql() -> String {
          GRANT INSERT ON {list} TO gm2dqc_writer;\n\
          -- the writer may lock a tag (UPDATE of locked/locked_at) but never unlock one: the tags_stay_locked trigger refuses it\n\
          GRANT UPDATE (locked, locked_at_us) ON tags TO gm2dqc_writer;\n\
+         -- the web application's users: only the writer (the web server's role) sees their token hashes\n\
+         GRANT SELECT, INSERT, DELETE ON web_users TO gm2dqc_writer;\n\
          GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO gm2dqc_writer;\n\
          -- login roles: CREATE ROLE alice LOGIN PASSWORD '...' IN ROLE gm2dqc_reader;\n"
     )

@@ -1,7 +1,7 @@
 //! An analysis output directory as conditions-database payloads: which table goes to
 //! which folder, split by interval of validity (constants, channel status) or by run
-//! (metrics, flags), with the provenance of the analysis. Every file is read back as
-//! untrusted input.
+//! (metrics, flags), with the provenance of the analysis (the output directory
+//! included, canonicalized). Every file is read back as untrusted input.
 
 use std::path::Path;
 
@@ -86,7 +86,9 @@ pub fn plan(out: &Path) -> Result<UploadPlan> {
             return Err(damaged(&inputs_path, format!("entry {i}, field sha256: not a SHA-256")));
         }
     }
-    let provenance = Provenance::here(&manifest.dataset, Some(dqc.cuts_sha256.clone()), inputs);
+    // The directory as the database records it: absolute and canonical, so the web
+    // application finds it whatever directory the upload was started from.
+    let provenance = Provenance::here(&manifest.dataset, Some(dqc.cuts_sha256.clone()), inputs).with_out_dir(out);
     let mut groups = Vec::new();
     for (name, by_interval) in FOLDERS {
         let folder = schema::folder(name).ok_or_else(|| JobError::Usage(format!("no folder {name} in this build's schema")))?;

@@ -211,6 +211,63 @@ pub fn standard_set(inp: &PlotInputs, max_map_intervals: usize) -> Vec<PlotSpec>
     v
 }
 
+/// The report section of a standard page, from its file stem alone (the naming of
+/// [`standard_set`]): `None` for a name the standard set never gives. Readers of an
+/// output directory (`results`) group the files in `OUT/plots` with it, without the
+/// inputs the set is built from.
+pub fn section_of_name(name: &str) -> Option<&'static str> {
+    let k = if name.starts_with("dqc_") {
+        0
+    } else if name.starts_with("metric_") {
+        1
+    } else if name.starts_with("calo_map_") {
+        2
+    } else if name.starts_with("gain_") {
+        3
+    } else if name.starts_with("fit_") {
+        4
+    } else if name.starts_with("tracker_") {
+        5
+    } else {
+        return None;
+    };
+    Some(SECTIONS[k])
+}
+
+/// A title for a standard page from its file stem: the page's own title for the
+/// fixed pages and the calorimeter maps, a shorter one naming the cut or the crystal
+/// for metric and fit pages (whose full titles need the cut file or the fit's
+/// reason); `None` for a name the standard set never gives.
+pub fn title_of_name(name: &str) -> Option<String> {
+    let fixed = [
+        ("dqc_pass_fraction", "DQC summary: pass fraction per run and flag"),
+        ("dqc_cumulative_ctags", "DQC summary: cumulative CTAGs"),
+        ("gain_vs_run", "Gain versus run per calorimeter"),
+        ("gain_distributions", "Distributions of gain, A and tau"),
+        ("tracker_straw_map", "Tracker: straw occupancy"),
+        ("tracker_drift_times", "Tracker: drift-time distribution per module"),
+    ];
+    if let Some((_, t)) = fixed.iter().find(|(n, _)| *n == name) {
+        return Some(t.to_string());
+    }
+    // "run15921" or "runs15921-15922" as IntervalData::label says it.
+    let label = |tag: &str| tag.strip_prefix("runs").map(|r| format!("runs {r}")).or_else(|| tag.strip_prefix("run").map(|r| format!("run {r}")));
+    if let Some(rest) = name.strip_prefix("calo_map_") {
+        let q = MapQuantity::ALL.into_iter().find(|q| rest.starts_with(&format!("{}_run", q.key())))?;
+        return Some(format!("{} ({})", q.title(), label(&rest[q.key().len() + 1..])?));
+    }
+    if let Some(rest) = name.strip_prefix("fit_") {
+        let (tag, chan) = rest.split_once("_calo")?;
+        let (calo, xtal) = chan.split_once("_xtal")?;
+        return Some(format!("In-fill gain fit: calo {calo} xtal {xtal} ({})", label(tag)?));
+    }
+    if let Some(rest) = name.strip_prefix("metric_") {
+        let (_, cut) = rest.split_once('_')?;
+        return Some(format!("Subrun metric: cut {cut}"));
+    }
+    None
+}
+
 /// A file-name-safe version of a name.
 fn sanitize(s: &str) -> String {
     s.chars().map(|c| if c.is_ascii_alphanumeric() || c == '_' || c == '-' { c } else { '_' }).collect()

@@ -15,6 +15,7 @@
 //! title = "IFG"                   # required: the heading shown
 //! group = "Constants analysis"    # optional: a heading over several columns
 //! stages = ["gain"]               # optional: the gm2dqc stages this column shows
+//! signoff = ["dqc", "plots"]      # optional: Done by hand is a second person's sign-off
 //! ```
 //!
 //! Every problem is reported with file:line:column before the file is refused.
@@ -28,6 +29,20 @@
 //! without `stages` is set by hand and stored under its id, so its id may not be the
 //! name of a stage; two layouts sharing an id share the cells. A stage's cells do not
 //! depend on the layout: a layout that does not show a stage still has its entries.
+//!
+//! # Sign-off columns
+//!
+//! A column with `signoff` (stage names) needs a second person: its cell is Done only
+//! when its own cells are and someone signed it off after the listed stages were last
+//! set Done. The sign-off is stored under the key `<id>.signoff` ([`Column::signoff_key`];
+//! a `.` is in no id, so no column or stage has that key). Setting such a column to
+//! Done by hand ([`super::Target::Column`]) writes only the sign-off, and only when
+//! every listed stage is Done and the setter is not the user of any of their latest
+//! Done entries ([`super::BoardError::SignOff`]); setting it to another state sets its
+//! own cells and the sign-off key (so TODO withdraws a sign-off). A stage's own
+//! record, [`super::Target::Stage`] (what the upload job writes), never signs off.
+//! Built in: the g2 layout's `delivered` and the gm2dqc layout's `upload` column,
+//! both `signoff = ["dqc", "plots"]`.
 
 use std::ops::Range;
 use std::path::Path;
@@ -59,24 +74,50 @@ pub struct Layout {
 /// One column of a layout.
 ///
 /// JSON: `{"id": "ifg", "title": "IFG", "group": "Constants analysis (experts)" | null,
-/// "stages": ["gain"]}` (`stages` empty for a column set by hand).
+/// "stages": ["gain"], "signoff": []}` (`stages` empty for a column set by hand;
+/// `signoff` the stages whose Done a second person must sign, empty for a column
+/// without sign-off).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Column {
     pub id: String,
     pub title: String,
     pub group: Option<String>,
     pub stages: Vec<Stage>,
+    /// Setting the column Done by hand is a sign-off of these stages by a second
+    /// person (see the module's "Sign-off columns").
+    pub signoff: Vec<Stage>,
 }
+
+/// The suffix of a sign-off key (`delivered.signoff`).
+pub const SIGNOFF_SUFFIX: &str = ".signoff";
 
 impl Column {
     /// The names this column's cells are stored under in `stage_log.stage`: its
-    /// stages' names, or its own id when it is set by hand.
+    /// stages' names, or its own id when it is set by hand; then, for a sign-off
+    /// column, its sign-off key.
     pub fn keys(&self) -> Vec<String> {
+        let mut k = self.own_keys();
+        k.extend(self.signoff_key());
+        k
+    }
+
+    /// The keys of the column's own cells, without the sign-off key.
+    pub fn own_keys(&self) -> Vec<String> {
         if self.stages.is_empty() {
             vec![self.id.clone()]
         } else {
             self.stages.iter().map(|s| s.as_str().to_string()).collect()
         }
+    }
+
+    /// The key its sign-off is stored under (`<id>.signoff`), for a sign-off column.
+    pub fn signoff_key(&self) -> Option<String> {
+        (!self.signoff.is_empty()).then(|| format!("{}{SIGNOFF_SUFFIX}", self.id))
+    }
+
+    /// Whether setting the column Done by hand needs a second person's sign-off.
+    pub fn needs_signoff(&self) -> bool {
+        !self.signoff.is_empty()
     }
 }
 
@@ -93,12 +134,23 @@ pub enum LayoutError {
 
 impl Layout {
     /// The default layout: one column per gm2dqc stage, in checklist order, each
-    /// column's id and title the stage's name ([`Stage::ALL`]).
+    /// column's id and title the stage's name ([`Stage::ALL`]); the `upload` column
+    /// needs a second person's sign-off of dqc and plots.
     pub fn gm2dqc() -> Layout {
         Layout {
             name: BUILTIN[0].to_string(),
             description: "gm2dqc's stages, one column each, in checklist order".to_string(),
-            columns: Stage::ALL.iter().map(|s| Column { id: s.as_str().to_string(), title: s.as_str().to_string(), group: None, stages: vec![*s] }).collect(),
+            columns: Stage::ALL
+                .iter()
+                .map(|s| Column {
+                    id: s.as_str().to_string(),
+                    title: s.as_str().to_string(),
+                    group: None,
+                    stages: vec![*s],
+                    // Delivering a dataset needs a second person's sign-off of its DQC.
+                    signoff: if *s == Stage::Upload { vec![Stage::Dqc, Stage::Plots] } else { Vec::new() },
+                })
+                .collect(),
         }
     }
 
@@ -159,7 +211,7 @@ impl Layout {
 }
 
 const TOP_KEYS: &[&str] = &["format", "name", "description", "column"];
-const COLUMN_KEYS: &[&str] = &["id", "title", "group", "stages"];
+const COLUMN_KEYS: &[&str] = &["id", "title", "group", "stages", "signoff"];
 
 type Table<'i> = DeTable<'i>;
 type Value<'i> = Spanned<DeValue<'i>>;
@@ -221,6 +273,45 @@ fn first_key_span(t: &Table) -> Option<Range<usize>> {
 pub fn valid_id(s: &str) -> bool {
     let mut chars = s.chars();
     chars.next().is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit()) && chars.all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
+}
+
+/// A column's list of stage names under `key` (`stages`, `signoff`): the stages, and
+/// whether the list was valid (every problem located: not a list, not a string, an
+/// unknown stage, a stage twice).
+fn stage_list(ctx: &mut Ctx, t: &Table, key: &str, label: &str, example: &str) -> (Vec<Stage>, bool) {
+    let mut stages: Vec<Stage> = Vec::new();
+    let mut ok = true;
+    let Some(v) = get(t, key) else { return (stages, ok) };
+    match v.get_ref() {
+        DeValue::Array(a) => {
+            for e in a.iter() {
+                let Some(s) = ctx.string(e, key) else {
+                    ok = false;
+                    continue;
+                };
+                match Stage::parse(&s) {
+                    Some(st) if stages.contains(&st) => {
+                        ctx.at(e.span(), format!("{label} names stage `{st}` twice in `{key}`"), None);
+                        ok = false;
+                    }
+                    Some(st) => stages.push(st),
+                    None => {
+                        let hint = match did_you_mean(&s.to_ascii_lowercase(), Stage::ALL.iter().map(|x| x.as_str())) {
+                            Some(m) => format!("did you mean `{m}`? stages: {}", Stage::names()),
+                            None => format!("stages: {}", Stage::names()),
+                        };
+                        ctx.at(e.span(), format!("{label}: unknown stage `{s}` in `{key}`"), Some(hint));
+                        ok = false;
+                    }
+                }
+            }
+        }
+        other => {
+            ctx.at(v.span(), format!("`{key}` must be a list of stage names, not {}", type_name(other)), Some(format!("for example `{key} = {example}`; stages: {}", Stage::names())));
+            ok = false;
+        }
+    }
+    (stages, ok)
 }
 
 fn parse(text: &str, source: &str) -> Result<Layout, Vec<Diagnostic>> {
@@ -330,39 +421,8 @@ fn parse(text: &str, source: &str) -> Result<Layout, Vec<Diagnostic>> {
                     }
                 };
                 let group = get(t, "group").and_then(|v| ctx.string(v, "group"));
-                let mut stages: Vec<Stage> = Vec::new();
-                let mut stages_ok = true;
-                if let Some(v) = get(t, "stages") {
-                    match v.get_ref() {
-                        DeValue::Array(a) => {
-                            for e in a.iter() {
-                                let Some(s) = ctx.string(e, "stages") else {
-                                    stages_ok = false;
-                                    continue;
-                                };
-                                match Stage::parse(&s) {
-                                    Some(st) if stages.contains(&st) => {
-                                        ctx.at(e.span(), format!("{label} names stage `{st}` twice"), None);
-                                        stages_ok = false;
-                                    }
-                                    Some(st) => stages.push(st),
-                                    None => {
-                                        let hint = match did_you_mean(&s.to_ascii_lowercase(), Stage::ALL.iter().map(|x| x.as_str())) {
-                                            Some(m) => format!("did you mean `{m}`? stages: {}", Stage::names()),
-                                            None => format!("stages: {}", Stage::names()),
-                                        };
-                                        ctx.at(e.span(), format!("{label}: unknown stage `{s}`"), Some(hint));
-                                        stages_ok = false;
-                                    }
-                                }
-                            }
-                        }
-                        other => {
-                            ctx.at(v.span(), format!("`stages` must be a list of stage names, not {}", type_name(other)), Some(format!("for example `stages = [\"gain\"]`; stages: {}", Stage::names())));
-                            stages_ok = false;
-                        }
-                    }
-                }
+                let (stages, stages_ok) = stage_list(&mut ctx, t, "stages", &label, "[\"gain\"]");
+                let (signoff, signoff_ok) = stage_list(&mut ctx, t, "signoff", &label, "[\"dqc\", \"plots\"]");
                 if let Some((id, v)) = &id {
                     // A stage's name as a column id is only that stage's column.
                     if let Some(named) = Stage::ALL.into_iter().find(|s| s.as_str() == id) {
@@ -376,8 +436,8 @@ fn parse(text: &str, source: &str) -> Result<Layout, Vec<Diagnostic>> {
                         }
                     }
                 }
-                if let (Some((id, _)), Some(title), true) = (id, title, stages_ok) {
-                    columns.push(Column { id, title, group, stages });
+                if let (Some((id, _)), Some(title), true, true) = (id, title, stages_ok, signoff_ok) {
+                    columns.push(Column { id, title, group, stages, signoff });
                 }
             }
         }

@@ -27,6 +27,15 @@
 //!   right adjacent cell to TODO": when a set makes a column Done, the next column of
 //!   the layout becomes TODO if it is not started, in the same transaction, written
 //!   by the board itself (user [`BOARD_USER`], note "next after TITLE done").
+//! - **Sign-off.** A column with `signoff` ([`Column::signoff`]; the g2 layout's
+//!   Dataset delivered, the gm2dqc layout's upload) is Done only when a second person
+//!   signed it: setting it Done by hand writes its sign-off key (`<id>.signoff`), and
+//!   only when the listed stages (dqc, plots) are Done and the setter is not who set
+//!   any of them Done ([`BoardError::SignOff`]). A sign-off counts until one of those
+//!   stages gets a new entry; until then (and before it) the column shows TODO at
+//!   most, whatever its own stages show. See [`layout`]'s "Sign-off columns".
+//! - **Audit.** A request may carry the web application's audit entry
+//!   ([`SetRequest::audited`]); it is written in the same transaction as the cells.
 //! - Names and notes are stored exactly as given, as bound values (never spliced into
 //!   SQL); only a NUL character, which PostgreSQL cannot store, is refused.
 //!
@@ -43,6 +52,7 @@ pub use layout::{Column, Layout, LayoutError};
 
 use super::payload::Value;
 use super::schema::{ColType, Dialect};
+use super::users::{AuditEntry, UserError};
 use super::{Backend, DbError, Tx};
 use crate::job::Stage;
 
@@ -254,11 +264,13 @@ pub struct SetRequest {
     pub new_dataset: bool,
     /// Who sets it; `None`: this process ([`Who::here`]).
     pub by: Option<Who>,
+    /// The web application's record of the set, written in the set's transaction.
+    pub audit: Option<AuditEntry>,
 }
 
 impl SetRequest {
     pub fn new(dataset: impl Into<String>, column: impl Into<Target>, state: State, note: impl Into<String>) -> SetRequest {
-        SetRequest { dataset: dataset.into(), column: column.into(), state, note: note.into(), new_dataset: false, by: None }
+        SetRequest { dataset: dataset.into(), column: column.into(), state, note: note.into(), new_dataset: false, by: None, audit: None }
     }
 
     /// Accept a dataset the board does not know yet.
@@ -270,6 +282,13 @@ impl SetRequest {
     /// Set by `who` rather than this process's user.
     pub fn by(mut self, who: Who) -> SetRequest {
         self.by = Some(who);
+        self
+    }
+
+    /// Record the set in the web application's audit record ([`super::users`]), in
+    /// the same transaction: the cells and their record are written together or not.
+    pub fn audited(mut self, entry: AuditEntry) -> SetRequest {
+        self.audit = Some(entry);
         self
     }
 }
@@ -308,15 +327,33 @@ pub struct StageCell {
     pub entry: Option<Entry>,
 }
 
+/// The sign-off a sign-off column's cell counts: who signed, when.
+///
+/// JSON: `{"user": "bob", "host": "...", "at_us": ..., "at": "...", "note": "...",
+/// "entry_id": 31}`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SignOff {
+    pub user: String,
+    pub host: String,
+    pub at_us: i64,
+    pub at: String,
+    pub note: String,
+    pub entry_id: i64,
+}
+
 /// One cell of the board: a column of one dataset.
 ///
 /// JSON: `{"column": "subrun_dqc", "state": "todo", "shown": "TODO",
-/// "entry": Entry | null, "stages": [StageCell, ...]}`. `state` is the column's
-/// state (its key's latest entry; for a column of several stages, [`combine`]);
-/// `shown` as the board prints it; `entry` the entry the state comes from (for
-/// several stages: the latest of those in that state, else the latest of them all;
-/// null when not started); `stages` one part per stage of a mapped column, in the
-/// column's order, empty for a column set by hand.
+/// "entry": Entry | null, "stages": [StageCell, ...], "signoff": SignOff | null}`.
+/// `state` is the column's state (its key's latest entry; for a column of several
+/// stages, [`combine`]; for a sign-off column, combined with the sign-off's, which
+/// is Done only for a sign-off later than the signed stages' latest entries, else
+/// TODO, so the column shows TODO until signed); `shown` as the board prints it;
+/// `entry` the entry the state comes from (for several stages: the latest of those in
+/// that state, else the latest of them all; null when not started); `stages` one
+/// part per stage of a mapped column, in the column's order, empty for a column set
+/// by hand; `signoff` the sign-off that counts, null when there is none (or the
+/// column needs none: see the layout's `signoff`).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Cell {
     pub column: String,
@@ -324,6 +361,7 @@ pub struct Cell {
     pub shown: &'static str,
     pub entry: Option<Entry>,
     pub stages: Vec<StageCell>,
+    pub signoff: Option<SignOff>,
 }
 
 /// A held cell: which one, who held it, when, and why.
@@ -376,8 +414,8 @@ pub struct Row {
 /// print, exactly.
 ///
 /// JSON: `{"format": 1, "layout": {"name": "g2", "description": "...", "columns":
-/// [{"id": "ifg", "title": "IFG", "group": "..." | null, "stages": ["gain"]}, ...]},
-/// "rows": [Row, ...]}`; rows sorted by dataset name (byte order), cells in the
+/// [{"id": "ifg", "title": "IFG", "group": "..." | null, "stages": ["gain"],
+/// "signoff": []}, ...]}, "rows": [Row, ...]}`; rows sorted by dataset name (byte order), cells in the
 /// layout's column order. `format` changes if the form ever does.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct BoardView {
@@ -415,6 +453,20 @@ pub enum BoardError {
     ReservedUser(String),
     #[error("a set needs the name of who sets it (the user is empty)")]
     EmptyUser,
+    #[error("{}", signoff_message(.dataset, .column, .user, .not_done, .same_user))]
+    SignOff {
+        dataset: String,
+        /// The column's title.
+        column: String,
+        /// Who tried to sign.
+        user: String,
+        /// The stages to sign that are not Done, with their state.
+        not_done: Vec<(Stage, State)>,
+        /// The stages to sign whose latest Done entry is the signer's, with when.
+        same_user: Vec<(Stage, String)>,
+    },
+    #[error(transparent)]
+    Audit(#[from] UserError),
     #[error("stage_log entry {id} has state `{state}`, which this gm2dqc does not know (states: {list}): was it written by hand or by a newer gm2dqc?", list = State::names())]
     BadEntry { id: i64, state: String },
     #[error(transparent)]
@@ -424,6 +476,19 @@ pub enum BoardError {
 }
 
 pub type Result<T> = std::result::Result<T, BoardError>;
+
+fn signoff_message(dataset: &str, column: &str, user: &str, not_done: &[(Stage, State)], same_user: &[(Stage, String)]) -> String {
+    let mut why = Vec::new();
+    if !not_done.is_empty() {
+        let list: Vec<String> = not_done.iter().map(|(s, st)| format!("{s} is {st}")).collect();
+        why.push(format!("{}, not Done: a sign-off comes after them", list.join(" and ")));
+    }
+    if !same_user.is_empty() {
+        let list: Vec<String> = same_user.iter().map(|(s, at)| format!("{s} Done at {at}")).collect();
+        why.push(format!("{user} set {}; a second person, not the one who set the DQC stages Done, must sign", list.join(" and ")));
+    }
+    format!("{column} of `{dataset}` needs a second person's sign-off and {user} cannot sign it now: {}", why.join("; "))
+}
 
 const SELECT: &str = "SELECT l.id, l.dataset, l.stage, l.state, l.user_name, l.host, l.at_us, l.note FROM stage_log l";
 const TYPES: [ColType; 8] = [ColType::Int, ColType::Text, ColType::Text, ColType::Text, ColType::Text, ColType::Text, ColType::Int, ColType::Text];
@@ -531,19 +596,63 @@ fn write_entry(tx: &mut dyn Tx, dataset: &str, key: &str, state: State, who: &Wh
     Ok(Entry { id, dataset: dataset.to_string(), key: key.to_string(), stage: stage_of(key), state, user: who.user.clone(), host: who.host.clone(), at_us, at: super::time::format_us(at_us), note: note.to_string(), by_board })
 }
 
+/// A sign-off column's sign-off part: its state (Done only for a Done sign-off later
+/// than every signed stage's latest entry, else TODO; its own state when not Done)
+/// and the sign-off that counts.
+fn signoff_of(c: &Column, latest: &BTreeMap<String, Entry>) -> Option<(State, Option<SignOff>)> {
+    let key = c.signoff_key()?;
+    let Some(e) = latest.get(&key) else { return Some((State::NotStarted, None)) };
+    if e.state != State::Done {
+        return Some((e.state, None));
+    }
+    let after_signed = c.signoff.iter().all(|s| latest.get(s.as_str()).is_none_or(|x| x.id < e.id));
+    if !after_signed {
+        return Some((State::Todo, None));
+    }
+    Some((State::Done, Some(SignOff { user: e.user.clone(), host: e.host.clone(), at_us: e.at_us, at: e.at.clone(), note: e.note.clone(), entry_id: e.id })))
+}
+
 /// A column's cell from the latest entries of its dataset.
 fn cell_of(c: &Column, latest: &BTreeMap<String, Entry>) -> Cell {
     let state_of = |k: &str| latest.get(k).map_or(State::NotStarted, |e| e.state);
+    let signoff = signoff_of(c, latest);
+    // The column's own state combined with its sign-off's.
+    let with_signoff = |own: State| match &signoff {
+        Some((st, _)) => combine(&[own, *st]),
+        None => own,
+    };
+    let signed = signoff.as_ref().and_then(|(_, s)| s.clone());
     if c.stages.is_empty() {
         let entry = latest.get(&c.id).cloned();
-        let state = state_of(&c.id);
-        return Cell { column: c.id.clone(), state, shown: state.as_str(), entry, stages: Vec::new() };
+        let state = with_signoff(state_of(&c.id));
+        return Cell { column: c.id.clone(), state, shown: state.as_str(), entry, stages: Vec::new(), signoff: signed };
     }
     let stages: Vec<StageCell> = c.stages.iter().map(|s| StageCell { stage: *s, state: state_of(s.as_str()), entry: latest.get(s.as_str()).cloned() }).collect();
-    let state = combine(&stages.iter().map(|p| p.state).collect::<Vec<_>>());
+    let own = combine(&stages.iter().map(|p| p.state).collect::<Vec<_>>());
+    let state = with_signoff(own);
     let latest_of = |f: &dyn Fn(&StageCell) -> bool| stages.iter().filter(|p| f(p)).filter_map(|p| p.entry.as_ref()).max_by_key(|e| e.id).cloned();
-    let entry = latest_of(&|p| p.state == state).or_else(|| latest_of(&|_| true));
-    Cell { column: c.id.clone(), state, shown: state.as_str(), entry, stages }
+    let entry = latest_of(&|p| p.state == own).or_else(|| latest_of(&|_| true));
+    Cell { column: c.id.clone(), state, shown: state.as_str(), entry, stages, signoff: signed }
+}
+
+/// The sign-off rule: every signed stage Done, none of them last set Done by `who`.
+fn check_signoff(req: &SetRequest, c: &Column, who: &Who, cur: &BTreeMap<String, Entry>) -> Result<()> {
+    let mut not_done = Vec::new();
+    let mut same_user = Vec::new();
+    for s in &c.signoff {
+        match cur.get(s.as_str()) {
+            Some(e) if e.state == State::Done => {
+                if e.user == who.user {
+                    same_user.push((*s, e.at.clone()));
+                }
+            }
+            e => not_done.push((*s, e.map_or(State::NotStarted, |e| e.state))),
+        }
+    }
+    if not_done.is_empty() && same_user.is_empty() {
+        return Ok(());
+    }
+    Err(BoardError::SignOff { dataset: req.dataset.clone(), column: c.title.clone(), user: who.user.clone(), not_done, same_user })
 }
 
 fn holds_in(latest: &BTreeMap<String, Entry>) -> Vec<Hold> {
@@ -556,10 +665,15 @@ fn holds_in(latest: &BTreeMap<String, Entry>) -> Vec<Hold> {
 /// stage), then the next-TODO rule, in one transaction. Returns the entries written,
 /// the request's first, then the board's own.
 ///
+/// A sign-off column set to Done by hand ([`Target::Column`]) writes only its
+/// sign-off key, after the sign-off rule ([`BoardError::SignOff`]); set to another
+/// state, its own cells and its sign-off key.
+///
 /// Refuses, writing nothing: an empty dataset name; a dataset the board does not
 /// know unless `new_dataset`; `not started`; Held without a note; a held cell set
 /// to anything but Held or TODO, and TODO without a note (the release); a column the
-/// layout does not have.
+/// layout does not have; a sign-off by who set a signed stage Done, or before the
+/// signed stages are Done.
 pub fn set(b: &mut dyn Backend, layout: &Layout, req: &SetRequest) -> Result<Vec<Entry>> {
     check_dataset(&req.dataset)?;
     no_nul("note", &req.note)?;
@@ -572,6 +686,15 @@ pub fn set(b: &mut dyn Backend, layout: &Layout, req: &SetRequest) -> Result<Vec
     if req.state == State::Held && req.note.trim().is_empty() {
         return Err(BoardError::NoteRequired { dataset: req.dataset.clone(), column: label });
     }
+    // Done by hand on a sign-off column: the sign-off, and only that is written.
+    let signoff = match &req.column {
+        Target::Column(id) => layout.column(id).filter(|c| c.needs_signoff() && req.state == State::Done),
+        Target::Stage(_) => None,
+    };
+    let write: Vec<String> = match signoff.and_then(Column::signoff_key) {
+        Some(k) => vec![k],
+        None => keys.clone(),
+    };
     let mut tx = b.begin(true)?;
     lock(tx.as_mut(), &req.dataset)?;
     let mut all = latest(tx.as_mut(), Some(&req.dataset))?;
@@ -579,7 +702,10 @@ pub fn set(b: &mut dyn Backend, layout: &Layout, req: &SetRequest) -> Result<Vec
         if !req.new_dataset {
             return Err(BoardError::UnknownDataset { dataset: req.dataset.clone(), similar: similar(tx.as_mut(), &req.dataset)? });
         }
-        return finish_set(tx, layout, req, &who, &keys, BTreeMap::new());
+        if let Some(c) = signoff {
+            check_signoff(req, c, &who, &BTreeMap::new())?;
+        }
+        return finish_set(tx, layout, req, &who, &write, BTreeMap::new());
     };
     for k in &keys {
         if let Some(e) = cur.get(k).filter(|e| e.state == State::Held) {
@@ -591,7 +717,10 @@ pub fn set(b: &mut dyn Backend, layout: &Layout, req: &SetRequest) -> Result<Vec
             }
         }
     }
-    finish_set(tx, layout, req, &who, &keys, cur)
+    if let Some(c) = signoff {
+        check_signoff(req, c, &who, &cur)?;
+    }
+    finish_set(tx, layout, req, &who, &write, cur)
 }
 
 fn finish_set(mut tx: Box<dyn Tx + '_>, layout: &Layout, req: &SetRequest, who: &Who, keys: &[String], mut cur: BTreeMap<String, Entry>) -> Result<Vec<Entry>> {
@@ -610,7 +739,8 @@ fn finish_set(mut tx: Box<dyn Tx + '_>, layout: &Layout, req: &SetRequest, who: 
                 continue;
             }
             let Some(next) = layout.columns.get(i + 1) else { continue };
-            let nk = next.keys();
+            // The next column's own cells: a sign-off is never the board's to write.
+            let nk = next.own_keys();
             if nk.iter().any(|k| mine.contains(k) || cur.contains_key(k)) {
                 continue;
             }
@@ -621,6 +751,9 @@ fn finish_set(mut tx: Box<dyn Tx + '_>, layout: &Layout, req: &SetRequest, who: 
                 written.push(e);
             }
         }
+    }
+    if let Some(a) = &req.audit {
+        super::users::audit_in(tx.as_mut(), a)?;
     }
     tx.commit()?;
     Ok(written)
