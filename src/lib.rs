@@ -7,6 +7,8 @@
 //! - [`job`]: every rule of a DQC job on an output directory (stages, manifest,
 //!   outcomes and exit codes, locking, the board, uploads): the core every face uses.
 //! - [`cli`]: the command line, one thin face of [`job`].
+//! - [`server`]: `gm2dqc serve`, the web application and JSON API, the other face
+//!   of [`job`] and [`db`].
 //! - [`inspect`]: the `gm2dqc inspect` listing and its stable JSON form.
 //! - [`results`]: the read model of an output directory and the cut-tuning engine,
 //!   for the faces that show results (the web application).
@@ -31,6 +33,7 @@ pub mod pipeline;
 pub mod plots;
 pub mod results;
 pub mod root;
+pub mod server;
 pub mod simulate;
 pub mod tables;
 

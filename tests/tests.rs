@@ -17,3 +17,4 @@ mod job;
 mod board;
 mod inputs;
 mod results;
+mod server;

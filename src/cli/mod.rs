@@ -19,6 +19,7 @@ mod campaign;
 mod cuts;
 mod db;
 mod report;
+mod serve;
 mod stages;
 mod shifter;
 
@@ -171,6 +172,12 @@ pub enum Command {
     /// (OUT/conditions.sqlite for `upload --from OUT`, conditions.sqlite here otherwise):
     /// postgres://user@host/db for PostgreSQL, a path (or sqlite:PATH) for SQLite.
     Db(db::DbArgs),
+    /// The web application: the board (set cells, sign off), every dataset's subruns,
+    /// plots and histograms (drawn live with JSROOT), cut tuning, and the JSON API;
+    /// `serve user add NAME --role ROLE` makes an account.
+    ///
+    /// Example: gm2dqc serve --db out/conditions.sqlite --listen 127.0.0.1:8080
+    Serve(serve::ServeArgs),
     /// Print a shell completion script: `gm2dqc completions bash > ~/.local/share/bash-completion/completions/gm2dqc`.
     Completions {
         #[arg(value_enum)]
@@ -298,6 +305,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Analyze(args) => stages::run_pass(&args, None, Work::Analyze, crate::pipeline::Stages::ALL),
         Command::Cuts(cmd) => cuts::run(cmd),
         Command::Db(args) => db::run(args),
+        Command::Serve(args) => serve::run(args),
         Command::Demo(args) => shifter::demo(args),
         Command::Run(args) => shifter::run(args),
         Command::Scan(args) => shifter::scan(args),

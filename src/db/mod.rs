@@ -256,7 +256,8 @@ pub trait Tx {
 }
 
 /// A connection to a conditions database.
-pub trait Backend {
+/// `Send`: the web server moves connections between its blocking threads.
+pub trait Backend: Send {
     /// A transaction; `write` takes the database's write lock up front where the
     /// backend needs it (SQLite: BEGIN IMMEDIATE).
     fn begin(&mut self, write: bool) -> Result<Box<dyn Tx + '_>>;

@@ -20,6 +20,10 @@ use crate::cuts::{self, CutFile, Diagnostic, Test};
 use crate::job::manifest::{read_own_file, Manifest};
 use crate::job::Stage;
 
+fn stamp_of(p: &Path) -> Option<(u64, std::time::SystemTime)> {
+    std::fs::metadata(p).ok().and_then(|m| Some((m.len(), m.modified().ok()?)))
+}
+
 /// The largest cut file read or saved.
 pub const MAX_CUT_FILE_BYTES: u64 = 16 << 20;
 
@@ -38,7 +42,11 @@ pub enum TuneError {
 
 /// The metrics and the base evaluation of one output directory.
 pub struct Tuner {
+    /// The base cut file's text (what a tuning starts from).
+    base_text: String,
     metrics_path: PathBuf,
+    /// The metrics table's size and time when read ([`Tuner::is_current`]).
+    stamp: Option<(u64, std::time::SystemTime)>,
     metrics: DataFrame,
     base: CutFile,
     base_eval: Evaluation,
@@ -148,7 +156,7 @@ impl Tuner {
         };
         let standard = cuts::standard();
         if dqc.cuts_sha256 == standard.sha256 {
-            return Tuner::build(out, standard, Some(dqc.cuts_sha256.clone()));
+            return Tuner::build(out, standard, cuts::STANDARD_TOML.to_string(), Some(dqc.cuts_sha256.clone()));
         }
         let path = Path::new(&dqc.cuts);
         let no_base = |why: String| TuneError::NoBase(format!("the dqc stage used cut file {} (sha256 {}), {why}; give its text (Tuner::with_base)", dqc.cuts, crate::checksum::short_hash(&dqc.cuts_sha256)));
@@ -158,7 +166,7 @@ impl Tuner {
         }
         let text = String::from_utf8(bytes).map_err(|_| no_base("which is no longer UTF-8 text".into()))?;
         let base = cuts::parse(&text, &dqc.cuts).map_err(TuneError::Invalid)?;
-        Tuner::build(out, base, Some(dqc.cuts_sha256.clone()))
+        Tuner::build(out, base, text, Some(dqc.cuts_sha256.clone()))
     }
 
     /// As [`Tuner::new`] with the base cut file's text given; `source` names it in
@@ -167,14 +175,25 @@ impl Tuner {
     pub fn with_base(out: &Path, base_text: &str, source: &str) -> Result<Tuner, TuneError> {
         let base = cuts::parse(base_text, source).map_err(TuneError::Invalid)?;
         let dqc = Manifest::load(out).map_err(ResultsError::from)?.stages.get(&Stage::Dqc).map(|r| r.cuts_sha256.clone());
-        Tuner::build(out, base, dqc)
+        Tuner::build(out, base, base_text.to_string(), dqc)
     }
 
-    fn build(out: &Path, base: CutFile, dqc_sha256: Option<String>) -> Result<Tuner, TuneError> {
+    fn build(out: &Path, base: CutFile, base_text: String, dqc_sha256: Option<String>) -> Result<Tuner, TuneError> {
         let metrics_path = out.join("subrun_metrics.parquet");
+        let stamp = stamp_of(&metrics_path);
         let metrics = read_table(&metrics_path, None)?;
         let base_eval = eval::evaluate(&base, &metrics).map_err(|e| ResultsError::file(&metrics_path, format!("{e}; rerun `gm2dqc metrics` (or `gm2dqc run`)")))?;
-        Ok(Tuner { metrics_path, metrics, base, base_eval, dqc_sha256 })
+        Ok(Tuner { base_text, metrics_path, stamp, metrics, base, base_eval, dqc_sha256 })
+    }
+
+    /// The base cut file's text.
+    pub fn base_text(&self) -> &str {
+        &self.base_text
+    }
+
+    /// Whether the metrics table is still the one read (same size and time).
+    pub fn is_current(&self) -> bool {
+        self.stamp.is_some() && stamp_of(&self.metrics_path) == self.stamp
     }
 
     pub fn base(&self) -> &CutFile {

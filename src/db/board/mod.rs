@@ -803,6 +803,15 @@ pub fn view(b: &mut dyn Backend, layout: &Layout) -> Result<BoardView> {
     Ok(BoardView { format: FORMAT, layout: layout.clone(), rows: board(b, layout)? })
 }
 
+/// A number that grows whenever the board changes (the id of the log's latest
+/// entry; 0 for an empty board): the web pages poll it to redraw within a second,
+/// whichever `serve` process on the database the change came through.
+pub fn version(b: &mut dyn Backend) -> Result<i64> {
+    let mut tx = b.begin(false)?;
+    let r = tx.query("SELECT COALESCE(MAX(id), 0) FROM stage_log", &[], &[ColType::Int])?;
+    Ok(r.first().and_then(|r| r[0].as_i64()).unwrap_or(0))
+}
+
 /// One dataset's row in `layout` (`None` when the board does not know it).
 pub fn row(b: &mut dyn Backend, layout: &Layout, dataset: &str) -> Result<Option<Row>> {
     let mut tx = b.begin(false)?;
