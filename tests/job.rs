@@ -577,6 +577,12 @@ fn the_module_boundaries_of_architecture_md_hold() {
             assert!(!text.contains(io), "{} does file I/O ({io})", p.display());
         }
     }
+    // The read model of results has no web code: the web application is a face.
+    for (p, text) in sources("src/results") {
+        for web in ["crate::server", "axum", "hyper", "http::"] {
+            assert!(!text.contains(web), "{} has web code ({web})", p.display());
+        }
+    }
     // No stage name is spelled outside the Stage enum in the job and the faces.
     for (p, text) in sources("src/job").into_iter().chain(sources("src/cli")) {
         if p.ends_with("stage.rs") {

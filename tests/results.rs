@@ -17,11 +17,22 @@ use crate::cli::gm2dqc;
 use crate::common::TempDir;
 
 /// One simulated dataset with faults and its `gm2dqc run` output, made once for the
-/// module (under the target directory's scratch space; read-only for the tests).
+/// module (under the target directory's scratch space; read-only for the tests). A
+/// statics' destructor never runs, so the datasets of earlier test processes that
+/// have ended are removed here.
 fn dataset() -> &'static (PathBuf, PathBuf) {
     static DS: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     DS.get_or_init(|| {
-        let root = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join(format!("results-{}", std::process::id()));
+        let scratch = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+        for e in std::fs::read_dir(&scratch).into_iter().flatten().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if let Some(pid) = name.strip_prefix("results-").and_then(|p| p.parse::<u32>().ok()) {
+                if !Path::new(&format!("/proc/{pid}")).exists() {
+                    let _ = std::fs::remove_dir_all(e.path());
+                }
+            }
+        }
+        let root = scratch.join(format!("results-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&root);
         let (data, out) = (root.join("data"), root.join("out"));
         let (code, _, err) = gm2dqc(&["simulate", "--out", data.to_str().unwrap(), "--runs", "2", "--subruns", "6", "--seed", "21", "--faults", "standard"]);
@@ -127,7 +138,7 @@ fn subrun_rows_equal_the_tables_and_the_truth() {
     assert_eq!(results::energy_path(24, 53).as_deref(), Some("calo/calo24/xtal53Energy"));
     // Merged files: one per interval, and they hold the objects said to be there.
     assert_eq!(r.merged.iter().map(|m| (m.run_first, m.run_last, m.path.as_str())).collect::<Vec<_>>(), [(15921, 15921, "merged/merged_15921-15921.root"), (15922, 15922, "merged/merged_15922-15922.root")]);
-    let merged = gm2dqc::root::RootFile::open(&out.join(&r.merged_file_of_run(15922).unwrap().path)).unwrap();
+    let merged = gm2dqc::root::RootFile::open(out.join(&r.merged_file_of_run(15922).unwrap().path)).unwrap();
     for p in [results::infill_profile_path(3, 10).unwrap(), results::drift_time_path().into(), results::calo_hits_path().into()] {
         merged.hist(&p).unwrap_or_else(|e| panic!("{p}: {e}"));
     }
@@ -173,15 +184,18 @@ fn a_directory_changed_since_is_not_current() {
     assert!(!r.is_current(), "a rewritten manifest");
 }
 
+/// A subrun as the test reads it: run, subrun, ok, flags, reasons.
+type Row = (u32, u32, bool, Vec<Option<bool>>, String);
+
 /// The order and selection a query means, computed plainly on the table's rows.
-fn expected(rows: &[(u32, u32, bool, Vec<Option<bool>>, String)], flags: &[String], q: &SubrunQuery) -> Vec<(u32, u32)> {
+fn expected(rows: &[Row], flags: &[String], q: &SubrunQuery) -> Vec<(u32, u32)> {
     let fi = |name: &str| flags.iter().position(|f| f == name).unwrap();
-    let mut v: Vec<&(u32, u32, bool, Vec<Option<bool>>, String)> = rows
+    let mut v: Vec<&Row> = rows
         .iter()
-        .filter(|r| q.filter.run.map_or(true, |run| r.0 == run))
+        .filter(|r| q.filter.run.is_none_or(|run| r.0 == run))
         .filter(|r| !q.filter.only_bad || !r.2)
-        .filter(|r| q.filter.flag_failed.as_ref().map_or(true, |f| r.3[fi(f)] == Some(false)))
-        .filter(|r| q.filter.text.as_ref().map_or(true, |t| r.4.to_lowercase().contains(&t.to_lowercase())))
+        .filter(|r| q.filter.flag_failed.as_ref().is_none_or(|f| r.3[fi(f)] == Some(false)))
+        .filter(|r| q.filter.text.as_ref().is_none_or(|t| r.4.to_lowercase().contains(&t.to_lowercase())))
         .collect();
     let count = |s: &str| if s.is_empty() { 0 } else { s.split("; ").count() };
     v.sort_by(|a, b| {
@@ -270,6 +284,9 @@ fn paging_sorting_and_filtering_equal_a_plain_computation() {
     }
 }
 
+/// A listed change: run, subrun, new ok, and each changed flag with old and new value.
+type Listed = (u64, u64, bool, Vec<(String, Value, Value)>);
+
 #[test]
 fn tuning_lists_exactly_what_cuts_diff_lists() {
     let (_, out) = dataset();
@@ -288,13 +305,13 @@ fn tuning_lists_exactly_what_cuts_diff_lists() {
         let (code, text, err) = gm2dqc(&["cuts", "diff", a.to_str().unwrap(), b.to_str().unwrap(), "--metrics", out.join("subrun_metrics.parquet").to_str().unwrap(), "--json"]);
         assert_eq!(code, 0, "{err}");
         let j: Value = serde_json::from_str(&text).unwrap();
-        let want: Vec<(u64, u64, bool, Vec<(String, Value, Value)>)> = j["changes"]
+        let want: Vec<Listed> = j["changes"]
             .as_array()
             .unwrap()
             .iter()
             .map(|c| (c["run"].as_u64().unwrap(), c["subrun"].as_u64().unwrap(), c["new_ok"].as_bool().unwrap(), c["flags"].as_array().unwrap().iter().map(|f| (f["flag"].as_str().unwrap().to_string(), f["old"].clone(), f["new"].clone())).collect()))
             .collect();
-        let mine: Vec<(u64, u64, bool, Vec<(String, Value, Value)>)> = got
+        let mine: Vec<Listed> = got
             .changes
             .iter()
             .map(|c| (c.run as u64, c.subrun as u64, c.new_ok, c.flags.iter().map(|f| (f.flag.clone(), serde_json::json!(f.old), serde_json::json!(f.new))).collect()))
