@@ -89,7 +89,7 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Status> {
     let mut outs = Vec::new();
     for o in args.outs {
         let c = o.canonicalize().map_err(|e| crate::job::JobError::Usage(format!("--out {}: {e}", o.display())))?;
-        crate::job::manifest::Manifest::load(&c)?;
+        server::catalog::analysis_manifest(&c).map_err(|e| crate::job::JobError::Usage(format!("--out {}: {e}", o.display())))?;
         outs.push(c);
     }
     let cfg = ServeConfig {

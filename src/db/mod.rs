@@ -263,6 +263,13 @@ pub trait Backend: Send {
     fn begin(&mut self, write: bool) -> Result<Box<dyn Tx + '_>>;
     /// A human-readable location (path or URL without password).
     fn location(&self) -> String;
+    /// Whether the connection still reaches the database it was opened on, checked
+    /// cheaply before a kept connection is reused (the web server's pool): PostgreSQL,
+    /// the connection is not closed; SQLite, the file at the path is still the one
+    /// opened (a file removed or replaced is "gone", not served from the old inode).
+    fn alive(&mut self) -> bool {
+        true
+    }
 }
 
 /// Where a URL points.

@@ -58,6 +58,10 @@ impl Backend for Postgres {
     fn location(&self) -> String {
         self.location.clone()
     }
+
+    fn alive(&mut self) -> bool {
+        !self.client.is_closed()
+    }
 }
 
 struct PgTx<'c>(Transaction<'c>);

@@ -15,6 +15,13 @@ use super::{Backend, DbError, Result, Tx};
 pub struct Sqlite {
     conn: Connection,
     path: PathBuf,
+    /// (device, inode) of the file when opened ([`Backend::alive`]).
+    file_id: Option<(u64, u64)>,
+}
+
+fn file_id(path: &Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 fn err(e: rusqlite::Error) -> DbError {
@@ -39,7 +46,7 @@ impl Sqlite {
         conn.pragma_update(None, "journal_mode", "WAL").map_err(err_at(path))?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(err_at(path))?;
         conn.pragma_update(None, "synchronous", "NORMAL").map_err(err_at(path))?;
-        Ok(Sqlite { conn, path: path.to_path_buf() })
+        Ok(Sqlite { conn, path: path.to_path_buf(), file_id: file_id(path) })
     }
 
     /// Opens a database file that exists, never creating one (nor its directory) and
@@ -59,7 +66,7 @@ impl Sqlite {
         })?;
         conn.busy_timeout(Duration::from_secs(60)).map_err(err)?;
         conn.pragma_update(None, "foreign_keys", "ON").map_err(err_at(path))?;
-        Ok(Sqlite { conn, path: path.to_path_buf() })
+        Ok(Sqlite { conn, path: path.to_path_buf(), file_id: file_id(path) })
     }
 }
 
@@ -72,6 +79,10 @@ impl Backend for Sqlite {
 
     fn location(&self) -> String {
         self.path.display().to_string()
+    }
+
+    fn alive(&mut self) -> bool {
+        self.file_id.is_some() && file_id(&self.path) == self.file_id
     }
 }
 

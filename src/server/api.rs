@@ -197,13 +197,14 @@ pub async fn set_cell(State(app): State<Arc<App>>, Path((dataset, column)): Path
         .run(move |b| {
             let id = auth::identify(b, &a.cfg.auth, &headers)?;
             let user = auth::may_write(&a.cfg.auth, &id, role, &headers, &format!("setting a cell of the board to {}", state.as_str()))?;
-            let mut req = SetRequest::new(dataset.clone(), target, state, body.note.clone()).by(Who { user: user.name.clone(), host: format!("web:{remote}") });
+            // The audit record is written in the set's own transaction: no set without it.
+            let detail = serde_json::json!({"state": state.key(), "note": body.note, "layout": layout.name}).to_string();
+            let audit = AuditEntry { user: user.name.clone(), role: user.role, action: "board.set".into(), target: format!("{dataset}/{column}"), detail, remote: remote.clone() };
+            let mut req = SetRequest::new(dataset.clone(), target, state, body.note.clone()).by(Who { user: user.name.clone(), host: format!("web:{remote}") }).audited(audit);
             if body.new_dataset {
                 req = req.new_dataset();
             }
             let entries = board::set(b, &layout, &req)?;
-            let detail = serde_json::json!({"state": state.key(), "note": body.note, "layout": layout.name}).to_string();
-            users::audit(b, &AuditEntry { user: user.name, role: user.role, action: "board.set".into(), target: format!("{dataset}/{column}"), detail, remote })?;
             let row = board::row(b, &layout, &dataset)?;
             Ok(serde_json::json!({"entries": entries, "row": row}))
         })

@@ -28,8 +28,19 @@ pub struct DatasetDirs {
     pub problem: Option<String>,
 }
 
+/// The manifest of an analysis directory; a directory without one holds no analysis.
+pub fn analysis_manifest(out: &Path) -> Result<Manifest, String> {
+    if !Manifest::path(out).is_file() {
+        return Err(format!("{} holds no analysis (no manifest.json): give the output directory of `gm2dqc run`", out.display()));
+    }
+    Manifest::load(out).map_err(|e| e.to_string())
+}
+
 pub struct Catalog {
     outs: Vec<PathBuf>,
+    /// The dataset each `--out` directory held when last read: a directory that
+    /// disappears later is still listed, with its problem, not silently replaced.
+    names: Mutex<HashMap<PathBuf, String>>,
     results: Mutex<HashMap<PathBuf, Arc<Results>>>,
     tuners: Mutex<HashMap<PathBuf, Arc<Tuner>>>,
 }
@@ -40,7 +51,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 impl Catalog {
     pub fn new(outs: Vec<PathBuf>) -> Catalog {
-        Catalog { outs, results: Mutex::new(HashMap::new()), tuners: Mutex::new(HashMap::new()) }
+        Catalog { outs, names: Mutex::new(HashMap::new()), results: Mutex::new(HashMap::new()), tuners: Mutex::new(HashMap::new()) }
     }
 
     /// Every dataset with results: the uploads' records, then `--out` (which wins).
@@ -52,15 +63,22 @@ impl Catalog {
             all.insert(d.dataset.clone(), DatasetDirs { dataset: d.dataset, out, source: "upload", problem: None });
         }
         for o in &self.outs {
-            match Manifest::load(o) {
+            match analysis_manifest(o) {
                 Ok(m) => {
+                    lock(&self.names).insert(o.clone(), m.dataset.clone());
                     all.insert(m.dataset.clone(), DatasetDirs { dataset: m.dataset, out: Some(o.clone()), source: "--out", problem: None });
                 }
-                Err(e) => tracing::warn!("--out {}: {e}", o.display()),
+                Err(e) => match lock(&self.names).get(o) {
+                    Some(name) => {
+                        let problem = Some(format!("{} (given with --out) cannot be read now: {e}", o.display()));
+                        all.insert(name.clone(), DatasetDirs { dataset: name.clone(), out: Some(o.clone()), source: "--out", problem });
+                    }
+                    None => tracing::warn!("--out {}: {e}", o.display()),
+                },
             }
         }
         for d in all.values_mut() {
-            if let Some(o) = &d.out {
+            if let (Some(o), None) = (&d.out, &d.problem) {
                 if !o.join("manifest.json").is_file() {
                     d.problem = Some(format!("{} holds no analysis now (no manifest.json): was it moved or removed?", o.display()));
                 }

@@ -90,6 +90,7 @@ impl From<BoardError> for ApiError {
     fn from(e: BoardError) -> ApiError {
         match e {
             BoardError::Db(d) => d.into(),
+            BoardError::Audit(u) => u.into(),
             BoardError::UnknownDataset { .. } | BoardError::UnknownColumn { .. } => ApiError::not_found(e.to_string()),
             BoardError::SignOff { .. } => ApiError::forbidden(e.to_string()),
             BoardError::StillHeld { .. } | BoardError::DatasetHeld(_) | BoardError::ReleaseNeedsNote(_) => ApiError::conflict(e.to_string()),

@@ -43,7 +43,8 @@ impl Pool {
         let _permit = self.permits.acquire().await.map_err(|_| ApiError::internal("the connection pool is closed"))?;
         let pool = self.clone();
         tokio::task::spawn_blocking(move || {
-            let taken = pool.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+            // A kept connection whose database went away is dropped, not used.
+            let taken = pool.idle.lock().unwrap_or_else(|p| p.into_inner()).pop().and_then(|mut c| c.alive().then_some(c));
             let mut conn = match taken {
                 Some(c) => c,
                 None => db::open_existing(&pool.url).map_err(ApiError::from)?,
@@ -56,6 +57,17 @@ impl Pool {
         })
         .await
         .map_err(|e| ApiError::internal(format!("a database task failed: {e}")))?
+    }
+}
+
+impl Drop for Pool {
+    /// The kept connections are closed on a plain thread: the PostgreSQL client runs
+    /// its own small runtime to close, which must not happen inside tokio's.
+    fn drop(&mut self) {
+        let conns = std::mem::take(self.idle.get_mut().unwrap_or_else(|p| p.into_inner()));
+        if !conns.is_empty() {
+            let _ = std::thread::spawn(move || drop(conns)).join();
+        }
     }
 }
 
