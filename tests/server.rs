@@ -30,6 +30,8 @@ fn demo() -> &'static Path {
         std::mem::forget(t);
         let (code, out, err) = gm2dqc(&["demo", "--dir", dir.to_str().unwrap(), "--threads", "2"]);
         assert_eq!(code, 0, "{out}\n{err}");
+        // The demo ends by saying how to open its results in the web application.
+        assert!(out.contains(&format!("gm2dqc serve --db {}", dir.join("out/conditions.sqlite").display())), "{out}");
         dir
     })
 }

@@ -271,7 +271,8 @@ pub fn demo(args: DemoArgs) -> anyhow::Result<Status> {
     println!("  gm2dqc cuts apply --metrics {}", out.join("subrun_metrics.parquet").display());
     println!("  gm2dqc status --db {}", out.join("conditions.sqlite").display());
     println!("open the results in a browser (the board, the subruns, the plots, the histograms drawn by JSROOT):");
-    println!("  gm2dqc serve --db {} --out {}", out.join("conditions.sqlite").display(), out.display());
+    // The upload recorded where its results are: the database alone finds them.
+    println!("  gm2dqc serve --db {}", out.join("conditions.sqlite").display());
     println!("  then http://127.0.0.1:8080/");
     println!("(the demo injects bad subruns and dead, hot and noisy channels on purpose: the report shows them)");
     // The demo's faults are intended: only a failure to run is a failure here.
