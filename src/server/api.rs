@@ -265,7 +265,7 @@ pub async fn crystal(State(app): State<Arc<App>>, Path((dataset, calo, xtal)): P
         let out = d.out.clone().ok_or_else(|| ApiError::not_found(format!("dataset `{dataset}` has no output directory recorded")))?;
         let r = a.catalog.results(&out)?;
         // The fit range is the cut file's; the standard one when that cannot be read.
-        let fit = a.catalog.tuner(&out).map(|t| t.base().fit.clone()).unwrap_or(crate::analysis::fit::FitConfig::STANDARD);
+        let fit = a.catalog.tuner(&out).map(|t| t.base().fit).unwrap_or(crate::analysis::fit::FitConfig::STANDARD);
         super::views::crystal(&r, calo, xtal, &fit)
     })
     .await?;

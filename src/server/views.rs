@@ -27,6 +27,22 @@ fn rel_input(r: &Results, path: &str) -> Option<String> {
     p.strip_prefix(&dir).ok().map(|rel| rel.to_string_lossy().into_owned())
 }
 
+/// A channel's problems, the intervals it had them in, and a detail.
+#[derive(Default)]
+struct Problems {
+    what: Vec<String>,
+    intervals: Vec<String>,
+    detail: String,
+}
+
+impl Problems {
+    fn add(&mut self, what: &str) {
+        if !self.what.iter().any(|s| s == what) {
+            self.what.push(what.to_string());
+        }
+    }
+}
+
 /// `GET /api/datasets/{d}`'s `results`.
 pub fn overview(r: &Results) -> Value {
     let runs: Vec<Value> = r
@@ -46,36 +62,34 @@ pub fn overview(r: &Results) -> Value {
         })
         .collect();
     // One line per channel: its problems, and the intervals each was seen in.
-    let mut xtals: BTreeMap<(u32, u32), (Vec<String>, Vec<String>, String)> = BTreeMap::new();
+    let mut xtals: BTreeMap<(u32, u32), Problems> = BTreeMap::new();
     for x in &r.bad_xtals {
         let e = xtals.entry((x.calo, x.xtal)).or_default();
         for (on, what) in [(x.dead, "dead"), (x.hot, "hot"), (x.noisy, "noisy")] {
-            if on && !e.0.iter().any(|s| s == what) {
-                e.0.push(what.to_string());
+            if on {
+                e.add(what);
             }
         }
         if let Some(g) = &x.gain_status {
-            if !e.0.contains(g) {
-                e.0.push(g.clone());
-            }
-            if e.2.is_empty() {
-                e.2 = x.gain_detail.clone();
+            e.add(g);
+            if e.detail.is_empty() {
+                e.detail = x.gain_detail.clone();
             }
         }
-        e.1.push(format!("{}-{}", x.run_first, x.run_last));
+        e.intervals.push(format!("{}-{}", x.run_first, x.run_last));
     }
-    let calo: Vec<Value> = xtals.into_iter().map(|((calo, xtal), (st, iv, detail))| json!({"calo": calo, "xtal": xtal, "status": st.join(", "), "intervals": dedup(iv), "detail": detail})).collect();
-    let mut straws: BTreeMap<(u32, u32, u32), (Vec<String>, Vec<String>)> = BTreeMap::new();
+    let calo: Vec<Value> = xtals.into_iter().map(|((calo, xtal), p)| json!({"calo": calo, "xtal": xtal, "status": p.what.join(", "), "intervals": dedup(p.intervals), "detail": p.detail})).collect();
+    let mut straws: BTreeMap<(u32, u32, u32), Problems> = BTreeMap::new();
     for s in &r.bad_straws {
         let e = straws.entry((s.station, s.module, s.straw)).or_default();
         for (on, what) in [(s.dead, "dead"), (s.noisy, "noisy")] {
-            if on && !e.0.iter().any(|x| x == what) {
-                e.0.push(what.to_string());
+            if on {
+                e.add(what);
             }
         }
-        e.1.push(format!("{}-{}", s.run_first, s.run_last));
+        e.intervals.push(format!("{}-{}", s.run_first, s.run_last));
     }
-    let tracker: Vec<Value> = straws.into_iter().map(|((station, module, straw), (st, iv))| json!({"station": station, "module": module, "straw": straw, "status": st.join(", "), "intervals": dedup(iv)})).collect();
+    let tracker: Vec<Value> = straws.into_iter().map(|((station, module, straw), p)| json!({"station": station, "module": module, "straw": straw, "status": p.what.join(", "), "intervals": dedup(p.intervals)})).collect();
     json!({
         "dataset": r.dataset,
         "input": r.input,
