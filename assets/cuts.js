@@ -74,7 +74,7 @@ function render(r) {
     const fl = c.flags || [];
     fl.forEach((f, i) => {
       const cuts = (f.cuts || []).length ? f.cuts : [{}];
-      const cell = (k, cls, show = (v) => v) => el('td', { class: cls }, cuts.map((x, j) => [j ? el('br') : null, show(x[k]) ?? '']));
+      const cell = (k, cls, show = (v) => v) => el('td', { class: cls }, cuts.flatMap((x, j) => [j ? el('br') : null, show(x[k]) ?? '']));
       const first = i === 0;
       t.append(
         el(

@@ -4,7 +4,12 @@
 //!
 //! A connection whose last use failed in the backend (the server went away, the file
 //! was removed) is dropped, not returned: the next request opens a new one, so the
-//! server recovers by itself once the database is back.
+//! server recovers by itself once the database is back. A SQLite connection also
+//! keeps its file open after the file was renamed or removed (it would go on reading
+//! and writing a file nobody else sees), so before reusing one the pool checks that
+//! the path still names the file the connection opened (device and inode); when not,
+//! every idle connection is dropped and a new one opened, which fails (503) while the
+//! file is away.
 
 use std::sync::{Arc, Mutex};
 
@@ -19,13 +24,23 @@ pub const MAX_CONNECTIONS: usize = 16;
 
 pub struct Pool {
     url: String,
-    idle: Mutex<Vec<Box<dyn Backend>>>,
+    /// The SQLite file's path (None for PostgreSQL).
+    file: Option<std::path::PathBuf>,
+    /// Idle connections, with the file identity (device, inode) each one opened.
+    idle: Mutex<Vec<(Box<dyn Backend>, Option<(u64, u64)>)>>,
     permits: Semaphore,
+}
+
+/// The (device, inode) of the file at `p`, None when there is none.
+fn file_id(p: &std::path::Path) -> Option<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(p).ok().map(|m| (m.dev(), m.ino()))
 }
 
 impl Pool {
     pub fn new(url: &str) -> Pool {
-        Pool { url: url.to_string(), idle: Mutex::new(Vec::new()), permits: Semaphore::new(MAX_CONNECTIONS) }
+        let file = (!(url.starts_with("postgres://") || url.starts_with("postgresql://"))).then(|| std::path::PathBuf::from(url.strip_prefix("sqlite:").unwrap_or(url)));
+        Pool { url: url.to_string(), file, idle: Mutex::new(Vec::new()), permits: Semaphore::new(MAX_CONNECTIONS) }
     }
 
     /// Where the database is, for messages (no password).
@@ -43,14 +58,24 @@ impl Pool {
         let _permit = self.permits.acquire().await.map_err(|_| ApiError::internal("the connection pool is closed"))?;
         let pool = self.clone();
         tokio::task::spawn_blocking(move || {
-            let taken = pool.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
-            let mut conn = match taken {
+            let now = pool.file.as_deref().and_then(file_id);
+            let taken = {
+                let mut idle = pool.idle.lock().unwrap_or_else(|p| p.into_inner());
+                if pool.file.is_some() && idle.iter().any(|(_, id)| *id != now || now.is_none()) {
+                    idle.clear(); // the file was renamed, removed or replaced
+                }
+                idle.pop()
+            };
+            let (mut conn, id) = match taken {
                 Some(c) => c,
-                None => db::open_existing(&pool.url).map_err(ApiError::from)?,
+                None => {
+                    let c = db::open_existing(&pool.url).map_err(ApiError::from)?;
+                    (c, now)
+                }
             };
             let r = f(conn.as_mut());
             if !matches!(&r, Err(e) if e.unavailable) {
-                pool.idle.lock().unwrap_or_else(|p| p.into_inner()).push(conn);
+                pool.idle.lock().unwrap_or_else(|p| p.into_inner()).push((conn, id));
             }
             r
         })
