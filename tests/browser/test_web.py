@@ -233,11 +233,10 @@ def set_cell(b, column, state, note=""):
     before = len(b.d.find_elements(By.CSS_SELECTOR, "#cell-history tr"))
     b.js("document.getElementById('cell-error').textContent = '\\u2026pending'")
     b.d.find_element(By.ID, "cell-save").click()
-    b.wait(lambda d: d.find_element(By.ID, "cell-error").text != "…pending", 10, f"answer to setting {column}")
-    err = b.d.find_element(By.ID, "cell-error").text
-    if not err:
-        b.wait(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#cell-history tr")) > before, 5, f"history of {column} grows")
-    return err
+    # the page clears the error at the click, then shows the refusal or redraws the history
+    b.wait(lambda d: d.find_element(By.ID, "cell-error").text not in ("", "…pending") or len(d.find_elements(By.CSS_SELECTOR, "#cell-history tr")) > before,
+           10, f"the answer to setting {column}")
+    return b.d.find_element(By.ID, "cell-error").text
 
 
 def close_dialog(b):
