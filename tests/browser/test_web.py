@@ -342,6 +342,7 @@ def check_dataset(fx, b):
     need(n_bad == len(bad), f"{n_bad} failing rows on the page, truth has {len(bad)}")
     need(all(r["ok"] == "false" for r in rows[:n_bad]), f"the failing subruns are not first: {[(r['run'], r['subrun'], r['ok']) for r in rows]}")
     b.shot("dataset")
+    b.shot("dataset-top", full=False)  # the first screen: runs, subruns failing first (docs/screenshots/dataset.png)
     b.d.find_element(By.ID, "f-bad").click()
     b.wait(lambda d: all(r["ok"] == "false" for r in subrun_rows(b)), 5, "the only-bad filter")
     rows = subrun_rows(b)
@@ -553,8 +554,9 @@ def main():
         browsers += [e1, e2]
         check("sign-in-experts", lambda: (e1.sign_in("expert1"), e2.sign_in("expert2")))
         check("signoff", check_signoff, fx, e1, e2, s1)
+        fx.api(f"/api/board/{DATASET}/recovery?layout=g2", {"state": "skipped", "note": "nothing to recover"}, user="shifter2")
         open_board(e2, "g2")
-        e2.shot("board-g2", width=1900)
+        e2.shot("board-g2", full=False, width=2200)
         open_board(e2, "gm2dqc")
         e2.shot("board-gm2dqc")
         e2.get("/audit")
