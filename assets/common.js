@@ -80,7 +80,8 @@ export async function api(path, { method = 'GET', body } = {}) {
     j = null;
   }
   if (r.status === 503) {
-    banner(`The conditions database is not available: ${(j && j.error) || 'retrying'}. The page retries by itself.`);
+    const why = (j && j.error) || 'no answer';
+    banner(`The conditions database is not available: ${why}${/retries/.test(why) ? '' : ' The page retries by itself.'}`);
   } else if (r.ok) {
     const b = document.getElementById('banner');
     if (b && b.classList.contains('error')) banner(null);

@@ -22,41 +22,78 @@ async function loadBase() {
   await tune();
 }
 
+function flagCounts(res) {
+  const box = document.getElementById('flag-counts');
+  box.textContent = '';
+  const fc = res.flag_counts || [];
+  if (!fc.length) return;
+  box.append(el('tr', {}, ['Flag', 'Failing before', 'Failing after', 'Change'].map((h) => el('th', { text: h }))));
+  for (const f of fc) {
+    const d = f.new_failing - f.old_failing;
+    box.append(
+      el(
+        'tr',
+        { class: d ? 'changed' : '', 'data-flag': f.flag },
+        el('td', { text: f.flag }),
+        el('td', { class: 'num', text: fmt(f.old_failing) }),
+        el('td', { class: 'num', text: fmt(f.new_failing) }),
+        el('td', { class: `num ${d > 0 ? 'fail' : d < 0 ? 'pass' : ''}`, text: d ? (d > 0 ? `+${d}` : String(d)) : '' }),
+      ),
+    );
+  }
+}
+
+const okText = (v) => (v === null || v === undefined ? '—' : v ? 'pass' : 'fail');
+const okClass = (v) => (v === null || v === undefined ? 'null' : v ? 'pass' : 'fail');
+
 function render(r) {
   const s = document.getElementById('summary');
   const t = document.getElementById('changes');
   const diag = document.getElementById('diagnostics');
   diag.textContent = '';
   t.textContent = '';
+  document.getElementById('flag-counts').textContent = '';
   if (!r.ok) {
     s.textContent = 'The cut file has problems:';
-    for (const d of r.diagnostics) diag.append(el('div', { class: 'diagnostic', text: d.line ? `line ${d.line}, column ${d.column}: ${d.message}` : d.message || JSON.stringify(d) }));
+    for (const d of r.diagnostics || []) diag.append(el('div', { class: 'diagnostic', text: d.line ? `line ${d.line}, column ${d.column}: ${d.message}` : d.message || JSON.stringify(d) }));
     return;
   }
   const res = r.result;
   const changes = res.changes || [];
-  const sum = res.summary || {};
+  const nflags = changes.reduce((n, c) => n + (c.flags || []).length, 0);
   s.textContent = changes.length
-    ? `${changes.length} flag change(s) in ${new Set(changes.map((c) => `${c.run}.${c.subrun}`)).size} subrun(s); CTAGs in good subruns ${fmt(sum.ctags_gained ?? res.ctags_gained)} gained, ${fmt(sum.ctags_lost ?? res.ctags_lost)} lost`
-    : 'No subrun changes flag.';
+    ? `${changes.length} subrun(s) change, ${nflags} flag change(s); good subruns ${fmt(res.old_good)} → ${fmt(res.new_good)} (${fmt(res.gained)} gained, ${fmt(res.lost)} lost); CTAGs in good subruns ${fmt(res.ctags_gained)} gained, ${fmt(res.ctags_lost)} lost.`
+    : `No subrun changes flag (${fmt(res.subruns)} subruns, ${fmt(res.old_good)} good).`;
+  flagCounts(res);
   if (!changes.length) return;
-  t.append(el('tr', {}, ['Subrun', 'Flag', 'Before', 'After', 'Metric', 'Value', 'Old bound', 'New bound', 'CTAGs'].map((h) => el('th', { text: h }))));
+  t.append(el('tr', {}, ['Subrun', 'ok', 'Flag', 'Before', 'After', 'Metric', 'Value', 'Old bound', 'New bound', 'CTAGs gained', 'CTAGs lost'].map((h) => el('th', { text: h }))));
   for (const c of changes) {
-    t.append(
-      el(
-        'tr',
-        { 'data-run': c.run, 'data-subrun': c.subrun, 'data-flag': c.flag, class: 'change' },
-        el('td', {}, el('a', { href: `/datasets/${seg(sel.value)}/subruns/${c.run}/${c.subrun}`, text: `${c.run}.${c.subrun}` })),
-        el('td', { text: c.flag }),
-        el('td', { class: c.old === false ? 'fail' : 'pass', text: fmt(c.old) }),
-        el('td', { class: c.new === false ? 'fail' : 'pass', text: fmt(c.new) }),
-        el('td', { text: c.metric || '' }),
-        el('td', { class: 'num', text: fmt(c.value) }),
-        el('td', { text: c.old_bound || '' }),
-        el('td', { text: c.new_bound || '' }),
-        el('td', { class: 'num', text: fmt(c.ctags) }),
-      ),
-    );
+    const link = `/datasets/${seg(sel.value)}/subruns/${c.run}/${c.subrun}`;
+    const gained = c.ctags_change > 0 ? c.ctags_change : null;
+    const lost = c.ctags_change < 0 ? -c.ctags_change : null;
+    const fl = c.flags || [];
+    fl.forEach((f, i) => {
+      const cuts = (f.cuts || []).length ? f.cuts : [{}];
+      const cell = (k, cls, show = (v) => v) => el('td', { class: cls }, cuts.flatMap((x, j) => [j ? el('br') : null, show(x[k]) ?? '']));
+      const first = i === 0;
+      t.append(
+        el(
+          'tr',
+          { 'data-run': c.run, 'data-subrun': c.subrun, 'data-flag': f.flag, class: `change${first ? ' first' : ''}`, title: c.new_reasons ? `after: ${c.new_reasons}` : 'after: ok' },
+          el('td', {}, first ? el('a', { href: link, class: 'subrun-link', text: `${c.run}.${c.subrun}` }) : ''),
+          el('td', { class: first ? okClass(c.new_ok) : '', text: first ? `${okText(c.old_ok)} → ${okText(c.new_ok)}` : '' }),
+          el('td', { text: f.flag }),
+          el('td', { class: okClass(f.old), text: okText(f.old) }),
+          el('td', { class: okClass(f.new), text: okText(f.new) }),
+          cell('metric', ''),
+          cell('value', 'num', (v) => (v === undefined ? '' : fmt(v))),
+          cell('old_test', 'bound old'),
+          cell('new_test', 'bound new'),
+          el('td', { class: 'num pass', text: first && gained !== null ? fmt(gained) : '' }),
+          el('td', { class: 'num fail', text: first && lost !== null ? fmt(lost) : '' }),
+        ),
+      );
+    });
   }
 }
 

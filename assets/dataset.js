@@ -38,7 +38,10 @@ function runsTable(o) {
   t.textContent = '';
   const runs = o.runs || [];
   if (!runs.length) return;
-  const keys = Object.keys(runs[0]).filter((k) => k !== 'cuts_sha256');
+  // The run first, then its counts, then the pass fractions (the API's keys come sorted by name).
+  const all = Object.keys(runs[0]).filter((k) => k !== 'cuts_sha256');
+  const first = ['run', 'subruns', 'good_subruns', 'ctags', 'ctags_good'].filter((k) => all.includes(k));
+  const keys = [...first, ...all.filter((k) => !first.includes(k))];
   t.append(el('tr', {}, keys.map((k) => el('th', { text: k.replaceAll('_', ' ') }))));
   for (const r of runs) {
     t.append(

@@ -31,7 +31,7 @@ async function draw() {
   await drawCaloMap(box(hists, 'map-hits', 'Crystal hits (click a crystal)'), url, p.hits, openCrystal(i), { title: `crystal hits, runs ${iv.first}-${iv.last}` });
   await drawCaloMap(box(hists, 'map-pedestal', 'Pedestal RMS per crystal (click a crystal)'), url, p.pedestal, openCrystal(i));
   await drawCaloMap(box(hists, 'map-oof', 'Out-of-fill laser ratio per crystal (click a crystal)'), url, p.out_of_fill, openCrystal(i));
-  await drawObject(box(hists, 'drift', 'Tracker drift time per straw'), url, p.drift_time, { option: 'colz' });
+  await drawObject(box(hists, 'drift', 'Tracker drift time per straw'), url, p.drift_time, { option: 'colz;nostat' });
 }
 
 async function main() {

@@ -33,7 +33,7 @@ async function main() {
   await drawCaloMap(box(hists, 'map-pedestal', 'Pedestal RMS per crystal (click a crystal)'), url, p.pedestal, (c) => {
     if (c && c.calo) location.href = `/datasets/${seg(ds)}/crystals/${c.calo}/${c.xtal}`;
   });
-  await drawObject(box(hists, 'drift', 'Tracker drift time per straw'), url, p.drift_time, { option: 'colz' });
+  await drawObject(box(hists, 'drift', 'Tracker drift time per straw'), url, p.drift_time, { option: 'colz;nostat' });
   for (const [id, title, path] of [['kicker', 'Kicker amplitude', p.kicker_amplitude], ['singles', 'Losses: singles', p.singles], ['sm', 'Laser source monitor', p.source_monitor]]) {
     if (path) await drawObject(box(hists, id, title), url, path, { option: 'hist' });
   }

@@ -13,6 +13,11 @@
 #    and gm2dqc reads the files they write, including a > 2 GiB file.
 #    GM2DQC_SKIP_CROSSCHECK=1 skips it (no network); GM2DQC_SKIP_LARGE=1 skips the
 #    2 GiB file.
+# 4. The web application in a real browser (tests/browser/test_web.py: headless
+#    Chromium over WebDriver, selenium in a venv at ${GM2DQC_PYENV:-target/pyenv}-browser)
+#    with the debug binary; screenshots in ${GM2DQC_ARTEFACTS:-target/browser-artefacts}.
+#    GM2DQC_SKIP_BROWSER=1 skips it; without Chromium it skips with a message, unless
+#    CI=true, where that fails.
 # The database tests run on SQLite and on a throwaway PostgreSQL server started here
 # (scripts/pg.sh, Debian's postgresql-15) and stopped at exit. Without the server the
 # PostgreSQL half is skipped with a message, unless CI=true (.ci/run), where it fails.
@@ -73,4 +78,27 @@ if [[ "${GM2DQC_SKIP_CROSSCHECK:-0}" != 1 ]]; then
     extra=()
     [[ "${GM2DQC_SKIP_LARGE:-0}" == 1 ]] && extra+=(--skip-large)
     bash tests/crosscheck/run.sh "${extra[@]}"
+fi
+if [[ "${GM2DQC_SKIP_BROWSER:-0}" != 1 ]]; then
+    echo "== the web application in headless Chromium (tests/browser/test_web.py)"
+    if browser_env="$(bash scripts/browser.sh)"; then
+        eval "$browser_env"
+        target="${CARGO_TARGET_DIR:-target}"
+        case "$target" in /*) ;; *) target="$PWD/$target" ;; esac
+        benv="${GM2DQC_PYENV:-$PWD/target/pyenv}-browser"
+        [[ -x "$benv/bin/python" ]] || "${PYTHON:-python3}" -m venv "$benv"
+        stamp="$benv/.gm2dqc-browser-requirements.sha256"
+        hash="$(sha256sum tests/browser/requirements.txt | cut -d' ' -f1)"
+        if [[ "$(cat "$stamp" 2>/dev/null || true)" != "$hash" ]]; then
+            "$benv/bin/python" -m pip install --quiet --disable-pip-version-check -r tests/browser/requirements.txt
+            echo "$hash" >"$stamp"
+        fi
+        cargo build --locked --bins
+        "$benv/bin/python" tests/browser/test_web.py --gm2dqc "$target/debug/gm2dqc" --artefacts "${GM2DQC_ARTEFACTS:-target/browser-artefacts}"
+    elif [[ "${CI:-}" == true ]]; then
+        echo "== FAIL: no Chromium/chromedriver for the browser tests (see above); CI=true needs them" >&2
+        exit 1
+    else
+        echo "== no Chromium/chromedriver (see above): the browser tests skip (GM2DQC_SKIP_BROWSER=1 silences this)"
+    fi
 fi

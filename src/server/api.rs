@@ -328,6 +328,8 @@ pub async fn save_cuts(State(app): State<Arc<App>>, Remote(remote): Remote, head
         .run(move |b| {
             let id = auth::identify(b, &a.cfg.auth, &headers)?;
             let user = auth::may_write(&a.cfg.auth, &id, Role::Expert, &headers, "saving a cut file")?;
+            // The cut directory (default `cuts-saved`) is made on the first save.
+            std::fs::create_dir_all(&a.cfg.cut_dir).map_err(|e| ApiError::internal(format!("cannot make the cut directory {}: {e}", a.cfg.cut_dir.display())))?;
             let saved = save_cut_file(&a.cfg.cut_dir, &body.name, &body.text).map_err(|e| ApiError::conflict(e.to_string()))?;
             let detail = serde_json::json!({"path": saved.path, "sha256": saved.sha256}).to_string();
             users::audit(b, &AuditEntry { user: user.name, role: user.role, action: "cuts.save".into(), target: body.name.clone(), detail, remote })?;

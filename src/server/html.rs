@@ -44,7 +44,7 @@ pub fn page_shell(title: &str, active: &str, body: &str, scripts: &[&str]) -> St
     let scripts: String = scripts.iter().map(|s| format!("<script type=\"module\" src=\"/assets/{}\"></script>", esc(s))).collect();
     format!(
         "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{}</title><link rel=\"stylesheet\" href=\"/assets/app.css\"></head>\
+         <title>{}</title><link rel=\"icon\" href=\"data:,\"><link rel=\"stylesheet\" href=\"/assets/app.css\"></head>\
          <body><header><span class=\"brand\">gm2dqc</span><nav>{nav}</nav><span id=\"who\" class=\"who\"></span></header>\
          <div id=\"banner\" class=\"banner\" hidden></div><main>{body}</main>\
          <script type=\"module\" src=\"/assets/common.js\"></script>{scripts}</body></html>\n",

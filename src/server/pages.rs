@@ -155,7 +155,9 @@ pub async fn cuts(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Res
          <div class=\"tune\"><div><h2>Cut file</h2><textarea id=\"text\" spellcheck=\"false\" rows=\"30\"></textarea>\
          <div class=\"controls\"><label>Save as <input id=\"name\" placeholder=\"tight-2026-12.toml\"></label><button id=\"save\" type=\"button\">Save as a new cut file</button></div>\
          <p id=\"saved\" class=\"saved\"></p><p id=\"save-error\" class=\"error\" role=\"alert\"></p></div>\
-         <div><h2>What changes</h2><p id=\"summary\"></p><div id=\"diagnostics\" class=\"error\"></div><table id=\"changes\" class=\"data\"></table></div></div>"
+         <div><h2>What changes</h2><p id=\"summary\"></p><div id=\"diagnostics\" class=\"error\"></div>\
+         <h3>Failing subruns per flag</h3><table id=\"flag-counts\" class=\"data counts\"></table>\
+         <h3>Subruns that change flag</h3><div class=\"scroll\"><table id=\"changes\" class=\"data\"></table></div></div></div>"
         .to_string();
     Ok(html("gm2dqc: cut tuning", "cuts", body, &["cuts.js"]))
 }
