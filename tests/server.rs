@@ -641,3 +641,33 @@ fn on_postgresql_two_serve_processes_share_one_board_and_survive_the_server_goin
         assert_eq!(s.get("/", &[]).await.status, StatusCode::OK);
     });
 }
+
+#[test]
+fn a_crystals_page_gets_its_fit_from_the_gain_table_and_two_different_spectra() {
+    rt().block_on(async {
+        let s = server(true);
+        let a = s.get("/api/datasets/demo/crystals/1/0", &[]).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+        let v = a.json();
+        assert_eq!(v["paths"]["infill"], "laser/inFill/calo1/xtal0");
+        assert_eq!(v["paths"]["energy"], "calo/calo1/xtal0Energy");
+        let g = gm2dqc::tables::read_parquet(&demo().join("out/gain_constants.parquet")).unwrap();
+        let col = |n: &str| g.column(n).unwrap().cast(&polars::prelude::DataType::Float64).unwrap().f64().unwrap().clone();
+        let (calo, xtal, first, norm, amp, tau) = (col("calo"), col("xtal"), col("run_first"), col("ifg_norm"), col("ifg_amp"), col("ifg_tau_us"));
+        for iv in v["intervals"].as_array().unwrap() {
+            let i = (0..g.height()).find(|&i| calo.get(i) == Some(1.0) && xtal.get(i) == Some(0.0) && first.get(i) == iv["first"].as_f64()).unwrap();
+            assert_eq!(iv["fit"]["N"].as_f64(), norm.get(i), "{iv}");
+            assert_eq!(iv["fit"]["A"].as_f64(), amp.get(i), "{iv}");
+            assert_eq!(iv["fit"]["tau"].as_f64(), tau.get(i), "{iv}");
+            assert_eq!((iv["fit"]["t_min"].as_f64(), iv["fit"]["t_max"].as_f64()), (Some(4.0), Some(400.0)), "the standard fit range");
+            let (e, r) = (iv["energy_file"].as_str().unwrap(), iv["reference_file"].as_str().unwrap());
+            assert_ne!(e, r, "a spectrum is never overlaid with itself: {iv}");
+            assert!(r.starts_with("gm2dqc_sim_15921."), "the reference run's file: {r}");
+            for f in [e, r] {
+                assert_eq!(s.get(&format!("/files/demo/input/{f}"), &[("range", "bytes=0-3")]).await.body, b"root");
+            }
+        }
+        assert_eq!(s.get("/api/datasets/demo/crystals/25/0", &[]).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(s.get("/api/datasets/demo/crystals/1/54", &[]).await.status, StatusCode::NOT_FOUND);
+    });
+}

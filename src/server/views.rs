@@ -128,30 +128,34 @@ pub fn intervals(r: &Results) -> Value {
     })
 }
 
-/// The first subrun file (by run, subrun) of `run`, relative to the input directory.
-fn first_file_of_run(r: &Results, run: u32) -> Option<(String, String)> {
-    (0..r.subruns.len()).filter(|&i| r.subruns.runs[i] == run).map(|i| (r.subruns.runs[i], r.subruns.subruns[i])).min().and_then(|(run, sub)| {
-        let f = r.subrun_file(run, sub)?;
-        Some((rel_input(r, &f.path)?, format!("run {run} subrun {sub}")))
-    })
+/// The first or the last subrun file (by run, subrun) of the runs `first..=last`,
+/// relative to the input directory, with its label.
+fn file_in_runs(r: &Results, first: u32, last: u32, latest: bool) -> Option<(String, String)> {
+    let ids = (0..r.subruns.len()).filter(|&i| (first..=last).contains(&r.subruns.runs[i])).map(|i| (r.subruns.runs[i], r.subruns.subruns[i]));
+    let (run, sub) = if latest { ids.max()? } else { ids.min()? };
+    let f = r.subrun_file(run, sub)?;
+    Some((rel_input(r, &f.path)?, format!("run {run} subrun {sub}")))
 }
 
 /// `GET /api/datasets/{d}/crystals/{calo}/{xtal}`.
 pub fn crystal(r: &Results, calo: u32, xtal: u32, fit: &FitConfig) -> Result<Value, ApiError> {
     let infill = results::infill_profile_path(calo, xtal).ok_or_else(|| ApiError::not_found(format!("no crystal {xtal} in calorimeter {calo} (calorimeters 1-24, crystals 0-53)")))?;
     let energy = results::energy_path(calo, xtal).unwrap_or_default();
-    let reference = r.reference_run.and_then(|run| first_file_of_run(r, run));
+    // The reference run's first subrun, against the interval's last: in the interval
+    // of the reference run itself these are still two different subruns.
+    let reference = r.reference_run.and_then(|run| file_in_runs(r, run, run, false));
     let mut intervals = Vec::new();
     for &(first, last) in &r.intervals {
         let gain = r.gain_rows(calo, xtal).find(|g| g.run_first == first && g.run_last == last);
         let merged = r.merged.iter().find(|m| m.run_first == first && m.run_last == last).map(|m| m.path.clone());
         let curve = gain.and_then(|g| Some(json!({"N": g.norm?, "A": g.amp?, "tau": g.tau_us?, "t_min": fit.t_min, "t_max": fit.t_max})));
-        let energy_file = first_file_of_run(r, first);
+        let energy_file = file_in_runs(r, first, last, true);
+        let reference = reference.as_ref().filter(|(f, _)| energy_file.as_ref().is_none_or(|(e, _)| e != f));
         intervals.push(json!({
             "first": first, "last": last, "merged": merged, "gain": gain, "fit": curve,
             "status": gain.map(|g| g.status.clone()),
             "energy_file": energy_file.as_ref().map(|e| &e.0), "energy_label": energy_file.as_ref().map(|e| &e.1),
-            "reference_file": reference.as_ref().map(|e| &e.0), "reference_label": reference.as_ref().map(|e| format!("reference {}", e.1)),
+            "reference_file": reference.map(|e| &e.0), "reference_label": reference.map(|e| format!("reference {}", e.1)),
         }));
     }
     Ok(json!({"calo": calo, "xtal": xtal, "reference_run": r.reference_run, "intervals": intervals, "paths": {"infill": infill, "energy": energy}}))
