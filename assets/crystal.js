@@ -4,7 +4,7 @@
 // JSROOT from the files the server serves.
 
 import { api, el, seg, banner } from './common.js';
-import { drawInfill, drawWithReference } from './hist.js';
+import { drawInfill, drawObject, drawWithReference } from './hist.js';
 import { box, fileUrl } from './views.js';
 
 const root = document.getElementById('crystal');
@@ -22,27 +22,25 @@ function gainTable(iv) {
   t.append(el('tr', {}, rows.map(([, v]) => el('td', { class: typeof v === 'number' ? 'num' : '', text: fmt(v) }))));
 }
 
+// Every box is made first, then everything is drawn at once: a page is complete
+// when all its boxes hold a drawing or an error.
 async function draw() {
   const iv = info.intervals[Number(sel.value)];
   gainTable(iv);
   const hists = document.getElementById('hists');
   hists.textContent = '';
+  const jobs = [];
   if (iv.merged) {
     const d = box(hists, 'infill', `In-fill gain, runs ${iv.first}-${iv.last}`, iv.fit ? `fit: N = ${fmt(iv.fit.N)}, A = ${fmt(iv.fit.A)}, tau = ${fmt(iv.fit.tau)} µs` : 'no fit for this crystal in this interval');
-    if (iv.fit) await drawInfill(d, fileUrl(ds, 'out', iv.merged), info.paths.infill, iv.fit);
-    else {
-      const { drawObject } = await import('./hist.js');
-      await drawObject(d, fileUrl(ds, 'out', iv.merged), info.paths.infill, { option: 'E1' });
-    }
+    const url = fileUrl(ds, 'out', iv.merged);
+    jobs.push(iv.fit ? drawInfill(d, url, info.paths.infill, iv.fit) : drawObject(d, url, info.paths.infill, { option: 'E1' }));
   }
   if (iv.energy_file) {
     const d = box(hists, 'energy', `Energy spectrum (${iv.energy_label}) with the reference run`, iv.reference_file ? `reference: ${iv.reference_label}, scaled to the same integral` : 'no subrun file of the reference run is known');
-    if (iv.reference_file) await drawWithReference(d, fileUrl(ds, 'input', iv.energy_file), info.paths.energy, fileUrl(ds, 'input', iv.reference_file), info.paths.energy, { labels: [iv.energy_label, iv.reference_label] });
-    else {
-      const { drawObject } = await import('./hist.js');
-      await drawObject(d, fileUrl(ds, 'input', iv.energy_file), info.paths.energy, { option: 'hist' });
-    }
+    const url = fileUrl(ds, 'input', iv.energy_file);
+    jobs.push(iv.reference_file ? drawWithReference(d, url, info.paths.energy, fileUrl(ds, 'input', iv.reference_file), info.paths.energy, { labels: [iv.energy_label, iv.reference_label] }) : drawObject(d, url, info.paths.energy, { option: 'hist' }));
   }
+  await Promise.all(jobs);
 }
 
 async function main() {

@@ -28,10 +28,14 @@ async function draw() {
   }
   const url = fileUrl(ds, 'out', iv.merged);
   const p = info.paths;
-  await drawCaloMap(box(hists, 'map-hits', 'Crystal hits (click a crystal)'), url, p.hits, openCrystal(i), { title: `crystal hits, runs ${iv.first}-${iv.last}` });
-  await drawCaloMap(box(hists, 'map-pedestal', 'Pedestal RMS per crystal (click a crystal)'), url, p.pedestal, openCrystal(i));
-  await drawCaloMap(box(hists, 'map-oof', 'Out-of-fill laser ratio per crystal (click a crystal)'), url, p.out_of_fill, openCrystal(i));
-  await drawObject(box(hists, 'drift', 'Tracker drift time per straw'), url, p.drift_time, { option: 'colz;nostat' });
+  // The boxes first, then every drawing at once (one file, read once by JSROOT).
+  const boxes = [box(hists, 'map-hits', 'Crystal hits (click a crystal)'), box(hists, 'map-pedestal', 'Pedestal RMS per crystal (click a crystal)'), box(hists, 'map-oof', 'Out-of-fill laser ratio per crystal (click a crystal)'), box(hists, 'drift', 'Tracker drift time per straw')];
+  await Promise.all([
+    drawCaloMap(boxes[0], url, p.hits, openCrystal(i), { title: `crystal hits, runs ${iv.first}-${iv.last}` }),
+    drawCaloMap(boxes[1], url, p.pedestal, openCrystal(i)),
+    drawCaloMap(boxes[2], url, p.out_of_fill, openCrystal(i)),
+    drawObject(boxes[3], url, p.drift_time, { option: 'colz;nostat' }),
+  ]);
 }
 
 async function main() {

@@ -30,13 +30,17 @@ async function main() {
   }
   const url = fileUrl(ds, 'input', s.file);
   const p = s.paths;
-  await drawCaloMap(box(hists, 'map-pedestal', 'Pedestal RMS per crystal (click a crystal)'), url, p.pedestal, (c) => {
-    if (c && c.calo) location.href = `/datasets/${seg(ds)}/crystals/${c.calo}/${c.xtal}`;
-  });
-  await drawObject(box(hists, 'drift', 'Tracker drift time per straw'), url, p.drift_time, { option: 'colz;nostat' });
+  // The boxes first, then every drawing at once.
+  const jobs = [
+    drawCaloMap(box(hists, 'map-pedestal', 'Pedestal RMS per crystal (click a crystal)'), url, p.pedestal, (c) => {
+      if (c && c.calo) location.href = `/datasets/${seg(ds)}/crystals/${c.calo}/${c.xtal}`;
+    }),
+    drawObject(box(hists, 'drift', 'Tracker drift time per straw'), url, p.drift_time, { option: 'colz;nostat' }),
+  ];
   for (const [id, title, path] of [['kicker', 'Kicker amplitude', p.kicker_amplitude], ['singles', 'Losses: singles', p.singles], ['sm', 'Laser source monitor', p.source_monitor]]) {
-    if (path) await drawObject(box(hists, id, title), url, path, { option: 'hist' });
+    if (path) jobs.push(drawObject(box(hists, id, title), url, path, { option: 'hist' }));
   }
+  await Promise.all(jobs);
 }
 
 main();
