@@ -530,14 +530,20 @@ fn make_version_3(label: &str, url: &str) {
     sql.push("INSERT INTO payloads (hash, folder, nrows, created_at_us) VALUES ('e3b0', 'gain_constants', 0, 20)".into());
     sql.push("INSERT INTO iovs (tag, folder, first_run, first_subrun, end_run, end_subrun, payload_hash, upload_id, inserted_at_us) VALUES ('old', 'gain_constants', 1, 0, 2, 0, 'e3b0', 1, 20)".into());
     sql.push("INSERT INTO stage_log (dataset, stage, state, user_name, host, at_us, note) VALUES ('run2A', 'dqc', 'Done', 'carol', 'h', 30, '')".into());
+    exec_sql(d, url, &sql);
+}
+
+/// Runs SQL statements on the database at `url` directly, without gm2dqc (to make
+/// a database as an older gm2dqc, or someone by hand, left it).
+pub(crate) fn exec_sql(d: schema::Dialect, url: &str, sql: &[String]) {
     if d == schema::Dialect::Sqlite {
         let c = rusqlite::Connection::open(url).unwrap();
-        for s in &sql {
+        for s in sql {
             c.execute_batch(s).unwrap();
         }
     } else {
         let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
-        for s in &sql {
+        for s in sql {
             c.batch_execute(s).unwrap();
         }
     }

@@ -14,7 +14,7 @@ use gm2dqc::db::schema::{self, ColType, Dialect};
 use gm2dqc::db::{self, Backend, DbError, Iov};
 
 use crate::common::TempDir;
-use crate::db::{counts, databases, gain_payload, prov};
+use crate::db::{counts, databases, exec_sql, gain_payload, prov};
 
 /// Every row of every table of the schema, each value as text (SQLite: with the rowid,
 /// which REPLACE changes), in a fixed order.
@@ -161,17 +161,7 @@ fn make_version_2(label: &str, url: &str) {
     sql.extend(schema::migration_1(d));
     sql.extend(schema::migration_2(d));
     sql.push("INSERT INTO schema_migrations (version, applied_at_us) VALUES (1, 1), (2, 2)".into());
-    if d == Dialect::Sqlite {
-        let c = rusqlite::Connection::open(url).unwrap();
-        for s in &sql {
-            c.execute_batch(s).unwrap();
-        }
-    } else {
-        let mut c = postgres::Client::connect(url, postgres::NoTls).unwrap();
-        for s in &sql {
-            c.batch_execute(s).unwrap();
-        }
-    }
+    exec_sql(d, url, &sql);
 }
 
 #[test]

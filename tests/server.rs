@@ -671,3 +671,30 @@ fn a_crystals_page_gets_its_fit_from_the_gain_table_and_two_different_spectra() 
         assert_eq!(s.get("/api/datasets/demo/crystals/1/54", &[]).await.status, StatusCode::NOT_FOUND);
     });
 }
+
+#[test]
+fn locking_a_tag_is_an_experts_and_is_audited() {
+    rt().block_on(async {
+        let s = server(true);
+        let tags = s.get("/api/tags", &[]).await.json();
+        assert_eq!(tags[0]["name"], "demo");
+        assert_eq!(tags[0]["locked"], false);
+        let sam = format!("Bearer {}", s.token("sam", Role::Shifter));
+        let eve = format!("Bearer {}", s.token("eve", Role::Expert));
+        assert_eq!(s.post("/api/tags/demo/lock", &[], json!({})).await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(s.post("/api/tags/demo/lock", &[("authorization", &sam)], json!({})).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(s.get("/api/tags", &[]).await.json()[0]["locked"], false, "a refused lock changes nothing");
+        let a = s.post("/api/tags/demo/lock", &[("authorization", &eve)], json!({})).await;
+        assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+        assert_eq!(a.json()["changed"], true);
+        assert_eq!(s.get("/api/tags", &[]).await.json()[0]["locked"], true);
+        assert_eq!(s.post("/api/tags/nosuch/lock", &[("authorization", &eve)], json!({})).await.status, StatusCode::NOT_FOUND);
+        let log = s.get("/api/audit", &[]).await.json();
+        assert!(log.as_array().unwrap().iter().any(|e| e["action"] == "tag.lock" && e["user"] == "eve" && e["target"] == "demo"), "{log}");
+        // The command line sees the lock.
+        let (code, out, err) = gm2dqc(&["db", "--db", &s.db, "tags"]);
+        assert_eq!(code, 0, "{err}");
+        let demo = out.lines().find(|l| l.starts_with("demo ")).unwrap_or_else(|| panic!("{out}"));
+        assert_eq!(demo.split_whitespace().nth(1), Some("yes"), "{out}");
+    });
+}

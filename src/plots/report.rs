@@ -27,7 +27,10 @@ pub struct RunInfo {
     pub generated: String,
 }
 
-fn esc(s: &str) -> String {
+/// Text escaped for HTML element content and quoted attribute values (control
+/// characters but newline and tab become spaces): the report's and the web
+/// application's one escaping.
+pub fn esc(s: &str) -> String {
     let mut o = String::with_capacity(s.len());
     for c in s.chars() {
         match c {

@@ -339,6 +339,12 @@ pub async fn save_cuts(State(app): State<Arc<App>>, Remote(remote): Remote, head
     Ok((StatusCode::CREATED, Json(saved)).into_response())
 }
 
+/// `GET /api/tags`: every tag, with whether it is locked and how many intervals it holds.
+pub async fn tags(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, ApiError> {
+    let t = read(&app, headers, |b, _, _| Ok(crate::db::tags(b)?)).await?;
+    Ok(Json(t).into_response())
+}
+
 /// `POST /api/tags/{tag}/lock` (expert): the tag accepts no more uploads.
 pub async fn lock_tag(State(app): State<Arc<App>>, Path(tag): Path<String>, Remote(remote): Remote, headers: HeaderMap) -> Result<Response, ApiError> {
     let a = app.clone();

@@ -50,7 +50,7 @@ mod tests {
     #[test]
     fn the_assets_are_sorted_and_the_pages_scripts_are_there() {
         assert!(super::FILES.windows(2).all(|w| w[0].0 < w[1].0));
-        for f in ["app.css", "common.js", "board.js", "dataset.js", "cuts.js", "hist.js"] {
+        for f in ["app.css", "common.js", "board.js", "dataset.js", "cuts.js", "hist.js", "tags.js", "jsroot/LICENSE", "jsroot/modules/core.mjs"] {
             assert!(super::get(f).is_some_and(|b| !b.is_empty()), "{f}");
         }
     }

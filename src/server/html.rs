@@ -4,21 +4,7 @@
 //! markup is shown as text everywhere; what the shell itself carries goes through
 //! [`esc`].
 
-/// Text escaped for HTML element content and double-quoted attribute values.
-pub fn esc(s: &str) -> String {
-    let mut o = String::with_capacity(s.len() + 8);
-    for c in s.chars() {
-        match c {
-            '&' => o.push_str("&amp;"),
-            '<' => o.push_str("&lt;"),
-            '>' => o.push_str("&gt;"),
-            '"' => o.push_str("&quot;"),
-            '\'' => o.push_str("&#39;"),
-            c => o.push(c),
-        }
-    }
-    o
-}
+pub use crate::plots::report::esc;
 
 /// A path segment escaped for a URL (RFC 3986 unreserved characters kept).
 pub fn url_segment(s: &str) -> String {
@@ -36,7 +22,7 @@ pub fn url_segment(s: &str) -> String {
 /// A whole page: the navigation, `body` (already HTML), then the page's module
 /// scripts from `/assets/`. `title` is escaped here.
 pub fn page_shell(title: &str, active: &str, body: &str, scripts: &[&str]) -> String {
-    let nav = [("board", "/", "Board"), ("cuts", "/cuts", "Cut tuning"), ("audit", "/audit", "Audit log")]
+    let nav = [("board", "/", "Board"), ("cuts", "/cuts", "Cut tuning"), ("tags", "/tags", "Tags"), ("audit", "/audit", "Audit log")]
         .iter()
         .map(|(id, href, label)| format!("<a href=\"{href}\"{}>{label}</a>", if *id == active { " class=\"active\"" } else { "" }))
         .collect::<Vec<_>>()

@@ -169,3 +169,13 @@ pub async fn audit(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Re
     let body = "<h1>Audit log</h1><p>Every write made through this application, newest first.</p><table id=\"audit\" class=\"data\"></table>".to_string();
     Ok(html("gm2dqc: audit log", "audit", body, &["audit.js"]))
 }
+
+pub async fn tags(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, ApiError> {
+    if let Some(r) = allowed(&app, headers, "/tags", None).await? {
+        return Ok(r);
+    }
+    let body = "<h1>Conditions tags</h1><p>A locked tag accepts no more uploads: what production read from it stays what it is. Locking is an expert's, and cannot be undone.</p>\
+         <p id=\"tag-error\" class=\"error\" role=\"alert\"></p><table id=\"tags\" class=\"data\"></table>"
+        .to_string();
+    Ok(html("gm2dqc: tags", "tags", body, &["tags.js"]))
+}
