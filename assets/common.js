@@ -80,8 +80,8 @@ export async function api(path, { method = 'GET', body } = {}) {
     j = null;
   }
   if (r.status === 503) {
-    const why = (j && j.error) || 'no answer';
-    banner(`The conditions database is not available: ${why}${/retries/.test(why) ? '' : ' The page retries by itself.'}`);
+    // The server's message says what is down and that the page retries.
+    banner((j && j.error) || 'The conditions database is not available now; the page retries by itself.');
   } else if (r.ok) {
     const b = document.getElementById('banner');
     if (b && b.classList.contains('error')) banner(null);

@@ -60,7 +60,7 @@ impl ApiError {
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> ApiError {
         if is_unavailable(&e) {
-            return ApiError::unavailable(format!("the conditions database is not available now ({e}); the page retries by itself"));
+            return ApiError::unavailable(format!("The conditions database is not available now ({e}); the page retries by itself."));
         }
         match e {
             DbError::NoTag { .. } | DbError::NoFolder { .. } => ApiError::not_found(e.to_string()),
