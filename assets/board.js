@@ -10,6 +10,8 @@ const layoutSel = document.getElementById('layout');
 const dialog = document.getElementById('cell');
 const params = new URLSearchParams(location.search);
 let layout = params.get('layout') || table.dataset.defaultLayout || 'gm2dqc';
+// A site's own layout (serve --layout FILE) is offered beside the built-in two.
+if (![...layoutSel.options].some((o) => o.value === layout)) layoutSel.append(el('option', { value: layout, text: layout }));
 layoutSel.value = layout;
 let version = null;
 let view = null;
@@ -60,7 +62,7 @@ function render() {
   table.append(thead);
   const tbody = el('tbody');
   for (const row of view.rows) {
-    const tr = el('tr', { dataset: { dataset: row.dataset } }, el('th', { class: 'dataset' }, el('a', { href: `/datasets/${seg(row.dataset)}`, text: row.dataset }), row.held ? el('span', { class: 'held-mark', title: `held: ${row.held.note}`, text: ' ⏸' }) : null));
+    const tr = el('tr', { dataset: { dataset: row.dataset } }, el('th', { class: 'dataset' }, el('a', { href: `/datasets/${seg(row.dataset)}`, text: row.dataset }), row.held ? el('span', { class: 'held-mark', title: `held: ${row.held.note}`, text: 'held' }) : null));
     row.cells.forEach((c, i) => {
       tr.append(
         el('td', {
