@@ -1,5 +1,5 @@
 //! `gm2dqc serve`: the DQC web application and its JSON API, one face of the
-//! library core like the command line (it never imports [`crate::cli`]).
+//! library core like the command line (which it never imports).
 //!
 //! - The board (`/`, `/api/board`): [`crate::db::board`], every rule there (Held needs
 //!   a note, the next cell becomes TODO, the sign-off of a second person).
