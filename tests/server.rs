@@ -57,6 +57,7 @@ fn server(anonymous_read: bool) -> Server {
         layout: Layout::gm2dqc(),
         cut_dir: tmp.0.join("cuts-saved"),
         auth: AuthConfig { anonymous_read, trust_header: Some("x-remote-user".into()), secret: [7; 32] },
+        condb_only: false,
     };
     Server { app: App::new(cfg), db, _tmp: tmp }
 }

@@ -10,6 +10,7 @@
 //! text are the folder table and column names of [`schema`], never user input).
 
 pub mod board;
+pub mod export;
 pub mod payload;
 pub mod postgres;
 pub mod schema;
@@ -445,6 +446,14 @@ pub fn lock_tag(b: &mut dyn Backend, name: &str) -> Result<bool> {
     tx.exec("UPDATE tags SET locked = $1, locked_at_us = $2 WHERE name = $3", &[Value::Bool(true), Value::Int(now), Value::Text(name.into())])?;
     tx.commit()?;
     Ok(true)
+}
+
+/// Whether a tag is locked (`None`: no such tag), in one small query. Read before a
+/// read that is to be cached for good: a tag locked then gets no later upload.
+pub fn tag_locked(b: &mut dyn Backend, name: &str) -> Result<Option<bool>> {
+    let mut tx = b.begin(false)?;
+    let rows = tx.query("SELECT locked FROM tags WHERE name = $1", &[Value::Text(name.into())], &[ColType::Bool])?;
+    Ok(rows.first().map(|r| r[0] == Value::Bool(true)))
 }
 
 /// Every tag.
