@@ -247,6 +247,14 @@ fn condb_etag_answers_304_and_caching_follows_the_tags_lock() {
         // The SHA-256 of the body, quoted: the same bytes have the same tag.
         assert_eq!(etag.len(), 66, "{etag}");
         assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
+        // Kept formatted in memory (immutable), answered again without the database.
+        assert_eq!(a.condb_cache.len(), 1);
+        let away = format!("{}.away", l.url);
+        std::fs::rename(&l.url, &away).unwrap();
+        let again = send(&a, "GET", "/condb/get?folder=gain_constants&tag=demo&run=15921", &[]).await;
+        assert_eq!(again.status, StatusCode::OK, "{}", again.text());
+        assert_eq!((again.body.clone(), again.headers["etag"].clone(), again.headers["cache-control"].clone()), (locked.body.clone(), locked.headers["etag"].clone(), locked.headers["cache-control"].clone()));
+        std::fs::rename(&away, &l.url).unwrap();
         let open = send(&a, "GET", "/condb/get?folder=gain_constants&tag=demo-b&run=15921", &[]).await;
         assert_eq!(open.headers["cache-control"], "no-cache", "an open tag may change with the next upload");
         assert_eq!(open.body, locked.body, "the same upload in both tags");
@@ -255,6 +263,7 @@ fn condb_etag_answers_304_and_caching_follows_the_tags_lock() {
         let recent = send(&a, "GET", &format!("/condb/get?folder=gain_constants&tag=demo-b&run=15921&as_of={now}"), &[]).await;
         assert_eq!(recent.status, StatusCode::OK);
         assert_eq!(recent.headers["cache-control"], "no-cache", "an as_of of the last hour is not settled yet");
+        assert_eq!(a.condb_cache.len(), 1, "an open tag's answers are not kept");
         let other = send(&a, "GET", "/condb/get?folder=gain_constants&tag=demo&run=15922&format=json", &[]).await;
         assert_ne!(other.headers["etag"], etag.as_str());
         assert_eq!(other.headers["content-type"], "application/json");
@@ -327,11 +336,12 @@ fn condb_refuses_writes_bad_parameters_and_unknown_names_and_is_503_while_the_da
         assert!(r.error().contains("as of 2020-01-01"), "{}", r.error());
 
         // The database file goes away: 503 with Retry-After; it comes back: answers.
-        let ok = "/condb/get?folder=gain_constants&tag=demo&run=15921";
+        // (The open tag: a locked tag's answer already read is kept in memory.)
+        let ok = "/condb/get?folder=gain_constants&tag=demo-b&run=15921";
         assert_eq!(send(&a, "GET", ok, &[]).await.status, StatusCode::OK);
         let away = format!("{}.away", l.url);
         std::fs::rename(&l.url, &away).unwrap();
-        for uri in [ok, "/condb/tags", "/condb/history?folder=gain_constants&tag=demo"] {
+        for uri in [ok, "/condb/get?folder=gain_constants&tag=demo&run=15922", "/condb/tags", "/condb/history?folder=gain_constants&tag=demo"] {
             let r = send(&a, "GET", uri, &[]).await;
             assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{uri}: {}", r.text());
             assert_eq!(r.headers["retry-after"], "5");

@@ -7,7 +7,7 @@ use polars::prelude::*;
 use super::{schema, Backend, DbError, Iov, Result, TagInfo};
 
 /// A text format of `db get`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum TextFormat {
     Csv,
     Json,

@@ -11,10 +11,17 @@
 //! - any other read is `Cache-Control: no-cache`: a proxy may keep it, but asks again
 //!   (`If-None-Match` answers 304 when nothing changed).
 //!
+//! Immutable answers (the first two) are also kept in memory, formatted, by their
+//! query ([`Cache`], at most [`CACHE_BYTES`]): asked again, they are answered without
+//! the database (a tag is never unlocked; settled history never changes).
+//!
 //! There is no write route: every method but GET and HEAD is 405 with
 //! `Allow: GET, HEAD`.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -39,6 +46,44 @@ const REVALIDATE: &str = "no-cache";
 const ALLOW: &str = "GET, HEAD";
 
 type Pairs = Vec<(String, String)>;
+
+/// The formatted immutable answers kept, in bytes of body at most; when full, the
+/// cache is emptied and fills again (simple, and bounded).
+pub const CACHE_BYTES: usize = 256 << 20;
+
+/// `/condb/get`'s query: tag, folder, run, subrun, as_of, format.
+type Key = (String, String, u32, Option<u32>, Option<i64>, TextFormat);
+
+/// Immutable answers by query: (body, ETag).
+#[derive(Default)]
+pub struct Cache {
+    inner: Mutex<(HashMap<Key, (Bytes, String)>, usize)>,
+}
+
+impl Cache {
+    fn get(&self, k: &Key) -> Option<(Bytes, String)> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).0.get(k).cloned()
+    }
+    fn put(&self, k: Key, v: (Bytes, String)) {
+        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        if v.0.len() > CACHE_BYTES {
+            return;
+        }
+        if g.1 + v.0.len() > CACHE_BYTES {
+            g.0.clear();
+            g.1 = 0;
+        }
+        g.1 += v.0.len();
+        g.0.insert(k, v);
+    }
+    /// How many answers are kept (for tests).
+    pub fn len(&self) -> usize {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner()).0.len()
+    }
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
 
 /// The `/condb` routes (merged into the application's router, or served alone by
 /// `gm2dqc serve --condb-only`).
@@ -69,7 +114,15 @@ fn check_read(b: &mut dyn crate::db::Backend, app: &App, headers: &HeaderMap) ->
 
 /// A text answer with its ETag and caching, or 304 when the client holds it.
 fn answer(headers: &HeaderMap, body: String, content_type: &'static str, immutable: bool) -> Response {
-    let etag = format!("\"{}\"", crate::checksum::sha256_hex(body.as_bytes()));
+    let etag = etag_of(body.as_bytes());
+    answer_tagged(headers, Bytes::from(body), etag, content_type, immutable)
+}
+
+fn etag_of(body: &[u8]) -> String {
+    format!("\"{}\"", crate::checksum::sha256_hex(body))
+}
+
+fn answer_tagged(headers: &HeaderMap, body: Bytes, etag: String, content_type: &'static str, immutable: bool) -> Response {
     let cache = HeaderValue::from_static(if immutable { IMMUTABLE } else { REVALIDATE });
     let held = headers
         .get_all(header::IF_NONE_MATCH)
@@ -119,6 +172,18 @@ async fn get_payload(State(app): State<Arc<App>>, headers: HeaderMap, q: Result<
         Some(f) => TextFormat::parse(f.trim()).ok_or_else(|| ApiError::bad_request(format!("parameter `format={f}`: expected csv or json")))?,
     };
     known_folder(&folder)?;
+    let ct = match format {
+        TextFormat::Csv => "text/csv; charset=utf-8",
+        TextFormat::Json => "application/json",
+    };
+    let key: Key = (tag.clone(), folder.clone(), run, subrun, as_of_us, format);
+    if let Some((body, etag)) = app.condb_cache.get(&key) {
+        if !app.cfg.auth.anonymous_read {
+            let (a, h) = (app.clone(), headers.clone());
+            app.pool.run(move |b| check_read(b, &a, &h)).await?;
+        }
+        return Ok(answer_tagged(&headers, body, etag, ct, true));
+    }
     let (a, h) = (app.clone(), headers.clone());
     let (text, locked) = app
         .pool
@@ -133,11 +198,13 @@ async fn get_payload(State(app): State<Arc<App>>, headers: HeaderMap, q: Result<
         })
         .await?;
     let settled = as_of_us.is_some_and(|t| t <= time::now_us() - AS_OF_SETTLED_S * 1_000_000);
-    let ct = match format {
-        TextFormat::Csv => "text/csv; charset=utf-8",
-        TextFormat::Json => "application/json",
-    };
-    Ok(answer(&headers, text, ct, locked || settled))
+    let immutable = locked || settled;
+    let body = Bytes::from(text);
+    let etag = etag_of(&body);
+    if immutable {
+        app.condb_cache.put(key, (body.clone(), etag.clone()));
+    }
+    Ok(answer_tagged(&headers, body, etag, ct, immutable))
 }
 
 /// `GET /condb/folders`: every folder with its columns and their types.

@@ -62,13 +62,15 @@ pub struct App {
     pub cfg: ServeConfig,
     pub pool: Arc<pool::Pool>,
     pub catalog: catalog::Catalog,
+    /// `/condb/get`'s immutable answers, formatted.
+    pub condb_cache: condb::Cache,
 }
 
 impl App {
     pub fn new(cfg: ServeConfig) -> Arc<App> {
         let pool = Arc::new(pool::Pool::new(&cfg.db));
         let catalog = catalog::Catalog::new(cfg.outs.clone());
-        Arc::new(App { cfg, pool, catalog })
+        Arc::new(App { cfg, pool, catalog, condb_cache: condb::Cache::default() })
     }
 
     /// The layout named in a query (`gm2dqc`, `g2`), else the server's.
