@@ -11,9 +11,11 @@
 //! - any other read is `Cache-Control: no-cache`: a proxy may keep it, but asks again
 //!   (`If-None-Match` answers 304 when nothing changed).
 //!
-//! Immutable answers (the first two) are also kept in memory, formatted, by their
-//! query ([`Cache`], at most [`CACHE_BYTES`]): asked again, they are answered without
-//! the database (a tag is never unlocked; settled history never changes).
+//! Formatted answers are kept in memory by the content hash of the payload they were
+//! made from ([`Cache`], at most [`CACHE_BYTES`]): a read then costs one indexed
+//! query ([`crate::db::resolve`]: which payload the tag gives at that point, then),
+//! not the payload's rows and their formatting. Content-addressed, nothing in it is
+//! ever stale: an upload to an open tag makes a new interval naming a new payload.
 //!
 //! There is no write route: every method but GET and HEAD is 405 with
 //! `Allow: GET, HEAD`.
@@ -22,7 +24,6 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::body::Bytes;
-
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
@@ -47,41 +48,53 @@ const ALLOW: &str = "GET, HEAD";
 
 type Pairs = Vec<(String, String)>;
 
-/// The formatted immutable answers kept, in bytes of body at most; when full, the
-/// cache is emptied and fills again (simple, and bounded).
+/// The formatted answers kept, in bytes of body at most; when full, the cache is
+/// emptied and fills again (simple, and bounded).
 pub const CACHE_BYTES: usize = 256 << 20;
 
-/// `/condb/get`'s query: tag, folder, run, subrun, as_of, format.
-type Key = (String, String, u32, Option<u32>, Option<i64>, TextFormat);
+/// What one payload's answer is made of: its content hash, its folder, the subrun
+/// kept (`subrun=`), the format.
+type Key = (String, String, Option<u32>, TextFormat);
 
-/// Immutable answers by query: (body, ETag).
+/// Formatted answers by [`Key`]: (body, ETag).
 #[derive(Default)]
 pub struct Cache {
     inner: Mutex<(HashMap<Key, (Bytes, String)>, usize)>,
+    hits: std::sync::atomic::AtomicU64,
 }
 
 impl Cache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (HashMap<Key, (Bytes, String)>, usize)> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
     fn get(&self, k: &Key) -> Option<(Bytes, String)> {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).0.get(k).cloned()
+        let v = self.lock().0.get(k).cloned();
+        if v.is_some() {
+            self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        v
     }
     fn put(&self, k: Key, v: (Bytes, String)) {
-        let mut g = self.inner.lock().unwrap_or_else(|p| p.into_inner());
         if v.0.len() > CACHE_BYTES {
             return;
         }
+        let mut g = self.lock();
         if g.1 + v.0.len() > CACHE_BYTES {
-            g.0.clear();
-            g.1 = 0;
+            *g = Default::default();
         }
         g.1 += v.0.len();
         g.0.insert(k, v);
     }
-    /// How many answers are kept (for tests).
+    /// How many answers are kept.
     pub fn len(&self) -> usize {
-        self.inner.lock().unwrap_or_else(|p| p.into_inner()).0.len()
+        self.lock().0.len()
     }
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+    /// How many answers came from the cache.
+    pub fn hits(&self) -> u64 {
+        self.hits.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
@@ -176,35 +189,30 @@ async fn get_payload(State(app): State<Arc<App>>, headers: HeaderMap, q: Result<
         TextFormat::Csv => "text/csv; charset=utf-8",
         TextFormat::Json => "application/json",
     };
-    let key: Key = (tag.clone(), folder.clone(), run, subrun, as_of_us, format);
-    if let Some((body, etag)) = app.condb_cache.get(&key) {
-        if !app.cfg.auth.anonymous_read {
-            let (a, h) = (app.clone(), headers.clone());
-            app.pool.run(move |b| check_read(b, &a, &h)).await?;
-        }
-        return Ok(answer_tagged(&headers, body, etag, ct, true));
-    }
     let (a, h) = (app.clone(), headers.clone());
-    let (text, locked) = app
+    let (body, etag, locked) = app
         .pool
         .run(move |b| {
             check_read(b, &a, &h)?;
             // Locked before the read: then nothing can change what the read returns.
             let locked = crate::db::tag_locked(b, &tag)?.unwrap_or(false);
-            let Some(rows) = export::get_rows(b, &tag, &folder, run, subrun, as_of_us)? else {
-                return Err(ApiError::not_found(format!("no {folder} in tag {tag} for run {run} subrun {}{}: no interval of this tag covers that point", subrun.unwrap_or(0), as_of_us.map(|t| format!(" as of {}", time::format_us(t))).unwrap_or_default())));
+            let missing = || ApiError::not_found(format!("no {folder} in tag {tag} for run {run} subrun {}{}: no interval of this tag covers that point", subrun.unwrap_or(0), as_of_us.map(|t| format!(" as of {}", time::format_us(t))).unwrap_or_default()));
+            let Some((_, hash)) = crate::db::resolve(b, &tag, &folder, (run, subrun.unwrap_or(0)), as_of_us)? else {
+                return Err(missing());
             };
-            Ok((export::frame_text(&rows.frame, format), locked))
+            if let Some((body, etag)) = a.condb_cache.get(&(hash, folder.clone(), subrun, format)) {
+                return Ok((body, etag, locked));
+            }
+            // Not kept yet: the rows, checked against the hash they are stored under.
+            let rows = export::get_rows(b, &tag, &folder, run, subrun, as_of_us)?.ok_or_else(missing)?;
+            let body = Bytes::from(export::frame_text(&rows.frame, format));
+            let etag = etag_of(&body);
+            a.condb_cache.put((rows.payload_hash, folder, subrun, format), (body.clone(), etag.clone()));
+            Ok((body, etag, locked))
         })
         .await?;
     let settled = as_of_us.is_some_and(|t| t <= time::now_us() - AS_OF_SETTLED_S * 1_000_000);
-    let immutable = locked || settled;
-    let body = Bytes::from(text);
-    let etag = etag_of(&body);
-    if immutable {
-        app.condb_cache.put(key, (body.clone(), etag.clone()));
-    }
-    Ok(answer_tagged(&headers, body, etag, ct, immutable))
+    Ok(answer_tagged(&headers, body, etag, ct, locked || settled))
 }
 
 /// `GET /condb/folders`: every folder with its columns and their types.
