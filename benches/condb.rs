@@ -109,10 +109,24 @@ fn main() {
         let r = export::get_rows(b.as_mut(), "demo", "gain_constants", 15921, None, None).unwrap().unwrap();
         export::frame_text(&r.frame, export::TextFormat::Csv)
     });
+    // What an answer kept in the server's cache costs before HTTP: the tag's lock and
+    // which payload the tag gives at the point (two indexed queries).
+    let t_resolve = timing::time(reps * 10, || {
+        gm2dqc::db::tag_locked(b.as_mut(), "demo").unwrap();
+        gm2dqc::db::resolve(b.as_mut(), "demo", "gain_constants", (15921, 0), None).unwrap().unwrap()
+    });
     let size = export::frame_text(&rows.frame, export::TextFormat::Csv).len();
     drop(b);
     println!("gain_constants, 1296 rows, {size} bytes of CSV (SQLite {db})");
-    println!("in-process: db::get {} ({:.0}/s on one core); db::get + CSV (db::export) {} ({:.0}/s)", ms(t_get), 1.0 / t_get, ms(t_fmt), 1.0 / t_fmt);
+    println!(
+        "in-process: db::get {} ({:.0}/s on one core); db::get + CSV (db::export) {} ({:.0}/s); tag_locked + resolve (a cached answer's queries) {} ({:.0}/s)",
+        ms(t_get),
+        1.0 / t_get,
+        ms(t_fmt),
+        1.0 / t_fmt,
+        ms(t_resolve),
+        1.0 / t_resolve
+    );
 
     let cfg = ServeConfig {
         db: db.clone(),
@@ -174,7 +188,7 @@ fn main() {
     let wall = t0.elapsed().as_secs_f64();
     let (n, errs) = (requests.load(Ordering::Relaxed), errors.load(Ordering::Relaxed));
     let (p50, p99) = p50_p99(lat.lock().unwrap().clone());
-    println!("{clients} concurrent keep-alive clients on /condb/get (serve --condb-only, 2 worker threads) for {seconds:.0} s");
+    println!("{clients} concurrent keep-alive clients on /condb/get (serve --condb-only, 2 worker threads) for {seconds:.0} s, {size} bytes each");
     println!(
         "{n} answers in {wall:.1} s: {:.0} answers/s; latency p50 {} p99 {}; errors {errs}{}",
         n as f64 / wall,
