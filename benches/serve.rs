@@ -189,6 +189,7 @@ fn config(db: &str, outs: Vec<PathBuf>, dir: &Path) -> ServeConfig {
         layout: Layout::gm2dqc(),
         cut_dir: dir.join("cuts-saved"),
         auth: AuthConfig { anonymous_read: true, trust_header: None, secret: [7; 32] },
+        condb_only: false,
     }
 }
 

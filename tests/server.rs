@@ -22,7 +22,7 @@ use crate::common::TempDir;
 
 /// One demo (2 runs x 8 subruns, every stage, the board and an upload) shared by
 /// the tests that only read it; tests that write get their own copy of its database.
-fn demo() -> &'static Path {
+pub(crate) fn demo() -> &'static Path {
     static DEMO: OnceLock<PathBuf> = OnceLock::new();
     DEMO.get_or_init(|| {
         let t = TempDir::new("serve-demo");
@@ -57,6 +57,7 @@ fn server(anonymous_read: bool) -> Server {
         layout: Layout::gm2dqc(),
         cut_dir: tmp.0.join("cuts-saved"),
         auth: AuthConfig { anonymous_read, trust_header: Some("x-remote-user".into()), secret: [7; 32] },
+        condb_only: false,
     };
     Server { app: App::new(cfg), db, _tmp: tmp }
 }
@@ -113,7 +114,7 @@ impl Server {
     }
 }
 
-fn rt() -> tokio::runtime::Runtime {
+pub(crate) fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
 }
 
@@ -470,7 +471,7 @@ fn server_with_out(s: &Server, dir: &Path) -> Server {
     Server { app: App::new(cfg), db: s.db.clone(), _tmp: TempDir::new("serve-moved-db") }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub(crate) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();
     for e in std::fs::read_dir(from).unwrap() {
         let e = e.unwrap();
@@ -485,8 +486,8 @@ fn copy_dir(from: &Path, to: &Path) {
 
 /// A TCP forwarder in front of the PostgreSQL test server that can be cut: what a
 /// database server that goes down and comes back looks like to gm2dqc serve.
-struct Proxy {
-    port: u16,
+pub(crate) struct Proxy {
+    pub(crate) port: u16,
     down: Arc<std::sync::atomic::AtomicBool>,
     conns: Arc<std::sync::Mutex<Vec<std::net::TcpStream>>>,
 }
@@ -494,7 +495,7 @@ struct Proxy {
 impl Proxy {
     /// Forwards TCP connections on 127.0.0.1 to the Unix socket `upstream` (the test
     /// server of scripts/pg.sh listens on a Unix socket only).
-    fn start(upstream: PathBuf) -> Proxy {
+    pub(crate) fn start(upstream: PathBuf) -> Proxy {
         use std::sync::atomic::Ordering;
         let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = l.local_addr().unwrap().port();
@@ -526,20 +527,20 @@ impl Proxy {
     }
 
     /// Cuts every connection and refuses new ones.
-    fn cut(&self) {
+    pub(crate) fn cut(&self) {
         self.down.store(true, std::sync::atomic::Ordering::SeqCst);
         for c in self.conns.lock().unwrap().drain(..) {
             let _ = c.shutdown(std::net::Shutdown::Both);
         }
     }
 
-    fn restore(&self) {
+    pub(crate) fn restore(&self) {
         self.down.store(false, std::sync::atomic::Ordering::SeqCst);
     }
 }
 
 /// A minimal HTTP/1.1 client (one request per connection) for the server processes.
-fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
+pub(crate) fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, String) {
     use std::io::{Read, Write};
     let mut c = std::net::TcpStream::connect(addr).unwrap();
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n", body.len());
@@ -558,16 +559,21 @@ fn http(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], body: &s
 }
 
 /// A `gm2dqc serve` process; killed at drop.
-struct ServeProcess {
+pub(crate) struct ServeProcess {
     child: std::process::Child,
-    addr: String,
+    pub(crate) addr: String,
 }
 
 impl ServeProcess {
     fn start(db: &str) -> ServeProcess {
+        ServeProcess::start_with(db, &[])
+    }
+
+    pub(crate) fn start_with(db: &str, extra: &[&str]) -> ServeProcess {
         use std::io::BufRead;
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_gm2dqc"))
             .args(["serve", "--db", db, "--listen", "127.0.0.1:0", "--threads", "2"])
+            .args(extra)
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::inherit())
             .spawn()

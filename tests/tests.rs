@@ -18,3 +18,4 @@ mod board;
 mod inputs;
 mod results;
 mod server;
+mod condb;

@@ -170,23 +170,18 @@ pub fn run(args: DbArgs) -> anyhow::Result<Status> {
                 Some(Some(t)) => Some(t),
                 None => None,
             };
-            let Some((iov, payload)) = db::get(b.as_mut(), &tag, &folder, (run, subrun.unwrap_or(0)), as_of_us)? else {
+            let Some(rows) = db::export::get_rows(b.as_mut(), &tag, &folder, run, subrun, as_of_us)? else {
                 eprintln!("no {folder} in tag {tag} for run {run} subrun {}", subrun.unwrap_or(0));
                 return Ok(Status::InputFailed);
             };
-            let mut df = payload.to_frame();
-            if let (Some(s), true) = (subrun, df.column("subrun").is_ok()) {
-                let mask = df.column("subrun")?.as_materialized_series().equal(s)?;
-                df = df.filter(&mask)?;
-            }
-            eprintln!("{folder} in tag {tag}, interval {iov}, {} rows", df.height());
+            let mut df = rows.frame;
+            eprintln!("{folder} in tag {tag}, interval {}, {} rows", rows.iov, df.height());
             write_frame(&mut df, format, out.as_deref(), &mut o)?;
         }
         DbCommand::Tags { json } => {
             let tags = db::tags(b.as_mut())?;
             if json {
-                serde_json::to_writer_pretty(&mut o, &tags)?;
-                writeln!(o)?;
+                o.write_all(db::export::tags_json(&tags).as_bytes())?;
             } else {
                 writeln!(o, "{:<24} {:<7} {:>6}  {:<27}  description", "tag", "locked", "iovs", "created")?;
                 for t in tags {
@@ -197,8 +192,7 @@ pub fn run(args: DbArgs) -> anyhow::Result<Status> {
         DbCommand::History { folder, tag, json } => {
             let h = db::history(b.as_mut(), &tag, &folder)?;
             if json {
-                serde_json::to_writer_pretty(&mut o, &h)?;
-                writeln!(o)?;
+                o.write_all(db::export::history_json(&h).as_bytes())?;
             } else {
                 writeln!(o, "{:<24} {:<27} {:>7} {:<12} {:>6}  {:<10} dataset", "interval", "inserted", "upload", "payload", "rows", "user")?;
                 for r in h {
@@ -224,7 +218,7 @@ fn write_frame(df: &mut DataFrame, format: Format, out: Option<&Path>, stdout: &
             crate::job::outputs::parquet(df, path)?;
         }
         Format::Csv | Format::Json => {
-            let text = if matches!(format, Format::Csv) { frame_csv(df) } else { serde_json::to_string_pretty(&frame_json(df))? + "\n" };
+            let text = db::export::frame_text(df, if matches!(format, Format::Csv) { db::export::TextFormat::Csv } else { db::export::TextFormat::Json });
             match out {
                 Some(p) => crate::job::outputs::write(p, text.as_bytes())?,
                 None => stdout.write_all(text.as_bytes())?,
@@ -233,54 +227,3 @@ fn write_frame(df: &mut DataFrame, format: Format, out: Option<&Path>, stdout: &
     }
     Ok(())
 }
-
-fn cell(c: &Column, i: usize) -> AnyValue<'_> {
-    c.get(i).unwrap_or(AnyValue::Null)
-}
-
-fn frame_csv(df: &DataFrame) -> String {
-    let mut s = df.get_column_names().iter().map(|n| n.as_str()).collect::<Vec<_>>().join(",");
-    s.push('\n');
-    for i in 0..df.height() {
-        let row: Vec<String> = df
-            .columns()
-            .iter()
-            .map(|c| match cell(c, i) {
-                AnyValue::Null => String::new(),
-                AnyValue::String(t) => format!("\"{}\"", t.replace('"', "\"\"")),
-                AnyValue::StringOwned(t) => format!("\"{}\"", t.replace('"', "\"\"")),
-                AnyValue::Float64(x) => format!("{x:?}"),
-                v => v.to_string(),
-            })
-            .collect();
-        s.push_str(&row.join(","));
-        s.push('\n');
-    }
-    s
-}
-
-fn frame_json(df: &DataFrame) -> serde_json::Value {
-    let rows: Vec<serde_json::Value> = (0..df.height())
-        .map(|i| {
-            let m: serde_json::Map<String, serde_json::Value> = df
-                .columns()
-                .iter()
-                .map(|c| {
-                    let v = match cell(c, i) {
-                        AnyValue::Null => serde_json::Value::Null,
-                        AnyValue::Boolean(b) => b.into(),
-                        AnyValue::Int64(x) => x.into(),
-                        AnyValue::Float64(x) => serde_json::Number::from_f64(x).map_or(serde_json::Value::Null, serde_json::Value::Number),
-                        AnyValue::String(t) => t.into(),
-                        AnyValue::StringOwned(t) => t.as_str().into(),
-                        v => v.to_string().into(),
-                    };
-                    (c.name().to_string(), v)
-                })
-                .collect();
-            serde_json::Value::Object(m)
-        })
-        .collect();
-    serde_json::Value::Array(rows)
-}
-

@@ -37,6 +37,11 @@ pub struct ServeArgs {
     /// Where cut files saved from the browser are written (never overwritten).
     #[arg(long, default_value = "cuts-saved")]
     pub cut_dir: PathBuf,
+    /// Serve only the read-only conditions routes (/condb/get, /condb/folders,
+    /// /condb/tags, /condb/history) for production jobs: no pages, no board, no
+    /// accounts needed, and the database is never written (a reader role will do).
+    #[arg(long)]
+    pub condb_only: bool,
     /// Worker threads of the server (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -81,8 +86,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Status> {
     }
     let layout = Layout::named_or_file(&args.layout).map_err(BoardError::from)?;
     // The accounts and the audit log need the current schema: apply what is missing
-    // now, at start, rather than on a request.
-    {
+    // now, at start, rather than on a request. The conditions routes alone only read.
+    if args.condb_only {
+        crate::job::board::open_existing(&url)?;
+    } else {
         let mut b = crate::job::board::open_existing(&url)?;
         crate::db::migrate(b.as_mut())?;
     }
@@ -99,10 +106,12 @@ pub fn run(args: ServeArgs) -> anyhow::Result<Status> {
         layout,
         cut_dir: args.cut_dir,
         auth: AuthConfig { anonymous_read: !args.no_anonymous, trust_header: args.trust_header.map(|h| h.to_ascii_lowercase()), secret: server::auth::random_secret()? },
+        condb_only: args.condb_only,
     };
+    let what = if args.condb_only { "conditions only, read-only, " } else { "" };
     let db_shown = crate::db::open_existing(&url).map(|b| b.location()).unwrap_or(url);
     server::run(cfg, args.threads, |addr| {
-        println!("gm2dqc serve: listening on http://{addr}/ (conditions database {db_shown}); Ctrl-C stops it");
+        println!("gm2dqc serve: listening on http://{addr}/ ({what}conditions database {db_shown}); Ctrl-C stops it");
     })?;
     Ok(Status::Ok)
 }

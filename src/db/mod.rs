@@ -10,6 +10,7 @@
 //! text are the folder table and column names of [`schema`], never user input).
 
 pub mod board;
+pub mod export;
 pub mod payload;
 pub mod postgres;
 pub mod schema;
@@ -395,6 +396,14 @@ fn no_tag(tx: &mut dyn Tx, tag: &str) -> Result<DbError> {
     Ok(DbError::NoTag { tag: tag.to_string(), known: known.into_iter().filter_map(|r| r[0].as_str().map(str::to_string)).collect() })
 }
 
+/// A read that found no interval: `None`, or [`DbError::NoTag`] when the tag is unknown.
+fn nothing_covers<T>(tx: &mut dyn Tx, tag: &str) -> Result<Option<T>> {
+    if !tag_exists(tx, tag)? {
+        return Err(no_tag(tx, tag)?);
+    }
+    Ok(None)
+}
+
 fn tag_exists(tx: &mut dyn Tx, tag: &str) -> Result<bool> {
     Ok(one_int(tx, "SELECT COUNT(*) FROM tags WHERE name = $1", &[Value::Text(tag.into())])? == Some(1))
 }
@@ -445,6 +454,14 @@ pub fn lock_tag(b: &mut dyn Backend, name: &str) -> Result<bool> {
     tx.exec("UPDATE tags SET locked = $1, locked_at_us = $2 WHERE name = $3", &[Value::Bool(true), Value::Int(now), Value::Text(name.into())])?;
     tx.commit()?;
     Ok(true)
+}
+
+/// Whether a tag is locked (`None`: no such tag), in one small query. Read before a
+/// read that is to be cached for good: a tag locked then gets no later upload.
+pub fn tag_locked(b: &mut dyn Backend, name: &str) -> Result<Option<bool>> {
+    let mut tx = b.begin(false)?;
+    let rows = tx.query("SELECT locked FROM tags WHERE name = $1", &[Value::Text(name.into())], &[ColType::Bool])?;
+    Ok(rows.first().map(|r| r[0] == Value::Bool(true)))
 }
 
 /// Every tag.
@@ -701,6 +718,40 @@ fn check_stored(tx: &mut dyn Tx, tag: &str, iov: &Iov, hash: &str, s: Stored) ->
     Err(corrupt(Some(found_hash)))
 }
 
+/// The latest insertion of `folder` in `tag` covering ($3, $4) as the tag stood at
+/// $5: its interval and payload hash, the columns [`BEST_IOV_TYPES`] reads.
+fn best_iov_sql() -> String {
+    format!(
+        "SELECT i.first_run, i.first_subrun, i.end_run, i.end_subrun, i.payload_hash FROM iovs i \
+         WHERE i.tag = $1 AND i.folder = $2 AND {COVERS} AND i.inserted_at_us <= $5 ORDER BY i.inserted_at_us DESC, i.id DESC LIMIT 1"
+    )
+}
+
+const BEST_IOV_TYPES: [ColType; 5] = [ColType::Int, ColType::Int, ColType::Int, ColType::Int, ColType::Text];
+
+fn best_iov_params(tag: &str, folder: &Folder, point: Point, as_of_us: Option<i64>) -> [Value; 5] {
+    [
+        Value::Text(tag.into()),
+        Value::Text(folder.name.into()),
+        Value::Int(point.0.into()),
+        Value::Int(point.1.into()),
+        Value::Int(as_of_us.unwrap_or(i64::MAX)),
+    ]
+}
+
+/// Which interval and payload [`get`] would read, without reading the payload (one
+/// indexed query): what a cache of payloads by content hash needs to answer a read.
+/// `None` when no interval covers the point; [`DbError::NoTag`] when there is no such tag.
+pub fn resolve(b: &mut dyn Backend, tag: &str, folder: &str, point: Point, as_of_us: Option<i64>) -> Result<Option<(Iov, String)>> {
+    let folder = folder_or_err(folder)?;
+    let mut tx = b.begin(false)?;
+    let rows = tx.query(&best_iov_sql(), &best_iov_params(tag, &folder, point, as_of_us), &BEST_IOV_TYPES)?;
+    let Some(first) = rows.first() else {
+        return nothing_covers(tx.as_mut(), tag);
+    };
+    Ok(Some((iov_from(&first[..4]), first[4].as_str().unwrap_or_default().to_string())))
+}
+
 /// The constants of `folder` in `tag` valid at `point`, as the tag stood at `as_of_us`
 /// (now when `None`), in one query: the rows of the latest insertion that covers the
 /// point. `None` when no interval covers it; [`DbError::NoTag`] when there is no such
@@ -710,29 +761,12 @@ pub fn get(b: &mut dyn Backend, tag: &str, folder: &str, point: Point, as_of_us:
     let folder = folder_or_err(folder)?;
     let mut tx = b.begin(false)?;
     let (select, joins, types_stored) = stored_columns_sql(&folder, "best.payload_hash");
-    let sql = format!(
-        "WITH best AS (SELECT i.payload_hash, i.first_run, i.first_subrun, i.end_run, i.end_subrun FROM iovs i \
-         WHERE i.tag = $1 AND i.folder = $2 AND {COVERS} AND i.inserted_at_us <= $5 ORDER BY i.inserted_at_us DESC, i.id DESC LIMIT 1) \
-         SELECT best.first_run, best.first_subrun, best.end_run, best.end_subrun, best.payload_hash, {select} FROM best {joins} ORDER BY r.row_index"
-    );
-    let mut types = vec![ColType::Int, ColType::Int, ColType::Int, ColType::Int, ColType::Text];
+    let sql = format!("WITH best AS ({}) SELECT best.*, {select} FROM best {joins} ORDER BY r.row_index", best_iov_sql());
+    let mut types = BEST_IOV_TYPES.to_vec();
     types.extend(types_stored);
-    let rows = tx.query(
-        &sql,
-        &[
-            Value::Text(tag.into()),
-            Value::Text(folder.name.into()),
-            Value::Int(point.0.into()),
-            Value::Int(point.1.into()),
-            Value::Int(as_of_us.unwrap_or(i64::MAX)),
-        ],
-        &types,
-    )?;
+    let rows = tx.query(&sql, &best_iov_params(tag, &folder, point, as_of_us), &types)?;
     let Some(first) = rows.first() else {
-        if !tag_exists(tx.as_mut(), tag)? {
-            return Err(no_tag(tx.as_mut(), tag)?);
-        }
-        return Ok(None);
+        return nothing_covers(tx.as_mut(), tag);
     };
     let iov = iov_from(&first[..4]);
     let hash = first[4].as_str().unwrap_or_default().to_string();

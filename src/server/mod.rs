@@ -10,6 +10,8 @@
 //!   with range requests, for JSROOT ([`files`]).
 //! - Cut tuning (`/cuts`, `/api/datasets/{d}/tune`, `POST /api/cuts`):
 //!   [`crate::results::Tuner`], the `cuts diff` engine.
+//! - Conditions over HTTP (`/condb/...`, read-only, also alone with `--condb-only`):
+//!   [`condb`], the bytes of `gm2dqc db get|tags|history` ([`crate::db::export`]).
 //! - Who may do what ([`auth`]); every write audited ([`crate::db::users::audit`]).
 //!
 //! The database code is synchronous; it runs on tokio's blocking threads through
@@ -18,6 +20,7 @@
 pub mod assets;
 pub mod auth;
 pub mod catalog;
+pub mod condb;
 pub mod error;
 pub mod files;
 pub mod html;
@@ -50,6 +53,8 @@ pub struct ServeConfig {
     /// Where cut files saved from the browser go (never overwritten).
     pub cut_dir: PathBuf,
     pub auth: auth::AuthConfig,
+    /// Serve only the read-only `/condb` routes (`gm2dqc serve --condb-only`).
+    pub condb_only: bool,
 }
 
 /// The server's shared state.
@@ -57,13 +62,15 @@ pub struct App {
     pub cfg: ServeConfig,
     pub pool: Arc<pool::Pool>,
     pub catalog: catalog::Catalog,
+    /// `/condb/get`'s immutable answers, formatted.
+    pub condb_cache: condb::Cache,
 }
 
 impl App {
     pub fn new(cfg: ServeConfig) -> Arc<App> {
         let pool = Arc::new(pool::Pool::new(&cfg.db));
         let catalog = catalog::Catalog::new(cfg.outs.clone());
-        Arc::new(App { cfg, pool, catalog })
+        Arc::new(App { cfg, pool, catalog, condb_cache: condb::Cache::default() })
     }
 
     /// The layout named in a query (`gm2dqc`, `g2`), else the server's.
@@ -78,7 +85,11 @@ impl App {
 
 /// Every route of the application.
 pub fn router(app: Arc<App>) -> Router {
+    if app.cfg.condb_only {
+        return Router::new().merge(condb::routes()).fallback(api::not_found).layer(axum::middleware::map_response(api::security_headers)).with_state(app);
+    }
     Router::new()
+        .merge(condb::routes())
         .route("/", get(pages::board))
         .route("/login", get(pages::login).post(api::login))
         .route("/logout", post(api::logout))

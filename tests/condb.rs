@@ -1,0 +1,419 @@
+//! `/condb`, the conditions database over HTTP: its answers are what `gm2dqc db get`
+//! prints, byte for byte, at random points of every folder, on SQLite and PostgreSQL;
+//! ETag and 304; the caching that follows a tag's lock; 400/404 that name what is
+//! wrong; 405 for every write method; 503 while the database is away and recovery
+//! after; `gm2dqc serve --condb-only` serves nothing else.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{HeaderMap, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::Value;
+use tower::ServiceExt;
+
+use gm2dqc::db::board::Layout;
+use gm2dqc::db::{self, export, time};
+use gm2dqc::server::{auth::AuthConfig, router, App, ServeConfig};
+
+use crate::cli::gm2dqc;
+use crate::common::TempDir;
+use crate::server::{copy_dir, demo, http, rt, Proxy, ServeProcess};
+
+const FOLDERS: [&str; 5] = ["gain_constants", "calo_channel_status", "tracker_channel_status", "subrun_metrics", "subrun_status"];
+/// `demo` is locked after both uploads; `demo-b` stays open.
+const TAGS: [&str; 2] = ["demo", "demo-b"];
+
+/// A database of one backend holding the demo's results in two tags.
+struct Loaded {
+    label: String,
+    url: String,
+    _keep: (TempDir, TempDir),
+}
+
+/// Each backend: the demo uploaded into `demo`, then (later) into `demo-b`, then
+/// `demo` locked.
+fn loaded(name: &str) -> Vec<Loaded> {
+    crate::db::databases(name)
+        .into_iter()
+        .map(|(label, url, keep)| {
+            let copy = TempDir::new("condb-out");
+            copy_dir(&demo().join("out"), &copy.0.join("out"));
+            let out = copy.0.join("out");
+            for tag in TAGS {
+                let (code, o, e) = gm2dqc(&["upload", "--out", out.to_str().unwrap(), "--db", &url, "--tag", tag]);
+                assert_eq!(code, 0, "{label}: {o}{e}");
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            let (code, o, e) = gm2dqc(&["db", "--db", &url, "lock", "demo"]);
+            assert_eq!(code, 0, "{o}{e}");
+            Loaded { label, url, _keep: (keep, copy) }
+        })
+        .collect()
+}
+
+fn app(url: &str, condb_only: bool) -> Arc<App> {
+    App::new(ServeConfig {
+        db: url.to_string(),
+        outs: vec![],
+        listen: "127.0.0.1:0".parse().unwrap(),
+        layout: Layout::gm2dqc(),
+        cut_dir: PathBuf::from("/nonexistent/cuts-saved"),
+        auth: AuthConfig { anonymous_read: true, trust_header: None, secret: [7; 32] },
+        condb_only,
+    })
+}
+
+struct Answer {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Answer {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+    fn error(&self) -> String {
+        let v: Value = serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()));
+        v["error"].as_str().unwrap_or_else(|| panic!("no error in {v}")).to_string()
+    }
+}
+
+async fn send(app: &Arc<App>, method: &str, uri: &str, headers: &[(&str, &str)]) -> Answer {
+    let mut r = Request::builder().method(method).uri(uri);
+    for (k, v) in headers {
+        r = r.header(*k, *v);
+    }
+    let r = router(app.clone()).oneshot(r.body(Body::empty()).unwrap()).await.unwrap();
+    let (status, headers) = (r.status(), r.headers().clone());
+    let body = r.into_body().collect().await.unwrap().to_bytes().to_vec();
+    Answer { status, headers, body }
+}
+
+/// xorshift64*: a fixed sequence, the same on every run.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) % n
+    }
+}
+
+fn enc(s: &str) -> String {
+    s.bytes().map(|b| if b.is_ascii_alphanumeric() || b"-_.".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") }).collect()
+}
+
+/// What `db get` must find, from the history alone (not from `db::get`): whether an
+/// interval inserted by `as_of` covers the point.
+fn covered(h: &[db::IovRecord], point: (u32, u32), as_of: Option<i64>) -> bool {
+    h.iter().any(|r| {
+        let after_first = (r.iov.first.0, r.iov.first.1) <= point;
+        let before_end = r.iov.end.is_none_or(|e| point < e);
+        after_first && before_end && as_of.is_none_or(|t| r.inserted_at_us <= t)
+    })
+}
+
+#[test]
+fn condb_get_answers_what_db_get_prints_at_1000_random_points_on_sqlite_and_postgresql() {
+    for l in loaded("condb_get") {
+        let a = app(&l.url, false);
+        let mut b = db::open_existing(&l.url).unwrap();
+        let mut hist = std::collections::BTreeMap::new();
+        let mut times = vec![time::parse_us("2020-01-01T00:00:00Z").unwrap()];
+        for f in FOLDERS {
+            for t in TAGS {
+                let h = db::history(b.as_mut(), t, f).unwrap();
+                assert!(!h.is_empty(), "{}: {f} in {t}", l.label);
+                for r in &h {
+                    times.extend([r.inserted_at_us - 1, r.inserted_at_us, r.inserted_at_us + 1]);
+                }
+                hist.insert((f, t), h);
+            }
+        }
+        let (mut found, mut missing, mut by_binary) = (0, 0, 0);
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        // The library reads run outside the runtime (the PostgreSQL client blocks).
+        let rt = rt();
+        {
+            for i in 0..1000 {
+                let f = FOLDERS[rng.below(5) as usize];
+                let t = TAGS[rng.below(2) as usize];
+                let run = 15919 + rng.below(6) as u32;
+                let subrun = match rng.below(3) { 0 => None, _ => Some(rng.below(11) as u32) };
+                let as_of = match rng.below(3) { 0 => None, _ => Some(times[rng.below(times.len() as u64) as usize]) };
+                let json = rng.below(2) == 0;
+                let mut uri = format!("/condb/get?folder={f}&tag={t}&run={run}");
+                let mut args: Vec<String> = ["db", "--db", &l.url, "get", f, "--tag", t, "--run", &run.to_string()].iter().map(|s| s.to_string()).collect();
+                if let Some(s) = subrun {
+                    uri.push_str(&format!("&subrun={s}"));
+                    args.extend(["--subrun".into(), s.to_string()]);
+                }
+                if let Some(us) = as_of {
+                    uri.push_str(&format!("&as_of={}", enc(&time::format_us(us))));
+                    args.extend(["--as-of".into(), time::format_us(us)]);
+                }
+                if json {
+                    uri.push_str("&format=json");
+                }
+                args.extend(["--format".into(), if json { "json" } else { "csv" }.into()]);
+                let ans = rt.block_on(send(&a, "GET", &uri, &[]));
+                let expect = covered(&hist[&(f, t)], (run, subrun.unwrap_or(0)), as_of);
+                let ctx = format!("{}: point {i}: {uri}", l.label);
+                if expect {
+                    found += 1;
+                    assert_eq!(ans.status, StatusCode::OK, "{ctx}: {}", ans.text());
+                    let rows = export::get_rows(b.as_mut(), t, f, run, subrun, as_of).unwrap().unwrap_or_else(|| panic!("{ctx}: nothing"));
+                    let lib = export::frame_text(&rows.frame, if json { export::TextFormat::Json } else { export::TextFormat::Csv });
+                    assert_eq!(ans.text(), lib, "{ctx}");
+                    // The CSV names the folder's columns, in order (schema, not the formatter).
+                    if !json {
+                        let cols: Vec<String> = db::schema::folder(f).unwrap().columns.iter().map(|c| c.0.clone()).collect();
+                        assert_eq!(ans.text().lines().next().unwrap(), cols.join(","), "{ctx}");
+                    }
+                } else {
+                    missing += 1;
+                    assert_eq!(ans.status, StatusCode::NOT_FOUND, "{ctx}: {}", ans.text());
+                    assert!(ans.error().contains(&format!("no {f} in tag {t} for run {run}")), "{ctx}: {}", ans.error());
+                }
+                // One point in twenty: against the binary itself.
+                if i % 20 == 0 {
+                    by_binary += 1;
+                    let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+                    let (code, out, err) = gm2dqc(&argv);
+                    if expect {
+                        assert_eq!(code, 0, "{ctx}: {err}");
+                        assert_eq!(ans.text(), out, "{ctx}: HTTP and `gm2dqc db get` differ");
+                    } else {
+                        assert_eq!(code, 1, "{ctx}: nothing covers the point, exit 1 as the README says: {out}");
+                        assert!(err.contains(&format!("no {f} in tag {t}")), "{ctx}: {err}");
+                    }
+                }
+            }
+        }
+        assert!(found > 200 && missing > 100, "{}: the points cover both answers ({found} found, {missing} missing)", l.label);
+        assert_eq!(by_binary, 50);
+    }
+}
+
+#[test]
+fn condb_tags_history_and_folders_are_what_the_command_line_prints() {
+    for l in loaded("condb_json") {
+        let a = app(&l.url, false);
+        rt().block_on(async {
+            let ans = send(&a, "GET", "/condb/tags", &[]).await;
+            assert_eq!(ans.status, StatusCode::OK, "{}", ans.text());
+            let (code, out, err) = gm2dqc(&["db", "--db", &l.url, "tags", "--json"]);
+            assert_eq!(code, 0, "{err}");
+            assert_eq!(ans.text(), out, "{}", l.label);
+            let v: Value = serde_json::from_str(&out).unwrap();
+            assert_eq!(v.as_array().unwrap().iter().map(|t| (t["name"].as_str().unwrap(), t["locked"].as_bool().unwrap())).collect::<Vec<_>>(), [("demo", true), ("demo-b", false)]);
+            for f in FOLDERS {
+                for t in TAGS {
+                    let ans = send(&a, "GET", &format!("/condb/history?folder={f}&tag={t}"), &[]).await;
+                    assert_eq!(ans.status, StatusCode::OK, "{}", ans.text());
+                    let (code, out, err) = gm2dqc(&["db", "--db", &l.url, "history", f, "--tag", t, "--json"]);
+                    assert_eq!(code, 0, "{err}");
+                    assert_eq!(ans.text(), out, "{}: {f} {t}", l.label);
+                }
+            }
+            let ans = send(&a, "GET", "/condb/folders", &[]).await;
+            assert_eq!(ans.status, StatusCode::OK);
+            let v: Value = serde_json::from_slice(&ans.body).unwrap();
+            let names: Vec<&str> = v.as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
+            assert_eq!(names, FOLDERS);
+            let status = &v[4]["columns"];
+            assert_eq!(status[0], serde_json::json!({"name": "run", "type": "int"}));
+            assert_eq!(status[2], serde_json::json!({"name": "ok", "type": "bool"}));
+            assert_eq!(status[4], serde_json::json!({"name": "flags_json", "type": "text"}));
+        });
+    }
+}
+
+#[test]
+fn condb_etag_answers_304_and_caching_follows_the_tags_lock() {
+    let l = loaded("condb_cache").remove(0);
+    let a = app(&l.url, false);
+    rt().block_on(async {
+        let locked = send(&a, "GET", "/condb/get?folder=gain_constants&tag=demo&run=15921", &[]).await;
+        assert_eq!(locked.status, StatusCode::OK);
+        assert_eq!(locked.headers["cache-control"], "public, max-age=86400, immutable");
+        assert_eq!(locked.headers["content-type"], "text/csv; charset=utf-8");
+        let etag = locked.headers["etag"].to_str().unwrap().to_string();
+        // The SHA-256 of the body, quoted: the same bytes have the same tag.
+        assert_eq!(etag.len(), 66, "{etag}");
+        assert!(etag.starts_with('"') && etag.ends_with('"'), "{etag}");
+        // Kept formatted in memory by the payload's content hash.
+        assert_eq!(a.condb_cache.len(), 1);
+        assert_eq!(a.condb_cache.hits(), 0);
+        let again = send(&a, "GET", "/condb/get?folder=gain_constants&tag=demo&run=15921", &[]).await;
+        assert_eq!(a.condb_cache.hits(), 1, "asked again, the answer comes from the cache");
+        assert_eq!(again.body, locked.body);
+        assert_eq!(again.headers["etag"], etag.as_str());
+        let open = send(&a, "GET", "/condb/get?folder=gain_constants&tag=demo-b&run=15921", &[]).await;
+        assert_eq!(open.headers["cache-control"], "no-cache", "an open tag may change with the next upload");
+        assert_eq!(open.body, locked.body, "the same upload in both tags");
+        assert_eq!(open.headers["etag"], etag.as_str(), "the ETag names the content, not the tag");
+        assert_eq!((a.condb_cache.len(), a.condb_cache.hits()), (1, 2), "the same payload in another tag is the same answer");
+        let now = enc(&time::format_us(time::now_us()));
+        let recent = send(&a, "GET", &format!("/condb/get?folder=gain_constants&tag=demo-b&run=15921&as_of={now}"), &[]).await;
+        assert_eq!(recent.status, StatusCode::OK);
+        assert_eq!(recent.headers["cache-control"], "no-cache", "an as_of of the last hour is not settled yet");
+
+        // A new upload to the open tag: the next read answers it, never the kept bytes.
+        let mut b = db::open(&l.url).unwrap();
+        let (iov, mut p) = db::get(b.as_mut(), "demo-b", "gain_constants", (15921, 0), None).unwrap().unwrap();
+        let g = p.folder.columns.iter().position(|(n, _)| *n == "gain").expect("a gain column");
+        p.rows[0][g] = db::payload::Value::Real(1.25);
+        let prov = db::Provenance::here("reprocessed", None, vec![]);
+        db::upload(b.as_mut(), "demo-b", &[(iov, p)], &prov).unwrap();
+        drop(b);
+        let fresh = send(&a, "GET", "/condb/get?folder=gain_constants&tag=demo-b&run=15921", &[]).await;
+        assert_eq!(fresh.status, StatusCode::OK);
+        assert_ne!(fresh.headers["etag"], etag.as_str(), "a new payload, a new ETag");
+        let (code, out, err) = gm2dqc(&["db", "--db", &l.url, "get", "gain_constants", "--tag", "demo-b", "--run", "15921", "--format", "csv"]);
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(fresh.text(), out, "what db get prints after the upload");
+        assert_ne!(fresh.body, locked.body);
+        assert_eq!(send(&a, "GET", "/condb/get?folder=gain_constants&tag=demo&run=15921", &[]).await.body, locked.body, "the locked tag still answers its payload");
+        let other = send(&a, "GET", "/condb/get?folder=gain_constants&tag=demo&run=15922&format=json", &[]).await;
+        assert_ne!(other.headers["etag"], etag.as_str());
+        assert_eq!(other.headers["content-type"], "application/json");
+        // If-None-Match: 304, no body; a list or a weak tag holding it too; another: 200.
+        for inm in [etag.clone(), format!("\"x\", {etag}"), format!("W/{etag}")] {
+            let r = send(&a, "GET", "/condb/get?folder=gain_constants&tag=demo&run=15921", &[("if-none-match", &inm)]).await;
+            assert_eq!(r.status, StatusCode::NOT_MODIFIED, "{inm}");
+            assert!(r.body.is_empty());
+            assert_eq!(r.headers["etag"], etag.as_str());
+            assert_eq!(r.headers["cache-control"], "public, max-age=86400, immutable");
+        }
+        let r = send(&a, "GET", "/condb/get?folder=gain_constants&tag=demo&run=15922", &[("if-none-match", &etag)]).await;
+        assert_eq!(r.status, StatusCode::OK);
+        // HEAD: the headers of GET, no body.
+        let h = send(&a, "HEAD", "/condb/get?folder=gain_constants&tag=demo&run=15921", &[]).await;
+        assert_eq!(h.status, StatusCode::OK);
+        assert!(h.body.is_empty());
+        assert_eq!(h.headers["etag"], etag.as_str());
+        for uri in ["/condb/tags", "/condb/folders", "/condb/history?folder=gain_constants&tag=demo"] {
+            let r = send(&a, "GET", uri, &[]).await;
+            assert_eq!(r.headers["cache-control"], "no-cache", "{uri}");
+            let e = r.headers["etag"].to_str().unwrap().to_string();
+            assert_eq!(send(&a, "GET", uri, &[("if-none-match", &e)]).await.status, StatusCode::NOT_MODIFIED, "{uri}");
+        }
+    });
+}
+
+#[test]
+fn condb_refuses_writes_bad_parameters_and_unknown_names_and_is_503_while_the_database_is_away() {
+    let l = loaded("condb_errors").remove(0);
+    let a = app(&l.url, false);
+    rt().block_on(async {
+        for uri in ["/condb/get?folder=gain_constants&tag=demo&run=15921", "/condb/folders", "/condb/tags", "/condb/history?folder=gain_constants&tag=demo"] {
+            for m in ["POST", "PUT", "DELETE", "PATCH"] {
+                let r = send(&a, m, uri, &[]).await;
+                assert_eq!(r.status, StatusCode::METHOD_NOT_ALLOWED, "{m} {uri}");
+                assert_eq!(r.headers["allow"], "GET, HEAD", "{m} {uri}");
+                assert!(r.error().contains("read-only"), "{}", r.error());
+            }
+        }
+        let base = "/condb/get?folder=gain_constants&tag=demo";
+        for (uri, names) in [
+            (format!("{base}"), "`run`"),
+            (format!("{base}&run=x"), "`run=x`"),
+            (format!("{base}&run=-1"), "`run=-1`"),
+            (format!("{base}&run=15921&subrun=1.5"), "`subrun=1.5`"),
+            (format!("{base}&run=15921&as_of=yesterday"), "`as_of=yesterday`"),
+            (format!("{base}&run=15921&format=parquet"), "`format=parquet`"),
+            ("/condb/get?tag=demo&run=1".to_string(), "`folder`"),
+            ("/condb/get?folder=gain_constants&run=1".to_string(), "`tag`"),
+            ("/condb/history?folder=gain_constants".to_string(), "`tag`"),
+        ] {
+            let r = send(&a, "GET", &uri, &[]).await;
+            assert_eq!(r.status, StatusCode::BAD_REQUEST, "{uri}: {}", r.text());
+            assert!(r.error().contains(names), "{uri}: {}", r.error());
+        }
+        let r = send(&a, "GET", "/condb/get?folder=gains&tag=demo&run=15921", &[]).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        assert!(r.error().contains("no folder `gains`") && r.error().contains("gain_constants, calo_channel_status"), "{}", r.error());
+        for uri in ["/condb/get?folder=gain_constants&tag=nope&run=15921", "/condb/history?folder=gain_constants&tag=nope"] {
+            let r = send(&a, "GET", uri, &[]).await;
+            assert_eq!(r.status, StatusCode::NOT_FOUND, "{uri}");
+            assert!(r.error().contains("no tag `nope`") && r.error().contains("demo, demo-b"), "{}", r.error());
+        }
+        let r = send(&a, "GET", "/condb/get?folder=gain_constants&tag=demo&run=15000", &[]).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        assert!(r.error().contains("no gain_constants in tag demo for run 15000 subrun 0"), "{}", r.error());
+        let r = send(&a, "GET", "/condb/get?folder=gain_constants&tag=demo&run=15921&as_of=2020-01-01T00:00:00Z", &[]).await;
+        assert_eq!(r.status, StatusCode::NOT_FOUND);
+        assert!(r.error().contains("as of 2020-01-01"), "{}", r.error());
+
+        // The database file goes away: 503 with Retry-After, even for an answer kept in
+        // memory (which payload a tag gives needs the database); it comes back: answers.
+        let ok = "/condb/get?folder=gain_constants&tag=demo&run=15921";
+        assert_eq!(send(&a, "GET", ok, &[]).await.status, StatusCode::OK);
+        let away = format!("{}.away", l.url);
+        std::fs::rename(&l.url, &away).unwrap();
+        for uri in [ok, "/condb/get?folder=gain_constants&tag=demo&run=15922", "/condb/tags", "/condb/history?folder=gain_constants&tag=demo"] {
+            let r = send(&a, "GET", uri, &[]).await;
+            assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{uri}: {}", r.text());
+            assert_eq!(r.headers["retry-after"], "5");
+            assert!(r.error().contains("not available"), "{}", r.error());
+        }
+        std::fs::rename(&away, &l.url).unwrap();
+        assert_eq!(send(&a, "GET", ok, &[]).await.status, StatusCode::OK);
+    });
+}
+
+#[test]
+fn condb_on_postgresql_is_503_while_the_server_is_away_and_answers_again_after() {
+    let Some(l) = loaded("condb_pg").into_iter().find(|l| l.label == "postgres") else {
+        return;
+    };
+    let (host, port) = (std::env::var("GM2DQC_TEST_PG_HOST").unwrap(), std::env::var("GM2DQC_TEST_PG_PORT").unwrap());
+    let proxy = Proxy::start(PathBuf::from(format!("{host}/.s.PGSQL.{port}")));
+    let via = l.url.replace(&format!("host={host}&port={port}"), &format!("host=127.0.0.1&port={}", proxy.port));
+    assert_ne!(via, l.url);
+    let a = app(&via, true);
+    let ok = "/condb/get?folder=subrun_status&tag=demo-b&run=15922&format=json";
+    rt().block_on(async {
+        let before = send(&a, "GET", ok, &[]).await;
+        assert_eq!(before.status, StatusCode::OK, "{}", before.text());
+        proxy.cut();
+        let r = send(&a, "GET", ok, &[]).await;
+        assert_eq!(r.status, StatusCode::SERVICE_UNAVAILABLE, "{}", r.text());
+        assert_eq!(r.headers["retry-after"], "5");
+        proxy.restore();
+        let after = send(&a, "GET", ok, &[]).await;
+        assert_eq!(after.status, StatusCode::OK, "{}", after.text());
+        assert_eq!(after.body, before.body);
+    });
+}
+
+#[test]
+fn serve_condb_only_serves_the_conditions_and_nothing_else() {
+    let l = loaded("condb_only").remove(0);
+    let only = ServeProcess::start_with(&l.url, &["--condb-only"]);
+    let (st, body) = http(&only.addr, "GET", "/condb/tags", &[], "");
+    assert_eq!(st, 200, "{body}");
+    let (_, out, _) = gm2dqc(&["db", "--db", &l.url, "tags", "--json"]);
+    assert_eq!(body, out);
+    let (st, body) = http(&only.addr, "GET", "/condb/get?folder=subrun_metrics&tag=demo&run=15921&subrun=3", &[], "");
+    assert_eq!(st, 200, "{body}");
+    let (_, out, _) = gm2dqc(&["db", "--db", &l.url, "get", "subrun_metrics", "--tag", "demo", "--run", "15921", "--subrun", "3"]);
+    assert_eq!(body, out);
+    for page in ["/", "/api/board", "/login", "/datasets/demo", "/cuts"] {
+        let (st, body) = http(&only.addr, "GET", page, &[], "");
+        assert_eq!(st, 404, "{page}: {body}");
+    }
+    let (st, _) = http(&only.addr, "POST", "/condb/tags", &[], "");
+    assert_eq!(st, 405);
+    // The whole application serves /condb too.
+    let full = ServeProcess::start_with(&l.url, &[]);
+    let (st, body) = http(&full.addr, "GET", "/condb/tags", &[], "");
+    assert_eq!(st, 200, "{body}");
+    assert_eq!(http(&full.addr, "GET", "/", &[], "").0, 200);
+}
