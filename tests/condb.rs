@@ -293,6 +293,26 @@ fn condb_etag_answers_304_and_caching_follows_the_tags_lock() {
         }
         let r = send(&a, "GET", "/condb/get?folder=gain_constants&tag=demo&run=15922", &[("if-none-match", &etag)]).await;
         assert_eq!(r.status, StatusCode::OK);
+        // gzip for a client that accepts it (proxies, `curl --compressed`): the same bytes
+        // once decoded, its own ETag, `Vary: Accept-Encoding` on both forms.
+        assert_eq!(locked.headers["vary"], "accept-encoding");
+        assert!(locked.headers.get("content-encoding").is_none());
+        let gz = send(&a, "GET", "/condb/get?folder=gain_constants&tag=demo&run=15921", &[("accept-encoding", "deflate, gzip;q=0.8")]).await;
+        assert_eq!(gz.status, StatusCode::OK);
+        assert_eq!(gz.headers["content-encoding"], "gzip");
+        assert_eq!(gz.headers["vary"], "accept-encoding");
+        assert_eq!(gz.headers["cache-control"], "public, max-age=86400, immutable");
+        let gz_etag = gz.headers["etag"].to_str().unwrap().to_string();
+        assert_eq!(gz_etag, format!("{}-gzip\"", etag.trim_end_matches('"')));
+        let mut decoded = Vec::new();
+        std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&gz.body[..]), &mut decoded).unwrap();
+        assert_eq!(decoded, locked.body, "decoded, the bytes db get prints");
+        assert!(gz.body.len() * 2 < locked.body.len(), "compressed: {} of {} bytes", gz.body.len(), locked.body.len());
+        let r = send(&a, "GET", "/condb/get?folder=gain_constants&tag=demo&run=15921", &[("accept-encoding", "gzip"), ("if-none-match", &gz_etag)]).await;
+        assert_eq!(r.status, StatusCode::NOT_MODIFIED);
+        let r = send(&a, "GET", "/condb/get?folder=gain_constants&tag=demo&run=15921", &[("accept-encoding", "gzip;q=0, br")]).await;
+        assert!(r.headers.get("content-encoding").is_none(), "gzip refused with q=0");
+        assert_eq!(r.body, locked.body);
         // HEAD: the headers of GET, no body.
         let h = send(&a, "HEAD", "/condb/get?folder=gain_constants&tag=demo&run=15921", &[]).await;
         assert_eq!(h.status, StatusCode::OK);

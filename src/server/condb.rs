@@ -16,6 +16,9 @@
 //! query ([`crate::db::resolve`]: which payload the tag gives at that point, then),
 //! not the payload's rows and their formatting. Content-addressed, nothing in it is
 //! ever stale: an upload to an open tag makes a new interval naming a new payload.
+//! Each is kept gzip-compressed too, made once: a client sending
+//! `Accept-Encoding: gzip` gets it (`Content-Encoding: gzip`, its own ETag: the plain
+//! one with `-gzip`), and every `/condb/get` answer says `Vary: Accept-Encoding`.
 //!
 //! There is no write route: every method but GET and HEAD is 405 with
 //! `Allow: GET, HEAD`.
@@ -56,33 +59,93 @@ pub const CACHE_BYTES: usize = 256 << 20;
 /// kept (`subrun=`), the format.
 type Key = (String, String, Option<u32>, TextFormat);
 
-/// Formatted answers by [`Key`]: (body, ETag).
+/// One representation of an answer: its bytes, its ETag, whether gzip-encoded.
+#[derive(Clone)]
+struct Repr {
+    body: Bytes,
+    etag: String,
+    gzip: bool,
+}
+
+impl Repr {
+    fn plain(body: Bytes) -> Repr {
+        let etag = format!("\"{}\"", crate::checksum::sha256_hex(&body));
+        Repr { body, etag, gzip: false }
+    }
+}
+
+/// An answer as kept: as formatted, and gzip-compressed once (what web proxies and
+/// `curl --compressed` ask for: a quarter of the bytes to move for every answer).
+#[derive(Clone)]
+struct Kept {
+    plain: Repr,
+    gzip: Option<Repr>,
+}
+
+impl Kept {
+    fn new(text: String) -> Kept {
+        use std::io::Write;
+        let plain = Repr::plain(Bytes::from(text));
+        let mut z = flate2::write::GzEncoder::new(Vec::with_capacity(plain.body.len() / 3), flate2::Compression::default());
+        // Compressing into memory cannot fail short of allocation; if it ever does, the
+        // plain form is answered to everyone.
+        let gzip = z.write_all(&plain.body).and_then(|_| z.finish()).ok().map(|gz| {
+            // The same content in another representation: its own (strong) ETag, named after the plain one.
+            let etag = format!("{}-gzip\"", plain.etag.trim_end_matches('"'));
+            Repr { body: Bytes::from(gz), etag, gzip: true }
+        });
+        Kept { plain, gzip }
+    }
+    fn bytes(&self) -> usize {
+        self.plain.body.len() + self.gzip.as_ref().map_or(0, |g| g.body.len())
+    }
+    /// The representation for a request: gzip when the client accepts it.
+    fn for_request(&self, headers: &HeaderMap) -> &Repr {
+        match &self.gzip {
+            Some(g) if accepts_gzip(headers) => g,
+            _ => &self.plain,
+        }
+    }
+}
+
+/// Whether `Accept-Encoding` names gzip (or `*`) with a quality above 0.
+fn accepts_gzip(headers: &HeaderMap) -> bool {
+    headers.get_all(header::ACCEPT_ENCODING).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|item| {
+        let mut parts = item.split(';');
+        let coding = parts.next().unwrap_or("").trim();
+        let zero = parts.any(|p| p.trim().strip_prefix("q=").is_some_and(|q| q.trim().parse::<f32>().is_ok_and(|q| q <= 0.0)));
+        (coding.eq_ignore_ascii_case("gzip") || coding == "*") && !zero
+    })
+}
+
+/// Formatted answers by [`Key`].
 #[derive(Default)]
 pub struct Cache {
-    inner: Mutex<(HashMap<Key, (Bytes, String)>, usize)>,
+    inner: Mutex<(HashMap<Key, Kept>, usize)>,
     hits: std::sync::atomic::AtomicU64,
 }
 
 impl Cache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, (HashMap<Key, (Bytes, String)>, usize)> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, (HashMap<Key, Kept>, usize)> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
     }
-    fn get(&self, k: &Key) -> Option<(Bytes, String)> {
+    fn get(&self, k: &Key) -> Option<Kept> {
         let v = self.lock().0.get(k).cloned();
         if v.is_some() {
             self.hits.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         }
         v
     }
-    fn put(&self, k: Key, v: (Bytes, String)) {
-        if v.0.len() > CACHE_BYTES {
+    fn put(&self, k: Key, v: Kept) {
+        let n = v.bytes();
+        if n > CACHE_BYTES {
             return;
         }
         let mut g = self.lock();
-        if g.1 + v.0.len() > CACHE_BYTES {
+        if g.1 + n > CACHE_BYTES {
             *g = Default::default();
         }
-        g.1 += v.0.len();
+        g.1 += n;
         g.0.insert(k, v);
     }
     /// How many answers are kept.
@@ -127,28 +190,35 @@ fn check_read(b: &mut dyn crate::db::Backend, app: &App, headers: &HeaderMap) ->
 
 /// A text answer with its ETag and caching, or 304 when the client holds it.
 fn answer(headers: &HeaderMap, body: String, content_type: &'static str, immutable: bool) -> Response {
-    let etag = etag_of(body.as_bytes());
-    answer_tagged(headers, Bytes::from(body), etag, content_type, immutable)
+    respond(headers, &Repr::plain(Bytes::from(body)), content_type, immutable, false)
 }
 
-fn etag_of(body: &[u8]) -> String {
-    format!("\"{}\"", crate::checksum::sha256_hex(body))
-}
-
-fn answer_tagged(headers: &HeaderMap, body: Bytes, etag: String, content_type: &'static str, immutable: bool) -> Response {
-    let cache = HeaderValue::from_static(if immutable { IMMUTABLE } else { REVALIDATE });
+/// `vary`: the answer has a gzip representation too (`Vary: Accept-Encoding`).
+fn respond(headers: &HeaderMap, r: &Repr, content_type: &'static str, immutable: bool, vary: bool) -> Response {
     let held = headers
         .get_all(header::IF_NONE_MATCH)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(|t| t.trim().trim_start_matches("W/"))
-        .any(|t| t == etag || t == "*");
-    let etag = HeaderValue::from_str(&etag).unwrap_or_else(|_| HeaderValue::from_static("\"\""));
-    if held {
-        return (StatusCode::NOT_MODIFIED, [(header::ETAG, etag), (header::CACHE_CONTROL, cache)]).into_response();
+        .any(|t| t == r.etag || t == "*");
+    let mut h = HeaderMap::new();
+    // A quoted hex digest: always a valid header value.
+    if let Ok(etag) = HeaderValue::from_str(&r.etag) {
+        h.insert(header::ETAG, etag);
     }
-    ([(header::CONTENT_TYPE, HeaderValue::from_static(content_type)), (header::ETAG, etag), (header::CACHE_CONTROL, cache)], body).into_response()
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static(if immutable { IMMUTABLE } else { REVALIDATE }));
+    if vary {
+        h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    }
+    if held {
+        return (StatusCode::NOT_MODIFIED, h).into_response();
+    }
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    if r.gzip {
+        h.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    (h, r.body.clone()).into_response()
 }
 
 fn required<'a>(q: &'a Pairs, key: &str, what: &str) -> Result<&'a str, ApiError> {
@@ -190,7 +260,7 @@ async fn get_payload(State(app): State<Arc<App>>, headers: HeaderMap, q: Result<
         TextFormat::Json => "application/json",
     };
     let (a, h) = (app.clone(), headers.clone());
-    let (body, etag, locked) = app
+    let (kept, locked) = app
         .pool
         .run(move |b| {
             check_read(b, &a, &h)?;
@@ -200,19 +270,18 @@ async fn get_payload(State(app): State<Arc<App>>, headers: HeaderMap, q: Result<
             let Some((_, hash)) = crate::db::resolve(b, &tag, &folder, (run, subrun.unwrap_or(0)), as_of_us)? else {
                 return Err(missing());
             };
-            if let Some((body, etag)) = a.condb_cache.get(&(hash, folder.clone(), subrun, format)) {
-                return Ok((body, etag, locked));
+            if let Some(kept) = a.condb_cache.get(&(hash, folder.clone(), subrun, format)) {
+                return Ok((kept, locked));
             }
             // Not kept yet: the rows, checked against the hash they are stored under.
             let rows = export::get_rows(b, &tag, &folder, run, subrun, as_of_us)?.ok_or_else(missing)?;
-            let body = Bytes::from(export::frame_text(&rows.frame, format));
-            let etag = etag_of(&body);
-            a.condb_cache.put((rows.payload_hash, folder, subrun, format), (body.clone(), etag.clone()));
-            Ok((body, etag, locked))
+            let kept = Kept::new(export::frame_text(&rows.frame, format));
+            a.condb_cache.put((rows.payload_hash, folder, subrun, format), kept.clone());
+            Ok((kept, locked))
         })
         .await?;
     let settled = as_of_us.is_some_and(|t| t <= time::now_us() - AS_OF_SETTLED_S * 1_000_000);
-    Ok(answer_tagged(&headers, body, etag, ct, locked || settled))
+    Ok(respond(&headers, kept.for_request(&headers), ct, locked || settled, true))
 }
 
 /// `GET /condb/folders`: every folder with its columns and their types.
