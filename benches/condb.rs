@@ -1,7 +1,7 @@
 //! `/condb/get` under load (`gm2dqc serve --condb-only`, the production `server::run`
 //! on 127.0.0.1): 200 concurrent keep-alive clients reading the 1296-row
 //! gain_constants payload of the demo (CSV, the two runs in turn) for
-//! GM2DQC_BENCH_SECONDS (default 30; 5 with `-- --quick`): requests/s, p50/p99
+//! GM2DQC_BENCH_SECONDS (default 30; 5 with `-- --quick`), plain and then gzip-encoded: requests/s, p50/p99
 //! latency, errors (any non-200 or IO error; the bench exits non-zero if there is
 //! one). Peers in the same run: `db::get` in-process, and `db::get` with the
 //! formatting (`db::export`), what each answer costs before HTTP. Target: 5000
@@ -9,18 +9,14 @@
 //!
 //! Run: `cargo bench --bench condb` (release profile).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use gm2dqc::db::board::Layout;
 use gm2dqc::db::export;
 use gm2dqc::server::{auth::AuthConfig, ServeConfig};
 
+mod http_load;
 mod timing;
 
 fn gm2dqc(args: &[&str]) {
@@ -32,12 +28,6 @@ fn ms(s: f64) -> String {
     format!("{:.2} ms", s * 1e3)
 }
 
-fn p50_p99(mut v: Vec<f64>) -> (f64, f64) {
-    v.sort_by(f64::total_cmp);
-    let p99 = v[((v.len() as f64 * 0.99).ceil() as usize).clamp(1, v.len()) - 1];
-    (timing::median(v), p99)
-}
-
 /// The demo's conditions database (made once; not timed).
 fn demo_db(dir: &Path) -> PathBuf {
     let out = dir.join("demo/out");
@@ -45,49 +35,6 @@ fn demo_db(dir: &Path) -> PathBuf {
         gm2dqc(&["demo", "--dir", dir.join("demo").to_str().unwrap(), "--threads", "2"]);
     }
     out.join("conditions.sqlite")
-}
-
-/// A minimal keep-alive HTTP/1.1 client on one connection.
-struct Client {
-    r: BufReader<TcpStream>,
-    w: TcpStream,
-}
-
-impl Client {
-    fn connect(addr: SocketAddr) -> std::io::Result<Client> {
-        let s = TcpStream::connect(addr)?;
-        s.set_nodelay(true)?;
-        s.set_read_timeout(Some(Duration::from_secs(30)))?;
-        Ok(Client { r: BufReader::new(s.try_clone()?), w: s })
-    }
-
-    /// GET `path`: the status and the body's length (Content-Length answers only).
-    fn get(&mut self, path: &str) -> std::io::Result<(u16, usize)> {
-        write!(self.w, "GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n")?;
-        let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_string());
-        let mut line = String::new();
-        if self.r.read_line(&mut line)? == 0 {
-            return Err(bad("connection closed"));
-        }
-        let status: u16 = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| bad("no status line"))?;
-        let mut len = 0;
-        loop {
-            line.clear();
-            self.r.read_line(&mut line)?;
-            let l = line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = l.split_once(':') {
-                if k.trim().eq_ignore_ascii_case("content-length") {
-                    len = v.trim().parse::<usize>().map_err(|_| bad("content-length"))?;
-                }
-            }
-        }
-        let mut body = vec![0; len];
-        self.r.read_exact(&mut body)?;
-        Ok((status, body.len()))
-    }
 }
 
 fn main() {
@@ -140,62 +87,15 @@ fn main() {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || gm2dqc::server::run(cfg, Some(2), move |a| tx.send(a).unwrap()).unwrap());
     let addr = rx.recv().unwrap();
-    let paths = ["/condb/get?folder=gain_constants&tag=demo&run=15921", "/condb/get?folder=gain_constants&tag=demo&run=15922"];
+    let paths = ["/condb/get?folder=gain_constants&tag=demo&run=15921", "/condb/get?folder=gain_constants&tag=demo&run=15922"].map(String::from);
     let clients = 200;
-    let stop = Arc::new(AtomicBool::new(false));
-    let (errors, requests) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    let lat = Arc::new(Mutex::new(Vec::<f64>::new()));
-    let first_error = Arc::new(Mutex::new(None::<String>));
-    let barrier = Arc::new(std::sync::Barrier::new(clients + 1));
-    let threads: Vec<_> = (0..clients)
-        .map(|c| {
-            let (stop, errors, requests, lat, first_error, barrier) = (stop.clone(), errors.clone(), requests.clone(), lat.clone(), first_error.clone(), barrier.clone());
-            std::thread::Builder::new()
-                .stack_size(256 << 10)
-                .spawn(move || {
-                    let mut mine = Vec::with_capacity(4096);
-                    let mut conn = Client::connect(addr);
-                    barrier.wait();
-                    let mut k = c;
-                    while !stop.load(Ordering::Relaxed) {
-                        let path = paths[k % paths.len()];
-                        k += 1;
-                        let t0 = Instant::now();
-                        let r = match &mut conn {
-                            Ok(cl) => cl.get(path),
-                            Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
-                        };
-                        mine.push(t0.elapsed().as_secs_f64());
-                        requests.fetch_add(1, Ordering::Relaxed);
-                        if !matches!(r, Ok((200, n)) if n > 0) {
-                            errors.fetch_add(1, Ordering::Relaxed);
-                            first_error.lock().unwrap().get_or_insert_with(|| format!("{path}: {r:?}"));
-                            conn = Client::connect(addr);
-                        }
-                    }
-                    lat.lock().unwrap().extend(mine);
-                })
-                .unwrap()
-        })
-        .collect();
-    barrier.wait();
-    let t0 = Instant::now();
-    std::thread::sleep(Duration::from_secs_f64(seconds));
-    stop.store(true, Ordering::Relaxed);
-    for t in threads {
-        t.join().unwrap();
+    let mut errs = 0;
+    for (what, extra) in [("plain", ""), ("gzip (Accept-Encoding: gzip, as proxies and curl --compressed ask)", "Accept-Encoding: gzip\r\n")] {
+        let l = http_load::run(addr, &paths, extra, clients, seconds);
+        println!("{clients} concurrent keep-alive clients on /condb/get (serve --condb-only, 2 worker threads) for {seconds:.0} s, {what}: {:.0} bytes each", l.bytes as f64 / l.requests.max(1) as f64);
+        println!("{}", l.line("answers"));
+        errs += l.errors;
     }
-    let wall = t0.elapsed().as_secs_f64();
-    let (n, errs) = (requests.load(Ordering::Relaxed), errors.load(Ordering::Relaxed));
-    let (p50, p99) = p50_p99(lat.lock().unwrap().clone());
-    println!("{clients} concurrent keep-alive clients on /condb/get (serve --condb-only, 2 worker threads) for {seconds:.0} s, {size} bytes each");
-    println!(
-        "{n} answers in {wall:.1} s: {:.0} answers/s; latency p50 {} p99 {}; errors {errs}{}",
-        n as f64 / wall,
-        ms(p50),
-        ms(p99),
-        first_error.lock().unwrap().as_ref().map(|e| format!(" (first: {e})")).unwrap_or_default()
-    );
     if errs > 0 {
         eprintln!("condb bench: errors under load");
         std::process::exit(1);

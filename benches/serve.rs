@@ -28,13 +28,10 @@
 //! Run: `cargo bench --bench serve` (release profile); `-- --quick` for fewer
 //! repetitions (and 5 s of load unless GM2DQC_BENCH_SECONDS says otherwise).
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
@@ -45,7 +42,10 @@ use tower::ServiceExt;
 use gm2dqc::db::board::{self, Layout, SetRequest, State, Target, Who};
 use gm2dqc::server::{auth::AuthConfig, router, App, ServeConfig};
 
+mod http_load;
 mod timing;
+
+use http_load::p50_p99;
 
 const DATASET: &str = "bench-20k";
 const RUNS: usize = 100;
@@ -62,11 +62,6 @@ fn ms(s: f64) -> String {
 }
 
 /// Median and p99 of some timings (seconds).
-fn p50_p99(mut v: Vec<f64>) -> (f64, f64) {
-    v.sort_by(f64::total_cmp);
-    let p99 = v[((v.len() as f64 * 0.99).ceil() as usize).clamp(1, v.len()) - 1];
-    (timing::median(v), p99)
-}
 
 // ---------------------------------------------------------------- the datasets
 
@@ -400,66 +395,6 @@ fn board_bench(rt: &tokio::runtime::Runtime, label: &str, db: &str, dir: &Path, 
 
 // ---------------------------------------------------------------- load
 
-/// A minimal keep-alive HTTP/1.1 client on one connection.
-struct Client {
-    r: BufReader<TcpStream>,
-    w: TcpStream,
-}
-
-impl Client {
-    fn connect(addr: SocketAddr) -> std::io::Result<Client> {
-        let s = TcpStream::connect(addr)?;
-        s.set_nodelay(true)?;
-        s.set_read_timeout(Some(Duration::from_secs(30)))?;
-        Ok(Client { r: BufReader::new(s.try_clone()?), w: s })
-    }
-
-    /// GET `path`: the status and the body's length.
-    fn get(&mut self, path: &str) -> std::io::Result<(u16, usize)> {
-        write!(self.w, "GET {path} HTTP/1.1\r\nHost: bench\r\nAccept: application/json\r\n\r\n")?;
-        let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_string());
-        let mut line = String::new();
-        if self.r.read_line(&mut line)? == 0 {
-            return Err(bad("connection closed"));
-        }
-        let status: u16 = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| bad("no status line"))?;
-        let (mut len, mut chunked) = (None, false);
-        loop {
-            line.clear();
-            self.r.read_line(&mut line)?;
-            let l = line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            let (k, v) = l.split_once(':').ok_or_else(|| bad("a header without a colon"))?;
-            let (k, v) = (k.trim().to_ascii_lowercase(), v.trim());
-            if k == "content-length" {
-                len = Some(v.parse::<usize>().map_err(|_| bad("content-length"))?);
-            } else if k == "transfer-encoding" && v.eq_ignore_ascii_case("chunked") {
-                chunked = true;
-            }
-        }
-        let mut body = Vec::new();
-        if chunked {
-            loop {
-                line.clear();
-                self.r.read_line(&mut line)?;
-                let n = usize::from_str_radix(line.trim(), 16).map_err(|_| bad("chunk size"))?;
-                let mut chunk = vec![0; n + 2];
-                self.r.read_exact(&mut chunk)?;
-                if n == 0 {
-                    break;
-                }
-                body.extend_from_slice(&chunk[..n]);
-            }
-        } else {
-            body.resize(len.unwrap_or(0), 0);
-            self.r.read_exact(&mut body)?;
-        }
-        Ok((status, body.len()))
-    }
-}
-
 fn load(db: &str, big: &Path, clients: usize, seconds: f64) -> bool {
     let (tx, rx) = std::sync::mpsc::channel();
     let cfg = config(db, vec![big.to_path_buf()], big.parent().unwrap());
@@ -474,69 +409,11 @@ fn load(db: &str, big: &Path, clients: usize, seconds: f64) -> bool {
         p
     };
     // The results read once before the clients start (a warm server).
-    Client::connect(addr).unwrap().get(&paths[2]).unwrap();
-    let stop = Arc::new(AtomicBool::new(false));
-    let (errors, requests, bytes) = (Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)), Arc::new(AtomicU64::new(0)));
-    let lat = Arc::new(Mutex::new(Vec::<f64>::new()));
-    let first_error = Arc::new(Mutex::new(None::<String>));
-    let barrier = Arc::new(std::sync::Barrier::new(clients + 1));
-    let threads: Vec<_> = (0..clients)
-        .map(|c| {
-            let (stop, errors, requests, bytes, lat, first_error, barrier, paths) = (stop.clone(), errors.clone(), requests.clone(), bytes.clone(), lat.clone(), first_error.clone(), barrier.clone(), paths.clone());
-            std::thread::Builder::new()
-                .stack_size(256 << 10)
-                .spawn(move || {
-                    let mut mine = Vec::with_capacity(4096);
-                    let mut conn = Client::connect(addr);
-                    barrier.wait();
-                    let mut k = c;
-                    while !stop.load(Ordering::Relaxed) {
-                        let path = &paths[k % paths.len()];
-                        k += 1;
-                        let t0 = Instant::now();
-                        let r = match &mut conn {
-                            Ok(cl) => cl.get(path),
-                            Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
-                        };
-                        mine.push(t0.elapsed().as_secs_f64());
-                        requests.fetch_add(1, Ordering::Relaxed);
-                        match r {
-                            Ok((200, n)) => {
-                                bytes.fetch_add(n as u64, Ordering::Relaxed);
-                            }
-                            other => {
-                                errors.fetch_add(1, Ordering::Relaxed);
-                                first_error.lock().unwrap().get_or_insert_with(|| format!("{path}: {other:?}"));
-                                conn = Client::connect(addr);
-                            }
-                        }
-                    }
-                    lat.lock().unwrap().extend(mine);
-                })
-                .unwrap()
-        })
-        .collect();
-    barrier.wait();
-    let t0 = Instant::now();
-    std::thread::sleep(Duration::from_secs_f64(seconds));
-    stop.store(true, Ordering::Relaxed);
-    for t in threads {
-        t.join().unwrap();
-    }
-    let wall = t0.elapsed().as_secs_f64();
-    let n = requests.load(Ordering::Relaxed);
-    let errs = errors.load(Ordering::Relaxed);
-    let (p50, p99) = p50_p99(lat.lock().unwrap().clone());
+    http_load::Client::connect(addr).unwrap().get(&paths[2]).unwrap();
+    let l = http_load::run(addr, &paths, "", clients, seconds);
     println!("\n3. {clients} concurrent keep-alive clients on a real server (127.0.0.1, server::run, 2 worker threads) for {seconds:.0} s, cycling through {} routes", paths.len());
-    println!(
-        "{n} requests in {wall:.1} s: {:.0} requests/s, {:.1} MB/s of bodies; latency p50 {} p99 {}; errors {errs}{}",
-        n as f64 / wall,
-        bytes.load(Ordering::Relaxed) as f64 / wall / 1e6,
-        ms(p50),
-        ms(p99),
-        first_error.lock().unwrap().as_ref().map(|e| format!(" (first: {e})")).unwrap_or_default()
-    );
-    errs == 0
+    println!("{}", l.line("requests"));
+    l.errors == 0
 }
 
 fn main() {
