@@ -61,8 +61,6 @@ fn ms(s: f64) -> String {
     format!("{:.2} ms", s * 1e3)
 }
 
-/// Median and p99 of some timings (seconds).
-
 // ---------------------------------------------------------------- the datasets
 
 /// The demo's output directory (made once; not timed).

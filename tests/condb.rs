@@ -342,7 +342,7 @@ fn condb_refuses_writes_bad_parameters_and_unknown_names_and_is_503_while_the_da
         }
         let base = "/condb/get?folder=gain_constants&tag=demo";
         for (uri, names) in [
-            (format!("{base}"), "`run`"),
+            (base.to_string(), "`run`"),
             (format!("{base}&run=x"), "`run=x`"),
             (format!("{base}&run=-1"), "`run=-1`"),
             (format!("{base}&run=15921&subrun=1.5"), "`subrun=1.5`"),

@@ -22,12 +22,6 @@ impl TextFormat {
             _ => None,
         }
     }
-    pub fn name(self) -> &'static str {
-        match self {
-            TextFormat::Csv => "csv",
-            TextFormat::Json => "json",
-        }
-    }
 }
 
 /// What `db get` reads: the interval, the payload's content hash, and its rows
