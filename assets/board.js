@@ -109,29 +109,38 @@ function currentCell() {
   return row && row.cells.find((c) => c.column === open.column.id);
 }
 
+// The poll and a save can both redraw the open dialog; only the newest redraw is shown, and it
+// replaces the history in one step, so the table never holds two answers at once.
+let dialogGeneration = 0;
+
 async function refreshDialog() {
   const c = currentCell();
   if (!c) return;
+  const generation = ++dialogGeneration;
+  const target = open;
   document.getElementById('cell-now').textContent = `Now: ${c.shown}${c.entry ? ` — set by ${c.entry.user}@${c.entry.host} at ${c.entry.at}${c.entry.note ? `: ${c.entry.note}` : ''}` : ''}`;
   const so = document.getElementById('cell-signoff');
-  so.textContent = (open.column.signoff || []).length
-    ? `Done here is a sign-off: an expert other than whoever set ${open.column.signoff.join(' and ')} Done.${c.signoff ? ` Signed off by ${c.signoff.user} at ${c.signoff.at}.` : ''}`
+  so.textContent = (target.column.signoff || []).length
+    ? `Done here is a sign-off: an expert other than whoever set ${target.column.signoff.join(' and ')} Done.${c.signoff ? ` Signed off by ${c.signoff.user} at ${c.signoff.at}.` : ''}`
     : '';
-  const h = document.getElementById('cell-history');
-  h.textContent = '';
+  let rows;
   try {
-    const hist = await api(`/api/board/${seg(open.dataset)}/${seg(open.column.id)}/history?layout=${seg(layout)}`);
-    h.append(el('tr', {}, ['When', 'State', 'Who', 'Note'].map((t) => el('th', { text: t }))));
+    const hist = await api(`/api/board/${seg(target.dataset)}/${seg(target.column.id)}/history?layout=${seg(layout)}`);
+    rows = [el('tr', {}, ['When', 'State', 'Who', 'Note'].map((t) => el('th', { text: t })))];
     for (const e of hist.slice().reverse()) {
-      h.append(el('tr', {}, el('td', { text: e.at }), el('td', { class: `state-${e.state}`, text: e.state }), el('td', { text: `${e.user}@${e.host}${e.stage && (open.column.stages || []).length > 1 ? ` (${e.stage})` : ''}` }), el('td', { class: 'note', text: e.note })));
+      rows.push(el('tr', {}, el('td', { text: e.at }), el('td', { class: `state-${e.state}`, text: e.state }), el('td', { text: `${e.user}@${e.host}${e.stage && (target.column.stages || []).length > 1 ? ` (${e.stage})` : ''}` }), el('td', { class: 'note', text: e.note })));
     }
   } catch (e) {
-    h.append(el('tr', {}, el('td', { text: e.message })));
+    rows = [el('tr', {}, el('td', { text: e.message }))];
   }
+  if (generation !== dialogGeneration || open !== target) return;
+  document.getElementById('cell-history').replaceChildren(...rows);
 }
 
 async function openCell(dataset, column, cell) {
   open = { dataset, column };
+  // Another cell's history must not show, even for a moment, under this cell's title.
+  document.getElementById('cell-history').replaceChildren();
   const w = await whoami();
   document.getElementById('cell-title').textContent = `${dataset} · ${column.title}`;
   document.getElementById('cell-error').textContent = '';

@@ -11,6 +11,7 @@ TMP/data/truth.json), five accounts (two shifters, two experts, a reader) and
 
   board-live      two sessions edit the board; each sees the other's change in < 2 s
                   without reloading (the page polls /api/board/version)
+  dialog-twice    a cell opened twice at once (a double click) shows its history once
   held-note       Held without a note is refused: the server's message in the dialog,
                   the cell unchanged
   signoff         g2 layout: `delivered` set Done by the expert who set dqc and plots
@@ -230,13 +231,23 @@ def set_cell(b, column, state, note=""):
     n.clear()
     if note:
         b.js("arguments[0].value = arguments[1]", n, note)
-    before = len(b.d.find_elements(By.CSS_SELECTOR, "#cell-history tr"))
+    before = history_rows(b, state, note)
     b.js("document.getElementById('cell-error').textContent = '\\u2026pending'")
     b.d.find_element(By.ID, "cell-save").click()
-    # the page clears the error at the click, then shows the refusal or redraws the history
-    b.wait(lambda d: d.find_element(By.ID, "cell-error").text not in ("", "…pending") or len(d.find_elements(By.CSS_SELECTOR, "#cell-history tr")) > before,
+    # the page clears the error at the click, then shows the refusal or redraws the history with
+    # one more entry of this state and note (the history is redrawn by the poll too, so a count of
+    # all rows could be taken mid-redraw)
+    b.wait(lambda d: d.find_element(By.ID, "cell-error").text not in ("", "…pending") or history_rows(b, state, note) > before,
            10, f"the answer to setting {column}")
     return b.d.find_element(By.ID, "cell-error").text
+
+
+def history_rows(b, state, note):
+    """How many entries of the open dialog's history have this state and note."""
+    return b.js("""return [...document.querySelectorAll('#cell-history tr')].filter((r) => {
+        const td = r.querySelectorAll('td');
+        return td.length === 4 && td[1].textContent === arguments[0] && td[3].textContent === arguments[1];
+    }).length""", state, note)
 
 
 def close_dialog(b):
@@ -256,6 +267,27 @@ def check_board_live(fx, a, b):
         print(f"      {column} -> {state} by {who.name}: seen by {other.name} after {time.time() - t:.2f} s")
         close_dialog(who)
     need(a.js("return performance.getEntriesByType('navigation').length") == 1, "the page was reloaded")
+
+
+def check_dialog_twice(fx, a):
+    """A cell opened twice at once (a double click; Enter pressed twice) shows its history once.
+
+    Each opening redraws the history; two redraws in flight used to both append their answer, so
+    the table held every entry twice under two headers. The poll and a save overlap the same way."""
+    column = "laser_dqc"
+    open_board(a, "g2")
+    close_dialog(a)
+    need(a.js(f"const c = {CELL}; if (c) {{ c.click(); c.click(); }} return !!c", DATASET, column), f"no cell {column}")
+    a.wait(lambda d: d.find_element(By.ID, "cell").get_attribute("open") is not None, 5, f"dialog of {column}")
+    a.wait(lambda d: d.find_elements(By.CSS_SELECTOR, "#cell-history tr"), 5, f"history of {column}")
+    st, hist = fx.api(f"/api/board/{DATASET}/{column}/history?layout=g2")
+    need(st == 200 and hist, f"the history of {column}: {st} {hist}")
+    time.sleep(1.5)  # both answers are in by now, and a poll has come and gone
+    headers = a.js("return document.querySelectorAll('#cell-history tr th').length ? document.querySelectorAll('#cell-history tr:has(th)').length : 0")
+    entries = len(a.d.find_elements(By.CSS_SELECTOR, "#cell-history tr td.note"))
+    need(headers == 1 and entries == len(hist), f"the dialog shows {headers} header rows and {entries} entries; the server has {len(hist)} entries")
+    print(f"      opened twice: 1 header, {entries} entries, as the server has")
+    close_dialog(a)
 
 
 def check_held_note(fx, a):
@@ -545,6 +577,7 @@ def main():
         s1.shot("sign-in", full=False)
         check("sign-in", lambda: (s1.sign_in("shifter1"), s2.sign_in("shifter2")))
         check("board-live", check_board_live, fx, s1, s2)
+        check("dialog-twice", check_dialog_twice, fx, s1)
         check("held-note", check_held_note, fx, s1)
         check("xss-note", check_xss, fx, s1, s2)
         s2.quit()
