@@ -26,15 +26,15 @@ const FOLDERS: [&str; 5] = ["gain_constants", "calo_channel_status", "tracker_ch
 const TAGS: [&str; 2] = ["demo", "demo-b"];
 
 /// A database of one backend holding the demo's results in two tags.
-struct Loaded {
-    label: String,
-    url: String,
+pub(crate) struct Loaded {
+    pub label: String,
+    pub url: String,
     _keep: (TempDir, TempDir),
 }
 
 /// Each backend: the demo uploaded into `demo`, then (later) into `demo-b`, then
 /// `demo` locked.
-fn loaded(name: &str) -> Vec<Loaded> {
+pub(crate) fn loaded(name: &str) -> Vec<Loaded> {
     crate::db::databases(name)
         .into_iter()
         .map(|(label, url, keep)| {
@@ -53,7 +53,7 @@ fn loaded(name: &str) -> Vec<Loaded> {
         .collect()
 }
 
-fn app(url: &str, condb_only: bool) -> Arc<App> {
+pub(crate) fn app(url: &str, condb_only: bool) -> Arc<App> {
     App::new(ServeConfig {
         db: url.to_string(),
         outs: vec![],
@@ -65,23 +65,23 @@ fn app(url: &str, condb_only: bool) -> Arc<App> {
     })
 }
 
-struct Answer {
-    status: StatusCode,
-    headers: HeaderMap,
-    body: Vec<u8>,
+pub(crate) struct Answer {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
 }
 
 impl Answer {
-    fn text(&self) -> String {
+    pub fn text(&self) -> String {
         String::from_utf8_lossy(&self.body).into_owned()
     }
-    fn error(&self) -> String {
+    pub fn error(&self) -> String {
         let v: Value = serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()));
         v["error"].as_str().unwrap_or_else(|| panic!("no error in {v}")).to_string()
     }
 }
 
-async fn send(app: &Arc<App>, method: &str, uri: &str, headers: &[(&str, &str)]) -> Answer {
+pub(crate) async fn send(app: &Arc<App>, method: &str, uri: &str, headers: &[(&str, &str)]) -> Answer {
     let mut r = Request::builder().method(method).uri(uri);
     for (k, v) in headers {
         r = r.header(*k, *v);

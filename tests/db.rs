@@ -572,12 +572,12 @@ fn an_existing_version_3_database_gets_migration_4_and_keeps_its_data() {
         let mut b = db::open(&url).unwrap();
         {
             let mut tx = b.begin(false).unwrap();
-            assert_eq!(db::schema_version(tx.as_mut()).unwrap(), 4, "{label}");
+            assert_eq!(db::schema_version(tx.as_mut()).unwrap(), schema::SCHEMA_VERSION, "{label}");
         }
-        assert_eq!(schema::SCHEMA_VERSION, 4);
+        assert_eq!(schema::SCHEMA_VERSION, 5);
         assert_eq!(old_dataset(b.as_mut()), ("run2A".into(), None, 20, "old".into()), "{label}: the old upload has no out_dir");
         let h = db::history(b.as_mut(), "old", "gain_constants").unwrap();
-        assert_eq!((h.len(), h[0].user.as_str(), h[0].out_dir.as_deref()), (1, "carol", None), "{label}");
+        assert_eq!((h.len(), h[0].user.as_str(), h[0].out_dir.as_deref(), h[0].required_flags.as_ref()), (1, "carol", None, None), "{label}");
         assert_eq!(db::tags(b.as_mut()).unwrap()[0].description, "v3 tag", "{label}");
         let row = board::row(b.as_mut(), &board::Layout::gm2dqc(), "run2A").unwrap().unwrap();
         assert_eq!(row.cells.iter().find(|c| c.column == "dqc").unwrap().state, board::State::Done, "{label}");

@@ -116,7 +116,7 @@ fn replace_upsert_and_truncate_cannot_change_what_was_stored() {
                 "INSERT OR REPLACE INTO f_gain_constants (rowid, payload_hash, row_index, gain) SELECT rowid, payload_hash, 100000 + row_index, 99 FROM f_gain_constants WHERE row_index = 0",
                 "REPLACE INTO iovs (id, tag, folder, first_run, first_subrun, payload_hash, upload_id, inserted_at_us) \
                  SELECT id, tag, folder, 99, 0, payload_hash, upload_id, inserted_at_us FROM iovs WHERE tag = 'open'",
-                "REPLACE INTO uploads SELECT id, created_at_us, tag, folder, 'forged', software_version, git_commit, cuts_sha256, user_name, host, command_line, out_dir FROM uploads",
+                "REPLACE INTO uploads SELECT id, created_at_us, tag, folder, 'forged', software_version, git_commit, cuts_sha256, user_name, host, command_line, out_dir, required_flags FROM uploads",
                 "REPLACE INTO web_audit (id, at_us, user_name, role, action) SELECT id, at_us, 'mallory', role, action FROM web_audit",
                 "INSERT OR REPLACE INTO upload_inputs (rowid, upload_id, path, size, sha256) SELECT rowid, upload_id, '/forged', size, sha256 FROM upload_inputs",
                 "REPLACE INTO stage_log (id, dataset, stage, state, user_name, host, at_us, note) SELECT id, dataset, stage, 'Held', user_name, host, at_us, note FROM stage_log",
@@ -177,7 +177,7 @@ fn an_existing_version_2_database_gets_migration_3_when_opened() {
             let mut tx = b.begin(false).unwrap();
             let v = tx.query("SELECT MAX(version) FROM schema_migrations", &[], &[ColType::Int]).unwrap();
             assert_eq!(v[0][0], Value::Int(schema::SCHEMA_VERSION), "{label}");
-            assert_eq!(schema::SCHEMA_VERSION, 4);
+            assert_eq!(schema::SCHEMA_VERSION, 5);
         }
         filled(b.as_mut());
         let before = dump(b.as_mut());
@@ -377,6 +377,13 @@ fn tampered_rows_fail_the_count_and_hash_checks() {
         }
         assert!(matches!(get(&mut b, 2), Err(DbError::Corrupt { expected_rows: Some(1296), found_rows: 1295, .. })), "{label}: a row missing");
         assert_eq!(get(&mut b, 3).unwrap().unwrap().1, p3, "{label}: the intact payload reads");
+        // A read of some columns checks the row count (the hash needs every column).
+        let cols = |b: &mut Box<dyn Backend>, run| db::get_columns(b.as_mut(), "t", "gain_constants", (run, 0), None, &["calo", "gain"]);
+        assert!(matches!(cols(&mut b, 2), Err(DbError::Corrupt { expected_rows: Some(1296), found_rows: 1295, found_hash: None, .. })), "{label}: a row missing, some columns");
+        let (_, hash, part) = cols(&mut b, 3).unwrap().unwrap();
+        assert_eq!((hash, part.rows.len(), part.folder.columns.len()), (p3.hash(), 1296, 2), "{label}");
+        assert!(part.rows.iter().zip(&p3.rows).all(|(a, r)| a[1] == r[p3.folder.columns.iter().position(|(n, _)| n == "gain").unwrap()]), "{label}: the gain column as stored");
+        assert!(matches!(cols(&mut b, 3), Ok(_)) && matches!(db::get_columns(b.as_mut(), "t", "gain_constants", (3, 0), None, &["nope"]), Err(DbError::Payload(_))), "{label}: an unknown column");
         for (run, p) in [(1, &p1), (2, &p2)] {
             let r = db::upload(b.as_mut(), "t", &[(Iov::runs(run, run), p.clone())], &prov("ds"));
             assert!(matches!(r, Err(DbError::Corrupt { .. })), "{label}: re-upload of run {run} is not `already current`: {r:?}");

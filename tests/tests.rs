@@ -19,3 +19,4 @@ mod inputs;
 mod results;
 mod server;
 mod condb;
+mod good_subruns;

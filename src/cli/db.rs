@@ -28,6 +28,13 @@ pub enum Format {
     Parquet,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GoodFormatArg {
+    Json,
+    Txt,
+    Golden,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum DbCommand {
     /// Create the schema (or check it), and with --roles print the PostgreSQL role setup
@@ -88,6 +95,34 @@ pub enum DbCommand {
         #[arg(long)]
         json: bool,
     },
+    /// The good subruns of a dataset: subrun ranges per run (the shape of CMS's golden
+    /// JSON) with a header (tag, dataset, cut files, as-of, the flags applied, subruns
+    /// and CTAGs kept and lost). By default the subruns `ok` as stored; --require keeps
+    /// those passing the flags named instead; --ignore drops flags from the set, as
+    /// `cuts diff` shows for a cut file that no longer requires them.
+    ///
+    /// Example: gm2dqc db good-subruns --tag dqc-v1 --dataset run3B --ignore ctags_ok
+    GoodSubruns {
+        #[arg(long)]
+        tag: String,
+        #[arg(long)]
+        dataset: String,
+        /// Keep the subruns passing these flags (comma-separated) instead of the cut file's required ones.
+        #[arg(long, value_delimiter = ',', value_name = "FLAG,...")]
+        require: Option<Vec<String>>,
+        /// Drop these flags (comma-separated) from the flags a kept subrun must pass.
+        #[arg(long, value_delimiter = ',', value_name = "FLAG,...")]
+        ignore: Vec<String>,
+        /// Read the tag as it stood at this time (UTC, e.g. 2026-11-30T04:00:00Z).
+        #[arg(long, value_name = "TIME")]
+        as_of: Option<String>,
+        /// json (header and runs), txt (header lines, then `run first last`), golden (the runs object alone).
+        #[arg(long, value_enum, default_value = "json")]
+        format: GoodFormatArg,
+        /// Write to this file instead of stdout.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Lock a tag: it refuses every later upload, for good.
     Lock { tag: String },
 }
@@ -124,6 +159,7 @@ pub fn run(args: DbArgs) -> anyhow::Result<Status> {
     match &args.command {
         DbCommand::Upload { from, .. } => upload_plan = Some(crate::job::upload::plan(from)?),
         DbCommand::Get { format, out, .. } => check_get_out(*format, out.as_deref())?,
+        DbCommand::GoodSubruns { out, .. } => check_get_out(Format::Json, out.as_deref())?,
         _ => {}
     }
     let mut b = match &args.command {
@@ -165,11 +201,7 @@ pub fn run(args: DbArgs) -> anyhow::Result<Status> {
             }
         }
         DbCommand::Get { folder, tag, run, subrun, as_of, format, out } => {
-            let as_of_us = match as_of.as_deref().map(time::parse_us) {
-                Some(None) => return Err(JobError::Usage(format!("--as-of {}: expected a UTC time such as 2026-11-30T04:00:00Z", as_of.unwrap_or_default())).into()),
-                Some(Some(t)) => Some(t),
-                None => None,
-            };
+            let as_of_us = as_of_arg(as_of.as_deref())?;
             let Some(rows) = db::export::get_rows(b.as_mut(), &tag, &folder, run, subrun, as_of_us)? else {
                 eprintln!("no {folder} in tag {tag} for run {run} subrun {}", subrun.unwrap_or(0));
                 return Ok(Status::InputFailed);
@@ -200,6 +232,22 @@ pub fn run(args: DbArgs) -> anyhow::Result<Status> {
                 }
             }
         }
+        DbCommand::GoodSubruns { tag, dataset, require, ignore, as_of, format, out } => {
+            let q = db::good::GoodQuery { tag, dataset, require, ignore, as_of_us: as_of_arg(as_of.as_deref())? };
+            let list = db::good::good_subruns(b.as_mut(), &q)?;
+            let format = match format {
+                GoodFormatArg::Json => db::good::GoodFormat::Json,
+                GoodFormatArg::Txt => db::good::GoodFormat::Txt,
+                GoodFormatArg::Golden => db::good::GoodFormat::Golden,
+            };
+            let text = db::good::text(&list, format);
+            let h = &list.header;
+            eprintln!("{} runs: {} subruns kept, {} lost", h.runs, h.subruns.kept, h.subruns.lost);
+            match out {
+                Some(p) => crate::job::outputs::write(&p, text.as_bytes())?,
+                None => o.write_all(text.as_bytes())?,
+            }
+        }
         DbCommand::Lock { tag } => {
             if db::lock_tag(b.as_mut(), &tag)? {
                 writeln!(o, "tag {tag} locked")?;
@@ -209,6 +257,11 @@ pub fn run(args: DbArgs) -> anyhow::Result<Status> {
         }
     }
     Ok(Status::Ok)
+}
+
+/// `--as-of TIME`, checked.
+fn as_of_arg(as_of: Option<&str>) -> Result<Option<i64>, JobError> {
+    as_of.map(|t| time::parse_us(t).ok_or_else(|| JobError::Usage(format!("--as-of {t}: expected a UTC time such as 2026-11-30T04:00:00Z")))).transpose()
 }
 
 fn write_frame(df: &mut DataFrame, format: Format, out: Option<&Path>, stdout: &mut impl Write) -> anyhow::Result<()> {

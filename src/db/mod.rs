@@ -11,6 +11,7 @@
 
 pub mod board;
 pub mod export;
+pub mod good;
 pub mod payload;
 pub mod postgres;
 pub mod schema;
@@ -68,6 +69,10 @@ pub enum DbError {
          (`gm2dqc db init`, on PostgreSQL as the database's owner) to apply the migration"
     )]
     NeedsMigration { what: &'static str, location: String, found: i64, needed: i64 },
+    /// A read asked for something the database does not hold in that form (an unknown
+    /// dataset or flag of a good-subrun list): the caller's to fix.
+    #[error("{0}")]
+    Query(String),
 }
 
 fn list_or(items: &[String], none: &str) -> String {
@@ -156,6 +161,9 @@ pub struct Provenance {
     /// The output directory the upload came from (absolute, canonical), when it came
     /// from one; stored in `uploads.out_dir` (migration 4).
     pub out_dir: Option<String>,
+    /// The flags the cut file requires of a good subrun (its `required` list), stored
+    /// in `uploads.required_flags` (migration 5); `None` when not known.
+    pub required_flags: Option<Vec<String>>,
 }
 
 /// This machine's name (the records of uploads, of the board and of campaign shards).
@@ -187,6 +195,7 @@ impl Provenance {
             command_line: std::env::args().collect::<Vec<_>>().join(" "),
             inputs,
             out_dir: None,
+            required_flags: None,
         }
     }
 
@@ -230,6 +239,9 @@ pub struct IovRecord {
     pub cuts_sha256: Option<String>,
     /// The output directory of the upload (`None` for uploads before migration 4).
     pub out_dir: Option<String>,
+    /// The flags the upload's cut file requires of a good subrun (`None` for uploads
+    /// before migration 5, and when not known).
+    pub required_flags: Option<Vec<String>>,
 }
 
 /// A tag and what it holds.
@@ -574,8 +586,8 @@ fn upload_in(tx: &mut dyn Tx, tag: &str, items: &[(Iov, Payload)], prov: &Proven
     let text = |s: &str| Value::Text(s.to_string());
     let upload_id = one_int(
         tx,
-        "INSERT INTO uploads (created_at_us, tag, folder, dataset, software_version, git_commit, cuts_sha256, user_name, host, command_line, out_dir) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
+        "INSERT INTO uploads (created_at_us, tag, folder, dataset, software_version, git_commit, cuts_sha256, user_name, host, command_line, out_dir, required_flags) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
         &[
             Value::Int(now),
             text(tag),
@@ -588,6 +600,7 @@ fn upload_in(tx: &mut dyn Tx, tag: &str, items: &[(Iov, Payload)], prov: &Proven
             text(&prov.host),
             text(&prov.command_line),
             prov.out_dir.as_deref().map_or(Value::Null(ColType::Text), text),
+            prov.required_flags.as_ref().map_or(Value::Null(ColType::Text), |f| Value::Text(serde_json::Value::from(f.clone()).to_string())),
         ],
     )?
     .ok_or_else(|| DbError::Backend("INSERT ... RETURNING gave no id".into()))?;
@@ -760,18 +773,48 @@ pub fn resolve(b: &mut dyn Backend, tag: &str, folder: &str, point: Point, as_of
 pub fn get(b: &mut dyn Backend, tag: &str, folder: &str, point: Point, as_of_us: Option<i64>) -> Result<Option<(Iov, Payload)>> {
     let folder = folder_or_err(folder)?;
     let mut tx = b.begin(false)?;
-    let (select, joins, types_stored) = stored_columns_sql(&folder, "best.payload_hash");
+    let Some((iov, hash, stored)) = read_best(tx.as_mut(), tag, &folder, point, as_of_us)? else {
+        return nothing_covers(tx.as_mut(), tag);
+    };
+    let payload = check_stored(tx.as_mut(), tag, &iov, &hash, stored)?;
+    Ok(Some((iov, payload)))
+}
+
+/// Some columns of what [`get`] reads, with the payload's hash: for a read that needs
+/// a column or two of a wide payload (the CTAGs of `subrun_metrics` for a good-subrun
+/// list), not all of it. The row count and row indexes are checked against the
+/// payload's record ([`DbError::Corrupt`]); the content hash, which needs every
+/// column, is not: [`get`] checks it.
+pub fn get_columns(b: &mut dyn Backend, tag: &str, folder: &str, point: Point, as_of_us: Option<i64>, columns: &[&str]) -> Result<Option<(Iov, String, Payload)>> {
+    let full = folder_or_err(folder)?;
+    let columns = columns
+        .iter()
+        .map(|c| full.columns.iter().find(|(n, _)| n == c).cloned().ok_or_else(|| DbError::Payload(format!("folder {} has no column `{c}`", full.name))))
+        .collect::<Result<Vec<_>>>()?;
+    let part = Folder { name: full.name, columns };
+    let mut tx = b.begin(false)?;
+    let Some((iov, hash, s)) = read_best(tx.as_mut(), tag, &part, point, as_of_us)? else {
+        return nothing_covers(tx.as_mut(), tag);
+    };
+    let found_rows = s.payload.rows.len();
+    if s.nrows != Some(found_rows as i64) || !s.indexes_in_order {
+        return Err(DbError::Corrupt { folder: full.name.to_string(), tag: tag.to_string(), iov, payload: hash, expected_rows: s.nrows, found_rows, found_hash: None });
+    }
+    Ok(Some((iov, hash, s.payload)))
+}
+
+/// The rows of `folder`'s columns of the latest insertion covering `point` (one
+/// query), before they are believed; `None` when no interval covers it.
+fn read_best(tx: &mut dyn Tx, tag: &str, folder: &Folder, point: Point, as_of_us: Option<i64>) -> Result<Option<(Iov, String, Stored)>> {
+    let (select, joins, types_stored) = stored_columns_sql(folder, "best.payload_hash");
     let sql = format!("WITH best AS ({}) SELECT best.*, {select} FROM best {joins} ORDER BY r.row_index", best_iov_sql());
     let mut types = BEST_IOV_TYPES.to_vec();
     types.extend(types_stored);
-    let rows = tx.query(&sql, &best_iov_params(tag, &folder, point, as_of_us), &types)?;
-    let Some(first) = rows.first() else {
-        return nothing_covers(tx.as_mut(), tag);
-    };
+    let rows = tx.query(&sql, &best_iov_params(tag, folder, point, as_of_us), &types)?;
+    let Some(first) = rows.first() else { return Ok(None) };
     let iov = iov_from(&first[..4]);
     let hash = first[4].as_str().unwrap_or_default().to_string();
-    let payload = check_stored(tx.as_mut(), tag, &iov, &hash, split_stored(&folder, rows, 5))?;
-    Ok(Some((iov, payload)))
+    Ok(Some((iov, hash, split_stored(folder, rows, 5))))
 }
 
 /// The whole history of a folder in a tag, in insertion order ([`DbError::NoTag`] when
@@ -780,11 +823,14 @@ pub fn history(b: &mut dyn Backend, tag: &str, folder: &str) -> Result<Vec<IovRe
     let folder = folder_or_err(folder)?;
     let mut tx = b.begin(false)?;
     // A database read as it is, before migration 4, has no out_dir.
-    let out_dir = if schema_version(tx.as_mut())? >= 4 { "u.out_dir" } else { "CAST(NULL AS TEXT)" };
+    let version = schema_version(tx.as_mut())?;
+    let out_dir = if version >= 4 { "u.out_dir" } else { "CAST(NULL AS TEXT)" };
+    // ... and before migration 5 no required flags.
+    let required = if version >= 5 { "u.required_flags" } else { "CAST(NULL AS TEXT)" };
     let rows = tx.query(
         &format!(
             "SELECT i.first_run, i.first_subrun, i.end_run, i.end_subrun, i.id, i.payload_hash, i.upload_id, i.inserted_at_us, p.nrows, \
-             u.user_name, u.dataset, u.git_commit, u.cuts_sha256, {out_dir} \
+             u.user_name, u.dataset, u.git_commit, u.cuts_sha256, {out_dir}, {required} \
              FROM iovs i JOIN payloads p ON p.hash = i.payload_hash JOIN uploads u ON u.id = i.upload_id \
              WHERE i.tag = $1 AND i.folder = $2 ORDER BY i.inserted_at_us, i.id"
         ),
@@ -804,28 +850,40 @@ pub fn history(b: &mut dyn Backend, tag: &str, folder: &str) -> Result<Vec<IovRe
             ColType::Text,
             ColType::Text,
             ColType::Text,
+            ColType::Text,
         ],
     )?;
     if rows.is_empty() && !tag_exists(tx.as_mut(), tag)? {
         return Err(no_tag(tx.as_mut(), tag)?);
     }
     let s = |v: &Value| v.as_str().unwrap_or_default().to_string();
-    Ok(rows
-        .iter()
-        .map(|r| IovRecord {
-            iov: iov_from(&r[..4]),
-            id: r[4].as_i64().unwrap_or(0),
-            payload_hash: s(&r[5]),
-            upload_id: r[6].as_i64().unwrap_or(0),
-            inserted_at_us: r[7].as_i64().unwrap_or(0),
-            nrows: r[8].as_i64().unwrap_or(0),
-            user: s(&r[9]),
-            dataset: s(&r[10]),
-            git_commit: s(&r[11]),
-            cuts_sha256: r[12].as_str().map(str::to_string),
-            out_dir: r[13].as_str().map(str::to_string),
+    rows.iter()
+        .map(|r| -> Result<IovRecord> {
+            Ok(IovRecord {
+                iov: iov_from(&r[..4]),
+                id: r[4].as_i64().unwrap_or(0),
+                payload_hash: s(&r[5]),
+                upload_id: r[6].as_i64().unwrap_or(0),
+                inserted_at_us: r[7].as_i64().unwrap_or(0),
+                nrows: r[8].as_i64().unwrap_or(0),
+                user: s(&r[9]),
+                dataset: s(&r[10]),
+                git_commit: s(&r[11]),
+                cuts_sha256: r[12].as_str().map(str::to_string),
+                out_dir: r[13].as_str().map(str::to_string),
+                required_flags: r[14].as_str().map(|t| parse_required(t, r[6].as_i64().unwrap_or(0))).transpose()?,
+            })
         })
-        .collect())
+        .collect()
+}
+
+/// `uploads.required_flags` as stored: a JSON list of flag names. Anything else is
+/// damaged data, named by its upload.
+fn parse_required(text: &str, upload_id: i64) -> Result<Vec<String>> {
+    serde_json::from_str::<Vec<String>>(text).map_err(|e| DbError::Damaged {
+        location: format!("uploads.required_flags of upload {upload_id}"),
+        detail: format!("not a JSON list of flag names: {e}"),
+    })
 }
 
 /// The provenance inputs of an upload.

@@ -19,7 +19,9 @@
 //! triggers (migration 3): SQLite's `REPLACE` family, PostgreSQL's `TRUNCATE`.
 //! Migration 4 adds the web application's tables (`web_audit` with all of those
 //! protections) and `uploads.out_dir`, the output directory an upload came from (NULL
-//! for uploads made before it).
+//! for uploads made before it). Migration 5 adds `uploads.required_flags`: the flags
+//! the upload's cut file requires of a good subrun (a JSON list; NULL before it), so a
+//! good-subrun list can drop one of them as `cuts diff` would.
 
 /// A column type of a folder table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,12 +109,12 @@ pub fn folder(name: &str) -> Option<Folder> {
 }
 
 /// The schema version this build writes and reads: the last of [`migrations`].
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Every migration of a dialect, in order: (version, statements). A database at
 /// version `v` gets those above `v`, in one transaction.
 pub fn migrations(d: Dialect) -> Vec<(i64, Vec<String>)> {
-    vec![(1, migration_1(d)), (2, migration_2(d)), (3, migration_3(d)), (4, migration_4(d))]
+    vec![(1, migration_1(d)), (2, migration_2(d)), (3, migration_3(d)), (4, migration_4(d)), (5, migration_5())]
 }
 
 /// The statements of migration 1 for a dialect.
@@ -371,6 +373,15 @@ pub fn migration_4(d: Dialect) -> Vec<String> {
         }
     }
     s
+}
+
+/// Migration 5: `uploads.required_flags`, the cut file's `required` list (JSON) of the
+/// upload that judged its subruns: `ok` is the AND of these flags, and a good-subrun
+/// list that ignores one of them ([`crate::db::good`]) needs to know which they were.
+/// Every folder's upload row of an analysis carries it, as it carries `cuts_sha256`;
+/// NULL for the uploads made before it.
+pub fn migration_5() -> Vec<String> {
+    vec!["ALTER TABLE uploads ADD COLUMN required_flags TEXT".into()]
 }
 
 /// The documented role setup (PostgreSQL): a reader that can only read, a writer that

@@ -41,6 +41,10 @@ pub struct StageRecord {
     /// The intervals of validity its results cover (merge, gain).
     #[serde(default)]
     pub intervals: Vec<(u32, u32)>,
+    /// The cut file's `required` flags (what makes a subrun `ok`); empty in manifests
+    /// written before gm2dqc recorded them.
+    #[serde(default)]
+    pub required: Vec<String>,
 }
 
 impl StageRecord {
@@ -54,6 +58,7 @@ impl StageRecord {
             errors,
             outputs: Vec::new(),
             intervals: Vec::new(),
+            required: cuts.required.clone(),
         }
     }
 
@@ -171,6 +176,7 @@ impl Manifest {
                     errors: field(r, &path, "errors", None)?,
                     outputs: field(r, &path, "outputs", Some(Vec::new()))?,
                     intervals: field(r, &path, "intervals", Some(Vec::new()))?,
+                    required: field(r, &path, "required", Some(Vec::new()))?,
                 },
             );
         }

@@ -116,7 +116,7 @@ impl JobError {
 fn db_status(e: &crate::db::DbError) -> Status {
     use crate::db::DbError;
     match e {
-        DbError::NoTag { .. } | DbError::NoFolder { .. } | DbError::NoDatabase(_) | DbError::NoSchema(_) | DbError::Url(_) | DbError::TagLocked(_) | DbError::Schema { .. } | DbError::Migration { .. } => Status::Usage,
+        DbError::NoTag { .. } | DbError::NoFolder { .. } | DbError::NoDatabase(_) | DbError::NoSchema(_) | DbError::Url(_) | DbError::TagLocked(_) | DbError::Schema { .. } | DbError::Migration { .. } | DbError::Query(_) => Status::Usage,
         _ => Status::InputFailed,
     }
 }

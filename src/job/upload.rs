@@ -88,7 +88,10 @@ pub fn plan(out: &Path) -> Result<UploadPlan> {
     }
     // The directory as the database records it: absolute and canonical, so the web
     // application finds it whatever directory the upload was started from.
-    let provenance = Provenance::here(&manifest.dataset, Some(dqc.cuts_sha256.clone()), inputs).with_out_dir(out);
+    let mut provenance = Provenance::here(&manifest.dataset, Some(dqc.cuts_sha256.clone()), inputs).with_out_dir(out);
+    // What makes a subrun `ok`, for good-subrun lists that drop a flag (a directory
+    // whose dqc stage ran before gm2dqc recorded it has none: NULL in the database).
+    provenance.required_flags = Some(dqc.required.clone()).filter(|r| !r.is_empty());
     let mut groups = Vec::new();
     for (name, by_interval) in FOLDERS {
         let folder = schema::folder(name).ok_or_else(|| JobError::Usage(format!("no folder {name} in this build's schema")))?;

@@ -35,6 +35,7 @@ use axum::routing::get;
 use axum::Router;
 
 use crate::db::export::{self, TextFormat};
+use crate::db::good::{self, GoodFormat, GoodQuery};
 use crate::db::{schema, time};
 
 use super::api::{get as param, query_pairs};
@@ -170,6 +171,7 @@ pub fn routes() -> Router<Arc<App>> {
         .route("/condb/folders", ro(get(folders)))
         .route("/condb/tags", ro(get(tags)))
         .route("/condb/history", ro(get(history)))
+        .route("/condb/good-subruns", ro(get(good_subruns)))
 }
 
 async fn method_not_allowed() -> Response {
@@ -238,6 +240,52 @@ fn known_folder(name: &str) -> Result<(), ApiError> {
     }
 }
 
+fn as_of_param(q: &Pairs) -> Result<Option<i64>, ApiError> {
+    match param(q, "as_of") {
+        None => Ok(None),
+        Some(t) => Ok(Some(time::parse_us(t.trim()).ok_or_else(|| ApiError::bad_request(format!("parameter `as_of={t}`: expected a UTC time such as 2026-11-30T04:00:00Z")))?)),
+    }
+}
+
+/// A comma-separated list parameter (empty items dropped).
+fn list_param(q: &Pairs, key: &str) -> Option<Vec<String>> {
+    param(q, key).map(|v| v.split(',').map(str::trim).filter(|f| !f.is_empty()).map(str::to_string).collect())
+}
+
+/// Whether an answer read at `as_of_us` can no longer change.
+fn settled(as_of_us: Option<i64>) -> bool {
+    as_of_us.is_some_and(|t| t <= time::now_us() - AS_OF_SETTLED_S * 1_000_000)
+}
+
+/// `GET /condb/good-subruns?tag=T&dataset=D[&require=F,...][&ignore=F,...][&as_of=TIME][&format=json|txt|golden]`:
+/// what `gm2dqc db good-subruns --tag T --dataset D ...` prints.
+async fn good_subruns(State(app): State<Arc<App>>, headers: HeaderMap, q: Result<Query<Pairs>, QueryRejection>) -> Result<Response, ApiError> {
+    let q = query_pairs(q)?;
+    let tag = required(&q, "tag", "the tag, e.g. tag=dqc-v1 (/condb/tags lists them)")?.to_string();
+    let dataset = required(&q, "dataset", "the dataset, e.g. dataset=run3B")?.to_string();
+    let format = match param(&q, "format") {
+        None => GoodFormat::Json,
+        Some(f) => GoodFormat::parse(f.trim()).ok_or_else(|| ApiError::bad_request(format!("parameter `format={f}`: expected json, txt or golden")))?,
+    };
+    let query = GoodQuery { tag: tag.clone(), dataset, require: list_param(&q, "require"), ignore: list_param(&q, "ignore").unwrap_or_default(), as_of_us: as_of_param(&q)? };
+    let ct = match format {
+        GoodFormat::Txt => "text/plain; charset=utf-8",
+        GoodFormat::Json | GoodFormat::Golden => "application/json",
+    };
+    let (a, h) = (app.clone(), headers.clone());
+    let as_of_us = query.as_of_us;
+    let (text, locked) = app
+        .pool
+        .run(move |b| {
+            check_read(b, &a, &h)?;
+            // Locked before the read: then nothing can change what the read returns.
+            let locked = crate::db::tag_locked(b, &tag)?.unwrap_or(false);
+            Ok((good::text(&good::good_subruns(b, &query)?, format), locked))
+        })
+        .await?;
+    Ok(answer(&headers, text, ct, locked || settled(as_of_us)))
+}
+
 /// `GET /condb/get?folder=F&tag=T&run=R[&subrun=S][&as_of=TIME][&format=csv|json]`:
 /// what `gm2dqc db get F --tag T --run R [--subrun S] [--as-of TIME] --format csv|json` prints.
 async fn get_payload(State(app): State<Arc<App>>, headers: HeaderMap, q: Result<Query<Pairs>, QueryRejection>) -> Result<Response, ApiError> {
@@ -246,10 +294,7 @@ async fn get_payload(State(app): State<Arc<App>>, headers: HeaderMap, q: Result<
     let tag = required(&q, "tag", "the tag, e.g. tag=dqc-v1 (/condb/tags lists them)")?.to_string();
     let run = number(&q, "run")?.ok_or_else(|| ApiError::bad_request("parameter `run` is missing: give the run, e.g. run=15921"))?;
     let subrun = number(&q, "subrun")?;
-    let as_of_us = match param(&q, "as_of") {
-        None => None,
-        Some(t) => Some(time::parse_us(t.trim()).ok_or_else(|| ApiError::bad_request(format!("parameter `as_of={t}`: expected a UTC time such as 2026-11-30T04:00:00Z")))?),
-    };
+    let as_of_us = as_of_param(&q)?;
     let format = match param(&q, "format") {
         None => TextFormat::Csv,
         Some(f) => TextFormat::parse(f.trim()).ok_or_else(|| ApiError::bad_request(format!("parameter `format={f}`: expected csv or json")))?,
@@ -280,8 +325,7 @@ async fn get_payload(State(app): State<Arc<App>>, headers: HeaderMap, q: Result<
             Ok((kept, locked))
         })
         .await?;
-    let settled = as_of_us.is_some_and(|t| t <= time::now_us() - AS_OF_SETTLED_S * 1_000_000);
-    Ok(respond(&headers, kept.for_request(&headers), ct, locked || settled, true))
+    Ok(respond(&headers, kept.for_request(&headers), ct, locked || settled(as_of_us), true))
 }
 
 /// `GET /condb/folders`: every folder with its columns and their types.

@@ -65,6 +65,7 @@ impl From<DbError> for ApiError {
         match e {
             DbError::NoTag { .. } | DbError::NoFolder { .. } => ApiError::not_found(e.to_string()),
             DbError::TagLocked(_) => ApiError::conflict(e.to_string()),
+            DbError::Query(_) => ApiError::bad_request(e.to_string()),
             other => ApiError::internal(other.to_string()),
         }
     }
