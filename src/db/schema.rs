@@ -380,8 +380,17 @@ pub fn migration_4(d: Dialect) -> Vec<String> {
 /// list that ignores one of them ([`crate::db::good`]) needs to know which they were.
 /// Every folder's upload row of an analysis carries it, as it carries `cuts_sha256`;
 /// NULL for the uploads made before it.
+///
+/// And two covering indexes for those lists, which read a column or two of every
+/// subrun of a dataset: `subrun` and `ok` of `f_subrun_status`, `subrun` and `ctags`
+/// of `f_subrun_metrics`, by payload and row (an index scan, no row of the wide
+/// table read).
 pub fn migration_5() -> Vec<String> {
-    vec!["ALTER TABLE uploads ADD COLUMN required_flags TEXT".into()]
+    vec![
+        "ALTER TABLE uploads ADD COLUMN required_flags TEXT".into(),
+        "CREATE INDEX f_subrun_status_ok ON f_subrun_status (payload_hash, row_index, subrun, ok)".into(),
+        "CREATE INDEX f_subrun_metrics_ctags ON f_subrun_metrics (payload_hash, row_index, subrun, ctags)".into(),
+    ]
 }
 
 /// The documented role setup (PostgreSQL): a reader that can only read, a writer that
