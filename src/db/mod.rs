@@ -758,11 +758,16 @@ fn best_iov_params(tag: &str, folder: &Folder, point: Point, as_of_us: Option<i6
 pub fn resolve(b: &mut dyn Backend, tag: &str, folder: &str, point: Point, as_of_us: Option<i64>) -> Result<Option<(Iov, String)>> {
     let folder = folder_or_err(folder)?;
     let mut tx = b.begin(false)?;
-    let rows = tx.query(&best_iov_sql(), &best_iov_params(tag, &folder, point, as_of_us), &BEST_IOV_TYPES)?;
-    let Some(first) = rows.first() else {
-        return nothing_covers(tx.as_mut(), tag);
-    };
-    Ok(Some((iov_from(&first[..4]), first[4].as_str().unwrap_or_default().to_string())))
+    match resolve_in(tx.as_mut(), tag, &folder, point, as_of_us)? {
+        Some(found) => Ok(Some(found)),
+        None => nothing_covers(tx.as_mut(), tag),
+    }
+}
+
+/// [`resolve`] inside a transaction: `None` when no interval covers the point.
+fn resolve_in(tx: &mut dyn Tx, tag: &str, folder: &Folder, point: Point, as_of_us: Option<i64>) -> Result<Option<(Iov, String)>> {
+    let rows = tx.query(&best_iov_sql(), &best_iov_params(tag, folder, point, as_of_us), &BEST_IOV_TYPES)?;
+    Ok(rows.first().map(|first| (iov_from(&first[..4]), first[4].as_str().unwrap_or_default().to_string())))
 }
 
 /// The constants of `folder` in `tag` valid at `point`, as the tag stood at `as_of_us`
@@ -771,18 +776,20 @@ pub fn resolve(b: &mut dyn Backend, tag: &str, folder: &str, point: Point, as_of
 /// tag. What is returned is checked against what was stored: the row count of the
 /// payload's record and the content hash it is named by ([`DbError::Corrupt`]).
 pub fn get(b: &mut dyn Backend, tag: &str, folder: &str, point: Point, as_of_us: Option<i64>) -> Result<Option<(Iov, Payload)>> {
-    Ok(get_named(b, tag, folder, point, as_of_us)?.map(|(iov, _, p)| (iov, p)))
-}
-
-/// [`get`], with the content hash the payload is named by (and was checked against).
-pub fn get_named(b: &mut dyn Backend, tag: &str, folder: &str, point: Point, as_of_us: Option<i64>) -> Result<Option<(Iov, String, Payload)>> {
     let folder = folder_or_err(folder)?;
     let mut tx = b.begin(false)?;
-    let Some((iov, hash, stored)) = read_best(tx.as_mut(), tag, &folder, point, as_of_us)? else {
+    let (select, joins, types_stored) = stored_columns_sql(&folder, "best.payload_hash");
+    let sql = format!("WITH best AS ({}) SELECT best.*, {select} FROM best {joins} ORDER BY r.row_index", best_iov_sql());
+    let mut types = BEST_IOV_TYPES.to_vec();
+    types.extend(types_stored);
+    let rows = tx.query(&sql, &best_iov_params(tag, &folder, point, as_of_us), &types)?;
+    let Some(first) = rows.first() else {
         return nothing_covers(tx.as_mut(), tag);
     };
-    let payload = check_stored(tx.as_mut(), tag, &iov, &hash, stored)?;
-    Ok(Some((iov, hash, payload)))
+    let iov = iov_from(&first[..4]);
+    let hash = first[4].as_str().unwrap_or_default().to_string();
+    let payload = check_stored(tx.as_mut(), tag, &iov, &hash, split_stored(&folder, rows, 5))?;
+    Ok(Some((iov, payload)))
 }
 
 /// Some columns of what [`get`] reads, with the payload's hash: for a read that needs
@@ -800,12 +807,9 @@ pub fn get_columns(b: &mut dyn Backend, tag: &str, folder: &str, point: Point, a
     let mut tx = b.begin(false)?;
     // The interval first, then only the columns asked for, by the payload's key: each
     // row carries nothing else (no interval, no hash), which is what makes it cheap.
-    let best = tx.query(&best_iov_sql(), &best_iov_params(tag, &part, point, as_of_us), &BEST_IOV_TYPES)?;
-    let Some(first) = best.first() else {
+    let Some((iov, hash)) = resolve_in(tx.as_mut(), tag, &part, point, as_of_us)? else {
         return nothing_covers(tx.as_mut(), tag);
     };
-    let iov = iov_from(&first[..4]);
-    let hash = first[4].as_str().unwrap_or_default().to_string();
     let nrows = one_int(tx.as_mut(), "SELECT nrows FROM payloads WHERE hash = $1", &[Value::Text(hash.clone())])?;
     let cols: Vec<String> = part.columns.iter().map(|(n, _)| format!("r.\"{n}\"")).collect();
     let mut types = vec![ColType::Int];
@@ -818,20 +822,6 @@ pub fn get_columns(b: &mut dyn Backend, tag: &str, folder: &str, point: Point, a
     }
     let rows = rows.into_iter().map(|mut r| r.split_off(1)).collect();
     Ok(Some((iov, hash, Payload { folder: part, rows })))
-}
-
-/// The rows of `folder`'s columns of the latest insertion covering `point` (one
-/// query), before they are believed; `None` when no interval covers it.
-fn read_best(tx: &mut dyn Tx, tag: &str, folder: &Folder, point: Point, as_of_us: Option<i64>) -> Result<Option<(Iov, String, Stored)>> {
-    let (select, joins, types_stored) = stored_columns_sql(folder, "best.payload_hash");
-    let sql = format!("WITH best AS ({}) SELECT best.*, {select} FROM best {joins} ORDER BY r.row_index", best_iov_sql());
-    let mut types = BEST_IOV_TYPES.to_vec();
-    types.extend(types_stored);
-    let rows = tx.query(&sql, &best_iov_params(tag, folder, point, as_of_us), &types)?;
-    let Some(first) = rows.first() else { return Ok(None) };
-    let iov = iov_from(&first[..4]);
-    let hash = first[4].as_str().unwrap_or_default().to_string();
-    Ok(Some((iov, hash, split_stored(folder, rows, 5))))
 }
 
 /// The whole history of a folder in a tag, in insertion order ([`DbError::NoTag`] when
