@@ -112,7 +112,7 @@ fn main() {
     let fits_par = || sums.in_fill.par_iter().filter_map(|p| p.as_ref()).map(|p| fit_in_fill(p, &FitConfig::STANDARD).is_ok() as usize).sum::<usize>();
     let t_fits2 = pools[1].install(|| time(reps, fits_par));
     let n_ok = fits_only();
-    let reduce = |pool: &rayon::ThreadPool| pool.install(|| time(reps, || interval_result(&sums, Some(&reference), true, &cuts, &FitConfig::STANDARD, &ConstantLimits::STANDARD)));
+    let reduce = |pool: &rayon::ThreadPool| pool.install(|| time(reps, || interval_result(&sums, Some(&reference), sums.run_first, &cuts, &FitConfig::STANDARD, &ConstantLimits::STANDARD)));
     let (r1, r2) = (reduce(&pools[0]), reduce(&pools[1]));
 
     // (c) the whole pass over 16 files on disk (page cache warm after the first run).

@@ -29,8 +29,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .collect();
     let mut df = gm2dqc::tables::subrun_metrics(&big);
     gm2dqc::tables::write_parquet(&mut df, &dir.join("subrun_metrics.parquet"))?;
-    let ev = gm2dqc::cuts::eval::evaluate(&gm2dqc::cuts::standard(), &df)?;
-    gm2dqc::job::outputs::flag_tables(&dir, &ev)?;
+    let cuts = gm2dqc::cuts::standard();
+    let ev = gm2dqc::cuts::eval::evaluate(&cuts, &df)?;
+    gm2dqc::job::outputs::flag_tables(&dir, &ev, &df, &dir.join("subrun_metrics.parquet"), &cuts.run_constants)?;
     let ms = |t: Instant| t.elapsed().as_secs_f64() * 1e3;
     let t = Instant::now();
     let r = Results::open(&dir)?;

@@ -362,8 +362,7 @@ impl Stages {
 /// The reduce of one interval: its constants and channel status from its merged sums.
 pub fn reduce(m: &Merged, cfg: &Config) -> IntervalResult {
     let ratio: Option<OofRatios> = m.reference_out_of_fill.as_ref().map(|p| (0..N_XTALS).map(|ch| oof_ratio(p, ch)).collect());
-    let same = m.sums.run_first == m.reference_run && m.sums.run_last == m.reference_run;
-    interval_result(&m.sums, ratio.as_deref(), same, &cfg.channel_cuts, &cfg.fit, &cfg.limits)
+    interval_result(&m.sums, ratio.as_deref(), m.reference_run, &cfg.channel_cuts, &cfg.fit, &cfg.limits)
 }
 
 /// Runs the analysis over a dataset on the current rayon pool. `progress` is called

@@ -169,6 +169,25 @@ pub fn gain_constants(intervals: &[IntervalResult]) -> DataFrame {
         Column::new("status".into(), rows.iter().map(|g| g.status.as_str()).collect::<Vec<&str>>()),
         Column::new("detail".into(), rows.iter().map(|g| g.detail.as_str()).collect::<Vec<&str>>()),
     ]);
+    cols.push(u32_col("reference_run", intervals.iter().flat_map(|i| std::iter::repeat_n(i.reference_run, layout::N_XTALS))));
+    frame(cols)
+}
+
+/// `calo_quality`: one row per calorimeter per interval: its crystals that are dead,
+/// hot, noisy and not ok (`n_bad`, each crystal once), the cut-file limit
+/// (`max_bad`) and the per-calorimeter bit `ok` (n_bad <= max_bad).
+pub fn calo_quality(intervals: &[IntervalResult]) -> DataFrame {
+    let rows: Vec<_> = intervals.iter().flat_map(|i| &i.calos).collect();
+    let mut cols: Vec<Column> = interval_cols(intervals, layout::N_CALOS).into();
+    cols.extend([
+        u32_col("calo", rows.iter().map(|c| c.calo)),
+        u32_col("n_dead", rows.iter().map(|c| c.dead)),
+        u32_col("n_hot", rows.iter().map(|c| c.hot)),
+        u32_col("n_noisy", rows.iter().map(|c| c.noisy)),
+        u32_col("n_bad", rows.iter().map(|c| c.bad)),
+        u32_col("max_bad", rows.iter().map(|c| c.max_bad)),
+        bool_col("ok", rows.iter().map(|c| c.ok)),
+    ]);
     frame(cols)
 }
 

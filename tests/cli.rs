@@ -78,9 +78,16 @@ const SUBRUN_METRICS_COLUMNS: &str = "run subrun file start_time end_time fills 
     laser1_sm laser2_sm laser3_sm laser4_sm laser5_sm laser6_sm singles doubles background loss_ratio loss_ratio_err loss_ratio_ctags \
     loss_ratio_ctags_err n_dead_xtals n_hot_xtals n_noisy_xtals n_dead_straws n_noisy_straws hv_trip_fills";
 
-/// Spec section 4's columns, with the two extras of gain_constants (ifg_norm_err, detail).
+/// Spec section 4's columns, with the extras of gain_constants (ifg_norm_err, detail,
+/// and the reference run of issue 18).
 const GAIN_COLUMNS: &str = "run_first run_last calo xtal channel oof_ratio oof_ratio_err gain gain_err energy_scale ifg_norm ifg_norm_err ifg_amp \
-    ifg_amp_err ifg_tau_us ifg_tau_err ifg_cov_amp_tau ifg_chi2_ndf ifg_ndf status detail";
+    ifg_amp_err ifg_tau_us ifg_tau_err ifg_cov_amp_tau ifg_chi2_ndf ifg_ndf status detail reference_run";
+/// Issue 18: the calorimeters' quality and the per-run DQC constants of the checklist.
+const CALO_QUALITY_COLUMNS: &str = "run_first run_last calo n_dead n_hot n_noisy n_bad max_bad ok";
+const KICKER_DQC_COLUMNS: &str = "run kicker n_subruns amplitude_median_kv amplitude_width_kv amplitude_low_kv amplitude_high_kv \
+    timing_median_ns timing_width_ns timing_low_ns timing_high_ns fwhm_median_ns fwhm_width_ns fwhm_low_ns fwhm_high_ns k";
+const T0_DQC_COLUMNS: &str = "run n_subruns t0_reference t0_width t0_low t0_high k";
+const LASER_DQC_COLUMNS: &str = "run laser n_subruns sm_reference sm_width sm_low sm_high k";
 const CALO_COLUMNS: &str = "run_first run_last channel calo xtal hits pedestal_rms dead hot noisy ok";
 const TRACKER_COLUMNS: &str = "run_first run_last channel station module straw hits drift_mean_ns drift_rms_ns dead noisy ok";
 
@@ -105,6 +112,10 @@ fn analyze_writes_the_tables_and_exits_1_naming_a_broken_file() {
         ("gain_constants", GAIN_COLUMNS, 1296),
         ("calo_channel_status", CALO_COLUMNS, 1296),
         ("tracker_channel_status", TRACKER_COLUMNS, 2048),
+        ("calo_quality", CALO_QUALITY_COLUMNS, 24),
+        ("kicker_dqc", KICKER_DQC_COLUMNS, 3),
+        ("t0_dqc", T0_DQC_COLUMNS, 1),
+        ("laser_dqc", LASER_DQC_COLUMNS, 6),
     ] {
         let df = gm2dqc::tables::read_parquet(&out.join(format!("{table}.parquet"))).unwrap();
         let names: Vec<&str> = df.get_column_names().iter().map(|s| s.as_str()).collect();
@@ -140,14 +151,14 @@ fn demo_runs_every_stage_and_a_second_run_writes_nothing_new() {
     let d = dir.0.join("demo");
     let (code, stdout, err) = gm2dqc(&["demo", "--dir", d.to_str().unwrap(), "--threads", "2"]);
     assert_eq!(code, 0, "{stdout}{err}");
-    for f in ["subrun_metrics.parquet", "subrun_status.parquet", "run_summary.parquet", "gain_constants.parquet", "calo_channel_status.parquet", "tracker_channel_status.parquet", "conditions.sqlite", "summary.json", "inputs.json", "report.html", "elog.txt", "plots/gain_vs_run.svg", "plots/fit_run15922_calo1_xtal0.png"] {
+    for f in ["subrun_metrics.parquet", "subrun_status.parquet", "run_summary.parquet", "gain_constants.parquet", "calo_channel_status.parquet", "tracker_channel_status.parquet", "calo_quality.parquet", "kicker_dqc.parquet", "t0_dqc.parquet", "laser_dqc.parquet", "conditions.sqlite", "summary.json", "inputs.json", "report.html", "elog.txt", "plots/gain_vs_run.svg", "plots/fit_run15922_calo1_xtal0.png"] {
         assert!(d.join("out").join(f).exists(), "{f} missing; stdout:\n{stdout}");
     }
-    assert!(stdout.contains("tag demo: 10 intervals written"), "{stdout}");
+    assert!(stdout.contains("tag demo: 18 intervals written"), "{stdout}");
     assert!(stdout.contains("report (open in a browser): ") && stdout.contains("report.html"), "the demo says where the report is: {stdout}");
     let (code, again, err) = gm2dqc(&["demo", "--dir", d.to_str().unwrap(), "--threads", "1"]);
     assert_eq!(code, 0, "{again}{err}");
-    assert!(again.contains("tag demo: 0 intervals written, 10 already current"), "the same inputs give the same results: {again}");
+    assert!(again.contains("tag demo: 0 intervals written, 18 already current"), "the same inputs give the same results: {again}");
     // scan: the dataset by run, truth.json ignored; a broken file is named, exit 1.
     let data = d.join("data");
     let (code, listing, _) = gm2dqc(&["scan", "--input", data.to_str().unwrap(), "--json"]);
@@ -202,12 +213,13 @@ fn a_run_killed_at_any_point_finishes_like_an_uninterrupted_one() {
     // The database: each interval once, whatever was interrupted.
     let mut db = gm2dqc::db::open(out.join("conditions.sqlite").to_str().unwrap()).unwrap();
     let counts = gm2dqc::db::table_counts(db.as_mut()).unwrap();
-    assert_eq!(counts["iovs"], 5, "{counts:?}");
-    assert_eq!(counts["payloads"], 5, "{counts:?}");
+    // Nine folders, one run.
+    assert_eq!(counts["iovs"], 9, "{counts:?}");
+    assert_eq!(counts["payloads"], 9, "{counts:?}");
     // A third run of the same inputs does no work and writes nothing.
     let (code, text, _) = gm2dqc(&args.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(code, 0);
-    assert!(text.contains("already done") && text.contains("0 intervals written, 5 already current"), "{text}");
+    assert!(text.contains("already done") && text.contains("0 intervals written, 9 already current"), "{text}");
 }
 
 #[test]

@@ -21,7 +21,7 @@ use crate::cli::gm2dqc;
 use crate::common::TempDir;
 use crate::server::{copy_dir, demo, http, rt, Proxy, ServeProcess};
 
-const FOLDERS: [&str; 5] = ["gain_constants", "calo_channel_status", "tracker_channel_status", "subrun_metrics", "subrun_status"];
+const FOLDERS: [&str; 9] = ["gain_constants", "calo_channel_status", "tracker_channel_status", "subrun_metrics", "subrun_status", "calo_quality", "kicker_dqc", "t0_dqc", "laser_dqc"];
 /// `demo` is locked after both uploads; `demo-b` stays open.
 const TAGS: [&str; 2] = ["demo", "demo-b"];
 
@@ -141,7 +141,7 @@ fn condb_get_answers_what_db_get_prints_at_1000_random_points_on_sqlite_and_post
         let rt = rt();
         {
             for i in 0..1000 {
-                let f = FOLDERS[rng.below(5) as usize];
+                let f = FOLDERS[rng.below(FOLDERS.len() as u64) as usize];
                 let t = TAGS[rng.below(2) as usize];
                 let run = 15919 + rng.below(6) as u32;
                 let subrun = match rng.below(3) { 0 => None, _ => Some(rng.below(11) as u32) };

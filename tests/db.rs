@@ -291,9 +291,9 @@ fn eight_processes_uploading_one_analysis_write_it_once() {
         }
         let mut b = db::open(&url).unwrap();
         let c = counts(b.as_mut());
-        // Five folders; two intervals (runs) each: ten intervals in all, written once.
-        assert_eq!(c["iovs"], 10, "{label}");
-        assert_eq!(written, 5, "{label}: each folder written by exactly one process");
+        // Nine folders; two intervals (runs) each: 18 intervals in all, written once.
+        assert_eq!(c["iovs"], 18, "{label}");
+        assert_eq!(written, 9, "{label}: each folder written by exactly one process");
         assert_eq!(c["f_gain_constants"], 2 * 1296, "{label}");
         assert_eq!(c["f_subrun_metrics"], 4, "{label}");
         let (code, csv) = run(&["db", "--db", &url, "get", "gain_constants", "--tag", "run2", "--run", "15922", "--format", "csv"]);
@@ -574,7 +574,7 @@ fn an_existing_version_3_database_gets_migration_4_and_keeps_its_data() {
             let mut tx = b.begin(false).unwrap();
             assert_eq!(db::schema_version(tx.as_mut()).unwrap(), schema::SCHEMA_VERSION, "{label}");
         }
-        assert_eq!(schema::SCHEMA_VERSION, 5);
+        assert_eq!(schema::SCHEMA_VERSION, 6);
         assert_eq!(old_dataset(b.as_mut()), ("run2A".into(), None, 20, "old".into()), "{label}: the old upload has no out_dir");
         let h = db::history(b.as_mut(), "old", "gain_constants").unwrap();
         assert_eq!((h.len(), h[0].user.as_str(), h[0].out_dir.as_deref(), h[0].required_flags.as_ref()), (1, "carol", None, None), "{label}");
@@ -635,5 +635,87 @@ fn a_real_upload_records_its_canonical_output_directory() {
         let row = board::row(b.as_mut(), &board::Layout::gm2dqc(), &d[0].dataset).unwrap().unwrap();
         let up = row.cells.iter().find(|c| c.column == "upload").unwrap();
         assert_eq!((up.stages[0].state, up.state, up.signoff.is_none()), (board::State::Done, board::State::Todo, true), "{label}");
+    }
+}
+
+/// Issue 18: migration 6 adds folders (the per-run DQC constants, the calorimeters'
+/// quality) and a column to an existing one (`gain_constants.reference_run`). A gain
+/// payload stored by a gm2dqc before it was named by a hash without that column; read
+/// back it has the column null, and must still verify (not be called corrupt), whether
+/// the database is read as it is (version 5) or migrated.
+#[test]
+fn a_version_5_database_gets_migration_6_and_its_gain_payloads_still_verify() {
+    for (label, url, _dir) in databases("migrate6") {
+        let d = if label == "sqlite" { schema::Dialect::Sqlite } else { schema::Dialect::Postgres };
+        // The folder as a version-5 gm2dqc had it, and one of its payloads.
+        let old = schema::folders_at(5).into_iter().find(|f| f.name == "gain_constants").unwrap();
+        assert!(old.columns.iter().all(|(c, _)| c != "reference_run") && !schema::folders_at(5).iter().any(|f| f.name == "kicker_dqc"));
+        let full = gain_payload(3.0);
+        let rows: Vec<Vec<Value>> = full.rows.iter().take(3).map(|r| r[..old.columns.len()].to_vec()).collect();
+        let stored = Payload { folder: old.clone(), rows };
+        let hash = stored.hash();
+        let lit = |v: &Value| match v {
+            Value::Null(_) => "NULL".to_string(),
+            Value::Int(i) => i.to_string(),
+            Value::Real(x) => format!("{x:?}"),
+            Value::Bool(b) => if d == schema::Dialect::Sqlite { (*b as i32).to_string() } else { b.to_string() },
+            Value::Text(s) => format!("'{}'", s.replace('\'', "''")),
+        };
+        let mut sql = vec!["CREATE TABLE schema_migrations (version BIGINT PRIMARY KEY, applied_at_us BIGINT NOT NULL)".to_string()];
+        for (v, stmts) in schema::migrations(d).into_iter().filter(|(v, _)| *v <= 5) {
+            sql.extend(stmts);
+            sql.push(format!("INSERT INTO schema_migrations (version, applied_at_us) VALUES ({v}, {v})"));
+        }
+        sql.push("INSERT INTO tags (name, description, created_at_us) VALUES ('old', 'v5 tag', 10)".into());
+        sql.push(
+            "INSERT INTO uploads (created_at_us, tag, folder, dataset, software_version, git_commit, cuts_sha256, user_name, host, command_line) \
+             VALUES (20, 'old', 'gain_constants', 'run2A', '0.1', 'abc', NULL, 'carol', 'h', 'gm2dqc upload')"
+                .into(),
+        );
+        sql.push(format!("INSERT INTO payloads (hash, folder, nrows, created_at_us) VALUES ('{hash}', 'gain_constants', {}, 20)", stored.rows.len()));
+        let names: Vec<String> = old.columns.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+        for (i, r) in stored.rows.iter().enumerate() {
+            let vals: Vec<String> = r.iter().map(lit).collect();
+            sql.push(format!("INSERT INTO f_gain_constants (payload_hash, row_index, {}) VALUES ('{hash}', {i}, {})", names.join(", "), vals.join(", ")));
+        }
+        sql.push(format!(
+            "INSERT INTO iovs (tag, folder, first_run, first_subrun, end_run, end_subrun, payload_hash, upload_id, inserted_at_us) VALUES ('old', 'gain_constants', 1, 0, 2, 0, '{hash}', 1, 20)"
+        ));
+        exec_sql(d, &url, &sql);
+
+        // Read as it is (version 5): the payload as stored; the new folders need the migration.
+        let mut r = db::open_existing(&url).unwrap();
+        let (_, got) = db::get(r.as_mut(), "old", "gain_constants", (1, 0), None).unwrap().unwrap();
+        assert_eq!(got, stored, "{label}: read at version 5");
+        let e = db::get(r.as_mut(), "old", "kicker_dqc", (1, 0), None).unwrap_err();
+        assert!(matches!(e, DbError::NeedsMigration { found: 5, needed: 6, .. }) && e.to_string().contains("gm2dqc db init"), "{label}: {e}");
+        assert!(!counts(r.as_mut()).contains_key("f_kicker_dqc"), "{label}");
+        drop(r);
+
+        // A writer migrates it: the old payload has reference_run null and still verifies.
+        let mut b = db::open(&url).unwrap();
+        assert_eq!(counts(b.as_mut())["f_kicker_dqc"], 0, "{label}");
+        let (_, got) = db::get(b.as_mut(), "old", "gain_constants", (1, 0), None).unwrap().unwrap();
+        let at = got.folder.columns.iter().position(|(c, _)| c == "reference_run").expect("the migrated folder has the column");
+        assert_eq!(got.rows.len(), 3, "{label}");
+        for (g, s) in got.rows.iter().zip(&stored.rows) {
+            assert_eq!(g[at], Value::Null(ColType::Int), "{label}: stored before the column existed");
+            assert_eq!(&g[..at], &s[..], "{label}");
+        }
+        assert_eq!(got.hash(), hash, "{label}: the name it was stored under");
+        // The same rows with a reference run are new content: a new payload, read back whole.
+        let mut with_ref = got.clone();
+        for r in &mut with_ref.rows {
+            r[at] = Value::Int(15921);
+        }
+        assert_ne!(with_ref.hash(), hash);
+        let rep = db::upload(b.as_mut(), "old", &[(Iov::runs(1, 1), with_ref.clone())], &prov("run2A")).unwrap();
+        assert_eq!((rep.written, rep.new_payloads), (1, 1), "{label}");
+        let (_, back) = db::get(b.as_mut(), "old", "gain_constants", (1, 0), None).unwrap().unwrap();
+        assert_eq!(back, with_ref, "{label}");
+        // And the new folders take uploads, with the protections of the others.
+        let kd = Payload { folder: schema::folder("kicker_dqc").unwrap(), rows: vec![] };
+        let rep = db::upload(b.as_mut(), "old", &[(Iov::runs(1, 1), kd)], &prov("run2A")).unwrap();
+        assert_eq!(rep.written, 1, "{label}");
     }
 }

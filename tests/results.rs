@@ -475,8 +475,9 @@ fn twenty_thousand_subruns_page_and_tune_in_milliseconds() {
         .collect();
     let mut df = gm2dqc::tables::subrun_metrics(&big);
     gm2dqc::tables::write_parquet(&mut df, &dir.0.join("subrun_metrics.parquet")).unwrap();
-    let ev = gm2dqc::cuts::eval::evaluate(&gm2dqc::cuts::standard(), &df).unwrap();
-    gm2dqc::job::outputs::flag_tables(&dir.0, &ev).unwrap();
+    let cuts = gm2dqc::cuts::standard();
+    let ev = gm2dqc::cuts::eval::evaluate(&cuts, &df).unwrap();
+    gm2dqc::job::outputs::flag_tables(&dir.0, &ev, &df, &dir.0.join("subrun_metrics.parquet"), &cuts.run_constants).unwrap();
     let t0 = Instant::now();
     let r = Results::open(&dir.0).unwrap();
     let open = t0.elapsed();

@@ -17,11 +17,13 @@ pub struct ChannelCuts {
     pub straw_dead: f64,
     /// Straw noisy if hits > factor x module median.
     pub straw_noisy: f64,
+    /// A calorimeter is good when at most this many of its crystals are not ok.
+    pub calo_max_bad: u32,
 }
 
 impl ChannelCuts {
     /// The standard cut set (spec section 5).
-    pub const STANDARD: ChannelCuts = ChannelCuts { xtal_dead: 0.05, xtal_hot: 5.0, xtal_noisy: 3.0, straw_dead: 0.05, straw_noisy: 5.0 };
+    pub const STANDARD: ChannelCuts = ChannelCuts { xtal_dead: 0.05, xtal_hot: 5.0, xtal_noisy: 3.0, straw_dead: 0.05, straw_noisy: 5.0, calo_max_bad: 6 };
 }
 
 /// Status of one crystal.
@@ -90,6 +92,36 @@ pub fn xtal_status(hits: &[f64], pedestal_rms: &[f64], cuts: &ChannelCuts) -> Ve
     out
 }
 
+/// The quality of one calorimeter in an interval: its crystals' status counted, and
+/// the per-calorimeter bit (`ok`: at most `ChannelCuts::calo_max_bad` crystals of the
+/// 54 are dead, hot or noisy).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CaloQuality {
+    /// 1..24.
+    pub calo: u32,
+    pub dead: u32,
+    pub hot: u32,
+    pub noisy: u32,
+    /// Crystals that are dead, hot or noisy (one count per crystal).
+    pub bad: u32,
+    /// The limit it was judged with.
+    pub max_bad: u32,
+    pub ok: bool,
+}
+
+/// The quality of each calorimeter from its crystals' status (indexed by channel id).
+pub fn calo_quality(xtals: &[XtalStatus], cuts: &ChannelCuts) -> Vec<CaloQuality> {
+    xtals
+        .chunks(XTALS_PER_CALO)
+        .enumerate()
+        .map(|(c, x)| {
+            let count = |f: fn(&XtalStatus) -> bool| x.iter().filter(|s| f(s)).count() as u32;
+            let bad = count(|s| !s.ok());
+            CaloQuality { calo: c as u32 + 1, dead: count(|s| s.dead), hot: count(|s| s.hot), noisy: count(|s| s.noisy), bad, max_bad: cuts.calo_max_bad, ok: bad <= cuts.calo_max_bad }
+        })
+        .collect()
+}
+
 /// Straw status from hits per straw channel id.
 pub fn straw_status(hits: &[f64], cuts: &ChannelCuts) -> Vec<StrawStatus> {
     assert_eq!(hits.len(), N_STRAWS);
@@ -127,5 +159,19 @@ mod tests {
         assert!(t[130].dead && t[2000].noisy);
         assert_eq!(t.iter().filter(|x| !x.ok()).count(), 2);
         assert_eq!(median([3.0, f64::NAN, 1.0]), 2.0);
+        let q = calo_quality(&s, &ChannelCuts::STANDARD);
+        assert_eq!(q.len(), 24);
+        assert_eq!((q[0].calo, q[0].dead, q[0].bad), (1, 1, 1));
+        assert_eq!((q[1].hot, q[1].noisy, q[1].bad), (1, 1, 2));
+        assert!(q.iter().all(|c| c.ok));
+        // Seven bad crystals in calo 24 are one too many; six are not.
+        let mut s = s;
+        for x in &mut s[N_XTALS - 7..] {
+            x.dead = true;
+        }
+        assert!(!calo_quality(&s, &ChannelCuts::STANDARD)[23].ok);
+        assert!(calo_quality(&s, &ChannelCuts { calo_max_bad: 7, ..ChannelCuts::STANDARD })[23].ok);
+        s[N_XTALS - 7].dead = false;
+        assert!(calo_quality(&s, &ChannelCuts::STANDARD)[23].ok);
     }
 }

@@ -7,7 +7,7 @@ use rayon::prelude::*;
 use crate::hist::{Hist, Profile};
 use crate::layout::{N_STRAWS, N_XTALS};
 
-use super::channels::{straw_status, xtal_status, ChannelCuts, StrawStatus, XtalStatus};
+use super::channels::{calo_quality, straw_status, xtal_status, CaloQuality, ChannelCuts, StrawStatus, XtalStatus};
 use super::fit::{fit_in_fill, FitConfig, FitFailure, IfgFit};
 use super::merge::IntervalSums;
 
@@ -90,6 +90,10 @@ pub struct IntervalResult {
     /// Without a pedestal profile in the interval no crystal is judged noisy.
     pub xtals: Vec<XtalStatus>,
     pub straws: Vec<StrawRow>,
+    /// The run the gains are against.
+    pub reference_run: u32,
+    /// Per calorimeter (1..24): its crystals' status counted and its quality bit.
+    pub calos: Vec<CaloQuality>,
 }
 
 /// Out-of-fill ratio (bin mean, error) of channel `ch`, when it has entries.
@@ -134,15 +138,17 @@ fn drift_summary(h: &Hist, straw: usize) -> (Option<f64>, Option<f64>) {
 
 /// Constants and status of one interval. `reference` holds the reference run's summed
 /// out-of-fill ratio per channel ([`oof_ratio`]; `None` when the reference run had no
-/// readable laser data) and `same` says whether this interval is exactly the reference run.
+/// readable laser data) of `reference_run`; when the interval is exactly the reference
+/// run its gains are exactly 1 ([`gain_ratio`]).
 pub fn interval_result(
     sums: &IntervalSums,
     reference: Option<&[Option<(f64, f64)>]>,
-    same: bool,
+    reference_run: u32,
     channel_cuts: &ChannelCuts,
     fit_cfg: &FitConfig,
     limits: &ConstantLimits,
 ) -> IntervalResult {
+    let same = sums.run_first == reference_run && sums.run_last == reference_run;
     let gains = (0..N_XTALS)
         .into_par_iter()
         .map(|ch| {
@@ -171,7 +177,8 @@ pub fn interval_result(
         })
         .collect::<Vec<_>>();
     debug_assert_eq!(straws.len(), N_STRAWS);
-    IntervalResult { run_first: sums.run_first, run_last: sums.run_last, subruns: sums.subruns.len(), gains, xtals, straws }
+    let calos = calo_quality(&xtals, channel_cuts);
+    IntervalResult { run_first: sums.run_first, run_last: sums.run_last, subruns: sums.subruns.len(), gains, xtals, straws, reference_run, calos }
 }
 
 fn judge(

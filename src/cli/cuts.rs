@@ -123,7 +123,7 @@ pub fn run(cmd: CutsCommand) -> anyhow::Result<Status> {
             let seconds = t0.elapsed().as_secs_f64();
             if let Some(dir) = &out {
                 crate::job::outputs::create_dir(dir)?;
-                crate::job::outputs::flag_tables(dir, &ev)?;
+                crate::job::outputs::flag_tables(dir, &ev, &df, &metrics, &cutfile.run_constants)?;
             }
             if json {
                 serde_json::to_writer_pretty(&mut o, &evaluation_json(&cutfile, &ev))?;
@@ -132,7 +132,7 @@ pub fn run(cmd: CutsCommand) -> anyhow::Result<Status> {
                 writeln!(o, "cuts {} from {}; {} subruns evaluated in {:.3} s", cutfile.label(), cutfile.source, ev.runs.len(), seconds)?;
                 print_summary(&mut o, &ev)?;
                 if let Some(dir) = &out {
-                    writeln!(o, "wrote {}/subrun_status.parquet and run_summary.parquet", dir.display())?;
+                    writeln!(o, "wrote {}/subrun_status.parquet, run_summary.parquet, kicker_dqc.parquet, t0_dqc.parquet and laser_dqc.parquet", dir.display())?;
                 }
             }
             Ok(Status::Ok)

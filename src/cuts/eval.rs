@@ -41,14 +41,14 @@ pub struct Evaluation {
     pub ctags: Vec<f64>,
 }
 
-fn column_f64(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>, EvalError> {
+pub(crate) fn column_f64(df: &DataFrame, name: &str) -> Result<Vec<Option<f64>>, EvalError> {
     let c = df.column(name).map_err(|_| EvalError::MissingColumn(name.to_string()))?;
     let c = c.cast(&DataType::Float64).map_err(|source| EvalError::Column { column: name.into(), source })?;
     let ca = c.f64().map_err(|source| EvalError::Column { column: name.into(), source })?;
     Ok(ca.iter().collect())
 }
 
-fn column_key(df: &DataFrame, name: &str) -> Result<Vec<u32>, EvalError> {
+pub(crate) fn column_key(df: &DataFrame, name: &str) -> Result<Vec<u32>, EvalError> {
     let c = df.column(name).map_err(|_| EvalError::MissingColumn(name.to_string()))?;
     let c = c.cast(&DataType::UInt32).map_err(|source| EvalError::Column { column: name.into(), source })?;
     let ca = c.u32().map_err(|source| EvalError::Column { column: name.into(), source })?;

@@ -12,6 +12,7 @@
 
 pub mod catalog;
 pub mod eval;
+pub mod run_constants;
 pub(crate) mod parse;
 
 use std::fmt;
@@ -82,6 +83,8 @@ pub struct CutFile {
     pub channels: ChannelCuts,
     pub fit: FitConfig,
     pub limits: ConstantLimits,
+    /// The per-run DQC constants' settings (`[run_constants]`).
+    pub run_constants: run_constants::RunConstantsConfig,
     pub reference_run: Option<u32>,
     /// Reference-run overrides: intervals within `runs` use `run` as reference.
     pub reference_overrides: Vec<((u32, u32), u32)>,

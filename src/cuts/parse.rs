@@ -12,15 +12,17 @@ use super::{Bound, Cut, CutFile, Diagnostic, Override, Test};
 use crate::analysis::channels::ChannelCuts;
 use crate::analysis::fit::FitConfig;
 use crate::analysis::interval::ConstantLimits;
+use super::run_constants::RunConstantsConfig;
 
 type Table<'i> = DeTable<'i>;
 type Value<'i> = Spanned<DeValue<'i>>;
 
-const TOP_KEYS: &[&str] = &["format", "name", "description", "required", "cut", "override", "channels", "gain"];
+const TOP_KEYS: &[&str] = &["format", "name", "description", "required", "cut", "override", "channels", "gain", "run_constants"];
 const TEST_KEYS: &[&str] = &["min", "max", "above", "below", "equals", "within_fraction_of_run_median", "within_errors_of_run_median"];
 const CUT_KEYS: &[&str] = &["flag", "name", "metric", "every", "unit", "min", "max", "above", "below", "equals", "within_fraction_of_run_median", "within_errors_of_run_median"];
 const OVERRIDE_KEYS: &[&str] = &["runs", "cut", "reference_run", "unit", "min", "max", "above", "below", "equals", "within_fraction_of_run_median", "within_errors_of_run_median"];
-const CHANNEL_KEYS: &[&str] = &["xtal_dead_below", "xtal_hot_above", "xtal_noisy_above", "straw_dead_below", "straw_noisy_above"];
+const CHANNEL_KEYS: &[&str] = &["xtal_dead_below", "xtal_hot_above", "xtal_noisy_above", "straw_dead_below", "straw_noisy_above", "calo_max_bad_xtals"];
+const RUN_CONSTANTS_KEYS: &[&str] = &["k", "min_relative_width", "min_subruns"];
 const GAIN_KEYS: &[&str] = &["reference_run", "intervals", "ifg_fit_range_us", "ifg_min_entries", "ifg_min_points", "max_gain_deviation", "ifg_amp_range"];
 const RESERVED_FLAGS: &[&str] = &["ok", "run", "subrun", "reasons", "cuts_sha256"];
 
@@ -516,6 +518,15 @@ pub(super) fn parse(text: &str, source: &str) -> Result<CutFile, Vec<Diagnostic>
                     }
                 }
             }
+            if let Some(x) = get(t, "calo_max_bad_xtals") {
+                if let Some((n, int)) = ctx.number(x, "calo_max_bad_xtals") {
+                    if !int || n < 0.0 || n > crate::layout::XTALS_PER_CALO as f64 {
+                        ctx.err_hint(x, format!("`calo_max_bad_xtals` must be an integer from 0 to {}, not {n}", crate::layout::XTALS_PER_CALO), "a calorimeter is good when at most this many of its crystals are dead, hot or noisy");
+                    } else {
+                        channels.calo_max_bad = n as u32;
+                    }
+                }
+            }
             if channels.xtal_dead >= channels.xtal_hot {
                 ctx.err_hint(v, format!("xtal_dead_below {} >= xtal_hot_above {}: a crystal could be dead and hot", channels.xtal_dead, channels.xtal_hot), "dead is below a small fraction of the median, hot above a multiple");
             }
@@ -603,6 +614,43 @@ pub(super) fn parse(text: &str, source: &str) -> Result<CutFile, Vec<Diagnostic>
         }
     }
 
+    // Per-run DQC constants.
+    let mut run_constants = RunConstantsConfig::STANDARD;
+    if let Some(v) = get(root, "run_constants") {
+        if let DeValue::Table(t) = v.get_ref() {
+            ctx.unknown_keys(t, RUN_CONSTANTS_KEYS, "[run_constants]");
+            if let Some(x) = get(t, "k") {
+                if let Some((k, _)) = ctx.number(x, "k") {
+                    if k <= 0.0 || !k.is_finite() {
+                        ctx.err_hint(x, format!("`k` must be a positive number, not {k}"), "the window is the run median +- k robust widths");
+                    } else {
+                        run_constants.k = k;
+                    }
+                }
+            }
+            if let Some(x) = get(t, "min_relative_width") {
+                if let Some((f, _)) = ctx.number(x, "min_relative_width") {
+                    if !(0.0..1.0).contains(&f) {
+                        ctx.err_hint(x, format!("`min_relative_width` must be in [0, 1), not {f}"), "the smallest robust width as a fraction of |median|");
+                    } else {
+                        run_constants.min_relative_width = f;
+                    }
+                }
+            }
+            if let Some(x) = get(t, "min_subruns") {
+                if let Some((n, int)) = ctx.number(x, "min_subruns") {
+                    if !int || n < 1.0 || n > u32::MAX as f64 {
+                        ctx.err_hint(x, format!("`min_subruns` must be a positive integer, not {n}"), "a run with fewer subruns with the quantity gets no bounds");
+                    } else {
+                        run_constants.min_subruns = n as u32;
+                    }
+                }
+            }
+        } else {
+            ctx.err(v, "`run_constants` must be a table: write a [run_constants] section");
+        }
+    }
+
     // Overrides.
     let mut overrides: Vec<Override> = Vec::new();
     let mut reference_overrides: Vec<((u32, u32), u32)> = Vec::new();
@@ -679,6 +727,7 @@ pub(super) fn parse(text: &str, source: &str) -> Result<CutFile, Vec<Diagnostic>
         channels,
         fit,
         limits,
+        run_constants,
         reference_run,
         reference_overrides,
         intervals,

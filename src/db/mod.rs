@@ -402,6 +402,22 @@ fn folder_or_err(name: &str) -> Result<Folder> {
     schema::folder(name).ok_or_else(|| DbError::NoFolder { folder: name.to_string(), known: schema::folders().iter().map(|f| f.name.to_string()).collect() })
 }
 
+/// The folder as the database a transaction is on has it: a database read as it is,
+/// before the migration that created the folder, is [`DbError::NeedsMigration`]; before
+/// one that added columns to it, the folder without them (its payloads have none).
+fn folder_in(tx: &mut dyn Tx, name: &str, location: String) -> Result<Folder> {
+    let full = folder_or_err(name)?;
+    let Some(changed) = schema::changed_in(full.name) else { return Ok(full) };
+    let version = schema_version(tx)?;
+    if version >= changed {
+        return Ok(full);
+    }
+    match schema::folders_at(version).into_iter().find(|f| f.name == full.name) {
+        Some(f) => Ok(f),
+        None => Err(DbError::NeedsMigration { what: full.name, location, found: version, needed: changed }),
+    }
+}
+
 /// [`DbError::NoTag`] for `tag`, with the tags there are.
 fn no_tag(tx: &mut dyn Tx, tag: &str) -> Result<DbError> {
     let known = tx.query("SELECT name FROM tags ORDER BY name", &[], &[ColType::Text])?;
@@ -776,8 +792,9 @@ fn resolve_in(tx: &mut dyn Tx, tag: &str, folder: &Folder, point: Point, as_of_u
 /// tag. What is returned is checked against what was stored: the row count of the
 /// payload's record and the content hash it is named by ([`DbError::Corrupt`]).
 pub fn get(b: &mut dyn Backend, tag: &str, folder: &str, point: Point, as_of_us: Option<i64>) -> Result<Option<(Iov, Payload)>> {
-    let folder = folder_or_err(folder)?;
+    let location = b.location();
     let mut tx = b.begin(false)?;
+    let folder = folder_in(tx.as_mut(), folder, location)?;
     let (select, joins, types_stored) = stored_columns_sql(&folder, "best.payload_hash");
     let sql = format!("WITH best AS ({}) SELECT best.*, {select} FROM best {joins} ORDER BY r.row_index", best_iov_sql());
     let mut types = BEST_IOV_TYPES.to_vec();
@@ -798,13 +815,14 @@ pub fn get(b: &mut dyn Backend, tag: &str, folder: &str, point: Point, as_of_us:
 /// payload's record ([`DbError::Corrupt`]); the content hash, which needs every
 /// column, is not: [`get`] checks it.
 pub fn get_columns(b: &mut dyn Backend, tag: &str, folder: &str, point: Point, as_of_us: Option<i64>, columns: &[&str]) -> Result<Option<(Iov, String, Payload)>> {
-    let full = folder_or_err(folder)?;
+    let location = b.location();
+    let mut tx = b.begin(false)?;
+    let full = folder_in(tx.as_mut(), folder, location)?;
     let columns = columns
         .iter()
         .map(|c| full.columns.iter().find(|(n, _)| n == c).cloned().ok_or_else(|| DbError::Payload(format!("folder {} has no column `{c}`", full.name))))
         .collect::<Result<Vec<_>>>()?;
     let part = Folder { name: full.name, columns };
-    let mut tx = b.begin(false)?;
     // The interval first, then only the columns asked for, by the payload's key: each
     // row carries nothing else (no interval, no hash), which is what makes it cheap.
     let Some((iov, hash)) = resolve_in(tx.as_mut(), tag, &part, point, as_of_us)? else {
@@ -910,8 +928,9 @@ pub fn table_counts(b: &mut dyn Backend) -> Result<BTreeMap<String, i64>> {
     let mut tx = b.begin(false)?;
     let mut out = BTreeMap::new();
     let mut tables: Vec<String> = ["tags", "uploads", "upload_inputs", "payloads", "iovs", "stage_log"].iter().map(|s| s.to_string()).collect();
-    tables.extend(schema::folders().iter().map(|f| f.table()));
-    if schema_version(tx.as_mut())? >= 4 {
+    let version = schema_version(tx.as_mut())?;
+    tables.extend(schema::folders_at(version).iter().map(|f| f.table()));
+    if version >= 4 {
         tables.extend(["web_users", "web_audit"].map(String::from));
     }
     for t in tables {

@@ -4,7 +4,7 @@
 use polars::prelude::*;
 use sha2::{Digest, Sha256};
 
-use super::schema::{ColType, Folder};
+use super::schema::{self, ColType, Folder};
 use super::DbError;
 
 /// One SQL value. `Null` carries its column type (PostgreSQL needs typed nulls).
@@ -114,18 +114,24 @@ impl Payload {
     /// SHA-256 of a canonical encoding of the folder, the columns and every value
     /// (floating-point values by their bits), as lowercase hex. A payload is stored
     /// under this name; reads recompute it from the rows they return.
+    ///
+    /// A column added to the folder after its creation ([`schema::ADDED_COLUMNS`])
+    /// takes no part when every row has it null: payloads stored before it existed
+    /// were named without it, and read back they have it null.
     pub fn hash(&self) -> String {
+        let name = self.folder.name;
+        let skip: Vec<bool> = self.folder.columns.iter().enumerate().map(|(j, (n, _))| schema::is_added_column(name, n) && self.rows.iter().all(|r| matches!(r[j], Value::Null(_)))).collect();
         let mut h = Sha256::new();
         h.update(b"gm2dqc-payload-1\0");
-        h.update(self.folder.name.as_bytes());
+        h.update(name.as_bytes());
         h.update([0]);
-        for (n, t) in &self.folder.columns {
+        for ((n, t), _) in self.folder.columns.iter().zip(&skip).filter(|(_, s)| !**s) {
             h.update(n.as_bytes());
             h.update([0, *t as u8]);
         }
         h.update((self.rows.len() as u64).to_be_bytes());
         for row in &self.rows {
-            for v in row {
+            for (v, _) in row.iter().zip(&skip).filter(|(_, s)| !**s) {
                 match v {
                     Value::Null(_) => h.update([0]),
                     Value::Int(i) => {

@@ -21,7 +21,11 @@
 //! protections) and `uploads.out_dir`, the output directory an upload came from (NULL
 //! for uploads made before it). Migration 5 adds `uploads.required_flags`: the flags
 //! the upload's cut file requires of a good subrun (a JSON list; NULL before it), so a
-//! good-subrun list can drop one of them as `cuts diff` would.
+//! good-subrun list can drop one of them as `cuts diff` would. Migration 6 adds the
+//! folders of the per-run DQC constants and the calorimeters' quality, and the gain
+//! rows' reference run ([`ADDED_COLUMNS`]): each migration creates the folders and
+//! columns of its own time ([`folders_at`]), so a database built in one step and one
+//! migrated step by step are the same.
 
 /// A column type of a folder table.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -101,20 +105,135 @@ pub fn folders() -> Vec<Folder> {
                 ("cuts_sha256".into(), ColType::Text),
             ],
         },
+        from_frame("calo_quality", crate::tables::calo_quality(&[])),
+        from_frame("kicker_dqc", run_constants_frame(crate::cuts::run_constants::kicker_dqc)),
+        from_frame("t0_dqc", run_constants_frame(crate::cuts::run_constants::t0_dqc)),
+        from_frame("laser_dqc", run_constants_frame(crate::cuts::run_constants::laser_dqc)),
     ]
+}
+
+/// The empty table of a per-run DQC constants folder (its columns and types).
+fn run_constants_frame(
+    f: fn(&polars::prelude::DataFrame, &crate::cuts::run_constants::RunConstantsConfig) -> Result<polars::prelude::DataFrame, crate::cuts::eval::EvalError>,
+) -> polars::prelude::DataFrame {
+    f(&crate::tables::subrun_metrics(&[]), &crate::cuts::run_constants::RunConstantsConfig::STANDARD).expect("the empty metrics table has every column")
 }
 
 pub fn folder(name: &str) -> Option<Folder> {
     folders().into_iter().find(|f| f.name == name)
 }
 
+/// The folders created after migration 1, with the migration that created them.
+const FOLDERS_SINCE: [(&str, i64); 4] = [("calo_quality", 6), ("kicker_dqc", 6), ("t0_dqc", 6), ("laser_dqc", 6)];
+
+/// The columns added to a folder after it was created: (folder, column, migration).
+/// A payload stored before has none of them; its content hash was taken without them,
+/// and [`crate::db::payload::Payload::hash`] leaves out such a column when every row
+/// of the payload has it null, so a payload read back hashes to its name whichever
+/// build stored it.
+pub const ADDED_COLUMNS: [(&str, &str, i64); 1] = [("gain_constants", "reference_run", 6)];
+
+/// The last migration that created or changed `folder` after migration 1, if any.
+pub fn changed_in(folder: &str) -> Option<i64> {
+    FOLDERS_SINCE.iter().filter(|(n, _)| *n == folder).map(|(_, v)| *v).chain(ADDED_COLUMNS.iter().filter(|(n, _, _)| *n == folder).map(|(_, _, v)| *v)).max()
+}
+
+/// Whether `column` of `folder` was added after the folder was created.
+pub fn is_added_column(folder: &str, column: &str) -> bool {
+    ADDED_COLUMNS.iter().any(|(f, c, _)| *f == folder && *c == column)
+}
+
+/// The folders and their columns as they were at schema version `v` (the migrations
+/// create what was there when they were written, whatever this build adds later).
+pub fn folders_at(v: i64) -> Vec<Folder> {
+    folders()
+        .into_iter()
+        .filter(|f| FOLDERS_SINCE.iter().all(|(n, since)| *n != f.name || *since <= v))
+        .map(|mut f| {
+            f.columns.retain(|(c, _)| ADDED_COLUMNS.iter().all(|(n, col, since)| *n != f.name || col != c || *since <= v));
+            f
+        })
+        .collect()
+}
+
 /// The schema version this build writes and reads: the last of [`migrations`].
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Every migration of a dialect, in order: (version, statements). A database at
 /// version `v` gets those above `v`, in one transaction.
 pub fn migrations(d: Dialect) -> Vec<(i64, Vec<String>)> {
-    vec![(1, migration_1(d)), (2, migration_2(d)), (3, migration_3(d)), (4, migration_4(d)), (5, migration_5())]
+    vec![(1, migration_1(d)), (2, migration_2(d)), (3, migration_3(d)), (4, migration_4(d)), (5, migration_5()), (6, migration_6(d))]
+}
+
+/// The `CREATE TABLE` of a folder's table.
+fn folder_table_sql(f: &Folder, d: Dialect) -> String {
+    let cols: Vec<String> = f.columns.iter().map(|(n, t)| format!("\"{n}\" {}", t.sql(d))).collect();
+    format!(
+        "CREATE TABLE {} (payload_hash TEXT NOT NULL REFERENCES payloads(hash), row_index BIGINT NOT NULL, {}, PRIMARY KEY (payload_hash, row_index))",
+        f.table(),
+        cols.join(", ")
+    )
+}
+
+/// SQLite: the append-only triggers of migration 1 on table `t`.
+fn sqlite_append_only(t: &str) -> [String; 2] {
+    [
+        format!("CREATE TRIGGER {t}_no_update BEFORE UPDATE ON {t} BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END"),
+        format!("CREATE TRIGGER {t}_no_delete BEFORE DELETE ON {t} BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END"),
+    ]
+}
+
+/// SQLite: migration 3's refusal of an insert that would replace a row of `t` (same
+/// rowid, or same unique `key`).
+fn sqlite_no_replace(t: &str, key: &[&str]) -> String {
+    let mut cond = vec![format!("EXISTS (SELECT 1 FROM {t} WHERE rowid = NEW.rowid)")];
+    if !key.is_empty() {
+        let eq: Vec<String> = key.iter().map(|k| format!("\"{k}\" = NEW.\"{k}\"")).collect();
+        cond.push(format!("EXISTS (SELECT 1 FROM {t} WHERE {})", eq.join(" AND ")));
+    }
+    format!("CREATE TRIGGER {t}_no_replace BEFORE INSERT ON {t} WHEN {} BEGIN SELECT RAISE(ABORT, '{t}: a row with this key exists and is never replaced'); END", cond.join(" OR "))
+}
+
+/// Migration 3's rule that a folder table takes only rows inside their payload's record.
+fn in_payload_trigger(t: &str, d: Dialect) -> String {
+    match d {
+        Dialect::Sqlite => format!(
+            "CREATE TRIGGER {t}_in_payload BEFORE INSERT ON {t} \
+             WHEN NEW.row_index < 0 OR NEW.row_index >= COALESCE((SELECT nrows FROM payloads WHERE hash = NEW.payload_hash), 0) \
+             BEGIN SELECT RAISE(ABORT, '{t}: a row outside the rows 0..nrows of its payload record'); END"
+        ),
+        Dialect::Postgres => format!("CREATE TRIGGER {t}_in_payload BEFORE INSERT ON {t} FOR EACH ROW EXECUTE FUNCTION gm2dqc_row_in_payload()"),
+    }
+}
+
+/// Migration 6: the per-run DQC constants of the g-2 checklist and the calorimeters'
+/// quality bit as folders (`kicker_dqc`, `t0_dqc`, `laser_dqc`, `calo_quality`), each
+/// with every protection the folder tables of migrations 1 and 3 have, and the
+/// reference run of each gain row (`f_gain_constants.reference_run`, NULL for the rows
+/// stored before; see [`ADDED_COLUMNS`]).
+pub fn migration_6(d: Dialect) -> Vec<String> {
+    let mut s = Vec::new();
+    for f in folders_at(6).iter().filter(|f| FOLDERS_SINCE.iter().any(|(n, v)| *n == f.name && *v == 6)) {
+        let t = f.table();
+        s.push(folder_table_sql(f, d));
+        match d {
+            Dialect::Sqlite => {
+                s.extend(sqlite_append_only(&t));
+                s.push(sqlite_no_replace(&t, &["payload_hash", "row_index"]));
+            }
+            Dialect::Postgres => {
+                s.push(format!("CREATE TRIGGER {t}_append_only BEFORE UPDATE OR DELETE ON {t} FOR EACH ROW EXECUTE FUNCTION gm2dqc_append_only()"));
+                s.push(format!("CREATE TRIGGER {t}_no_truncate BEFORE TRUNCATE ON {t} FOR EACH STATEMENT EXECUTE FUNCTION gm2dqc_append_only()"));
+            }
+        }
+        s.push(in_payload_trigger(&t, d));
+    }
+    for (f, c, v) in ADDED_COLUMNS.iter().filter(|(_, _, v)| *v == 6) {
+        let t = folder(f).and_then(|x| x.columns.iter().find(|(n, _)| n == c).map(|(_, t)| *t)).expect("an added column is a column of its folder");
+        debug_assert_eq!(*v, 6);
+        s.push(format!("ALTER TABLE f_{f} ADD COLUMN \"{c}\" {}", t.sql(d)));
+    }
+    s
 }
 
 /// The statements of migration 1 for a dialect.
@@ -151,24 +270,18 @@ pub fn migration_1(d: Dialect) -> Vec<String> {
         "CREATE INDEX iovs_lookup ON iovs (tag, folder, first_run, first_subrun)".into(),
         "CREATE INDEX upload_inputs_upload ON upload_inputs (upload_id)".into(),
     ];
-    for f in folders() {
-        let cols: Vec<String> = f.columns.iter().map(|(n, t)| format!("\"{n}\" {}", t.sql(d))).collect();
-        s.push(format!(
-            "CREATE TABLE {} (payload_hash TEXT NOT NULL REFERENCES payloads(hash), row_index BIGINT NOT NULL, {}, PRIMARY KEY (payload_hash, row_index))",
-            f.table(),
-            cols.join(", ")
-        ));
+    for f in folders_at(1) {
+        s.push(folder_table_sql(&f, d));
     }
     // Enforcement in the database itself: locked tags, append-only history.
-    let append_only: Vec<String> = ["iovs", "payloads", "uploads", "upload_inputs"].iter().map(|t| t.to_string()).chain(folders().iter().map(|f| f.table())).collect();
+    let append_only: Vec<String> = ["iovs", "payloads", "uploads", "upload_inputs"].iter().map(|t| t.to_string()).chain(folders_at(1).iter().map(|f| f.table())).collect();
     match d {
         Dialect::Sqlite => {
             s.push("CREATE TRIGGER iovs_refuse_locked BEFORE INSERT ON iovs WHEN (SELECT locked FROM tags WHERE name = NEW.tag) = 1 BEGIN SELECT RAISE(ABORT, 'tag is locked'); END".into());
             s.push("CREATE TRIGGER tags_stay_locked BEFORE UPDATE ON tags WHEN OLD.locked = 1 BEGIN SELECT RAISE(ABORT, 'a locked tag cannot be changed'); END".into());
             s.push("CREATE TRIGGER tags_no_delete BEFORE DELETE ON tags BEGIN SELECT RAISE(ABORT, 'tags are never deleted'); END".into());
             for t in &append_only {
-                s.push(format!("CREATE TRIGGER {t}_no_update BEFORE UPDATE ON {t} BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END"));
-                s.push(format!("CREATE TRIGGER {t}_no_delete BEFORE DELETE ON {t} BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END"));
+                s.extend(sqlite_append_only(t));
             }
         }
         Dialect::Postgres => {
@@ -247,9 +360,14 @@ pub fn append_only_tables() -> Vec<(String, Vec<&'static str>)> {
 /// The append-only tables that migration 4 creates (migration 3 protects the others).
 const APPEND_ONLY_SINCE_4: [&str; 1] = ["web_audit"];
 
-/// The append-only tables migration 3 protects: those that existed before migration 4.
+/// The append-only tables migration 3 protects: those that existed before migration 4
+/// (the folders of migration 6 get the same protections there).
 fn append_only_tables_of_3() -> Vec<(String, Vec<&'static str>)> {
-    append_only_tables().into_iter().filter(|(t, _)| !APPEND_ONLY_SINCE_4.contains(&t.as_str())).collect()
+    let folders_of_3: Vec<String> = folders_at(3).iter().map(|f| f.table()).collect();
+    append_only_tables()
+        .into_iter()
+        .filter(|(t, _)| !APPEND_ONLY_SINCE_4.contains(&t.as_str()) && (!t.starts_with("f_") || folders_of_3.contains(t)))
+        .collect()
 }
 
 /// Migration 3: no path of the SQL language may change what was stored.
@@ -274,28 +392,15 @@ pub fn migration_3(d: Dialect) -> Vec<String> {
     match d {
         Dialect::Sqlite => {
             for (t, key) in append_only_tables_of_3() {
-                let mut cond = vec![format!("EXISTS (SELECT 1 FROM {t} WHERE rowid = NEW.rowid)")];
-                if !key.is_empty() {
-                    let eq: Vec<String> = key.iter().map(|k| format!("\"{k}\" = NEW.\"{k}\"")).collect();
-                    cond.push(format!("EXISTS (SELECT 1 FROM {t} WHERE {})", eq.join(" AND ")));
-                }
-                s.push(format!(
-                    "CREATE TRIGGER {t}_no_replace BEFORE INSERT ON {t} WHEN {} BEGIN SELECT RAISE(ABORT, '{t}: a row with this key exists and is never replaced'); END",
-                    cond.join(" OR ")
-                ));
+                s.push(sqlite_no_replace(&t, &key));
             }
             s.push(
                 "CREATE TRIGGER tags_keys_fixed BEFORE UPDATE ON tags WHEN NEW.rowid IS NOT OLD.rowid OR NEW.name IS NOT OLD.name OR NEW.created_at_us IS NOT OLD.created_at_us \
                  BEGIN SELECT RAISE(ABORT, 'a tag keeps its name and creation time'); END"
                     .into(),
             );
-            for f in folders() {
-                let t = f.table();
-                s.push(format!(
-                    "CREATE TRIGGER {t}_in_payload BEFORE INSERT ON {t} \
-                     WHEN NEW.row_index < 0 OR NEW.row_index >= COALESCE((SELECT nrows FROM payloads WHERE hash = NEW.payload_hash), 0) \
-                     BEGIN SELECT RAISE(ABORT, '{t}: a row outside the rows 0..nrows of its payload record'); END"
-                ));
+            for f in folders_at(3) {
+                s.push(in_payload_trigger(&f.table(), d));
             }
             s.push("CREATE TRIGGER schema_migrations_no_update BEFORE UPDATE ON schema_migrations BEGIN SELECT RAISE(ABORT, 'schema_migrations is append-only'); END".into());
             s.push("CREATE TRIGGER schema_migrations_no_delete BEFORE DELETE ON schema_migrations BEGIN SELECT RAISE(ABORT, 'schema_migrations is append-only'); END".into());
@@ -318,9 +423,8 @@ pub fn migration_3(d: Dialect) -> Vec<String> {
                  RAISE EXCEPTION '%: row % is outside the rows of payload %', TG_TABLE_NAME, NEW.row_index, NEW.payload_hash; END IF; RETURN NEW; END $$"
                     .into(),
             );
-            for f in folders() {
-                let t = f.table();
-                s.push(format!("CREATE TRIGGER {t}_in_payload BEFORE INSERT ON {t} FOR EACH ROW EXECUTE FUNCTION gm2dqc_row_in_payload()"));
+            for f in folders_at(3) {
+                s.push(in_payload_trigger(&f.table(), d));
             }
         }
     }

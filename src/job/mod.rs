@@ -548,7 +548,7 @@ impl Job {
         outputs::parquet(&mut metrics, &out.join("subrun_metrics.parquet"))?;
         let evaluation = if stages.fits {
             let ev = crate::cuts::eval::evaluate(&self.cuts, &metrics).map_err(|e| JobError::damaged(&out.join("subrun_metrics.parquet"), e.to_string()))?;
-            outputs::flag_tables(&out, &ev)?;
+            outputs::flag_tables(&out, &ev, &metrics, &out.join("subrun_metrics.parquet"), &self.cuts.run_constants)?;
             outputs::interval_tables(&out, &analysis.intervals)?;
             Some(ev)
         } else {
@@ -699,7 +699,7 @@ impl Job {
         let metrics_path = out.join("subrun_metrics.parquet");
         let df = crate::tables::read_parquet(&metrics_path).map_err(|e| JobError::damaged(&metrics_path, format!("{e}; rerun `gm2dqc metrics`")))?;
         let ev = crate::cuts::eval::evaluate(&self.cuts, &df).map_err(|e| JobError::damaged(&metrics_path, format!("applying {}: {e}", self.cuts.label())))?;
-        outputs::flag_tables(&out, &ev)?;
+        outputs::flag_tables(&out, &ev, &df, &metrics_path, &self.cuts.run_constants)?;
         manifest.record(Stage::Dqc, StageRecord::new(&self.cuts, &inputs, false, Vec::new()));
         manifest.save(&out)?;
         Ok(DqcReport { evaluation: ev, status: Status::Ok })

@@ -8,6 +8,7 @@ use super::outcome::{JobError, Result};
 use crate::analysis::interval::IntervalResult;
 use crate::merged;
 use crate::cuts::eval::Evaluation;
+use crate::cuts::run_constants::{self, RunConstantsConfig};
 use crate::tables;
 
 /// Writes a file atomically.
@@ -36,18 +37,27 @@ pub fn remove(path: &Path) -> Result<()> {
     }
 }
 
-/// The dqc stage's tables: OUT/subrun_status.parquet and OUT/run_summary.parquet.
-pub fn flag_tables(out: &Path, ev: &Evaluation) -> Result<()> {
+/// The dqc stage's tables: OUT/subrun_status.parquet and OUT/run_summary.parquet, and
+/// the per-run DQC constants (OUT/kicker_dqc.parquet, t0_dqc, laser_dqc) from the
+/// metrics table `metrics` (read from `metrics_path`) with the cut file's settings.
+pub fn flag_tables(out: &Path, ev: &Evaluation, metrics: &polars::prelude::DataFrame, metrics_path: &Path, cfg: &RunConstantsConfig) -> Result<()> {
+    let constants = run_constants::tables(metrics, cfg).map_err(|e| JobError::damaged(metrics_path, format!("per-run DQC constants: {e}; rerun `gm2dqc metrics`")))?;
     parquet(&mut ev.status_frame(), &out.join("subrun_status.parquet"))?;
-    parquet(&mut ev.summary_frame(), &out.join("run_summary.parquet"))
+    parquet(&mut ev.summary_frame(), &out.join("run_summary.parquet"))?;
+    for (name, mut df) in constants {
+        parquet(&mut df, &out.join(format!("{name}.parquet")))?;
+    }
+    Ok(())
 }
 
-/// The gain stage's tables: OUT/gain_constants.parquet and the crystal and straw status.
+/// The gain stage's tables: OUT/gain_constants.parquet, the crystal and straw status and
+/// the calorimeters' quality.
 pub fn interval_tables(out: &Path, intervals: &[IntervalResult]) -> Result<()> {
     for (name, mut df) in [
         ("gain_constants", tables::gain_constants(intervals)),
         ("calo_channel_status", tables::calo_channel_status(intervals)),
         ("tracker_channel_status", tables::tracker_channel_status(intervals)),
+        ("calo_quality", tables::calo_quality(intervals)),
     ] {
         parquet(&mut df, &out.join(format!("{name}.parquet")))?;
     }

@@ -16,7 +16,17 @@ use crate::tables;
 
 /// The folders an upload writes, with whether their payloads are per interval of
 /// validity (else per run), in upload order.
-pub const FOLDERS: [(&str, bool); 5] = [("gain_constants", true), ("calo_channel_status", true), ("tracker_channel_status", true), ("subrun_metrics", false), ("subrun_status", false)];
+pub const FOLDERS: [(&str, bool); 9] = [
+    ("gain_constants", true),
+    ("calo_channel_status", true),
+    ("tracker_channel_status", true),
+    ("calo_quality", true),
+    ("subrun_metrics", false),
+    ("subrun_status", false),
+    ("kicker_dqc", false),
+    ("t0_dqc", false),
+    ("laser_dqc", false),
+];
 
 /// The largest inputs.json read back.
 const MAX_INPUTS_BYTES: u64 = 256 << 20;
@@ -97,7 +107,15 @@ pub fn plan(out: &Path) -> Result<UploadPlan> {
         let folder = schema::folder(name).ok_or_else(|| JobError::Usage(format!("no folder {name} in this build's schema")))?;
         let path = out.join(format!("{name}.parquet"));
         if !path.is_file() {
-            return Err(JobError::Usage(format!("{}: not found; run `gm2dqc run` (or the stages one by one) on {} first", path.display(), out.display())));
+            // A directory analysed before a folder existed lacks its table: the stage
+            // that writes it, rerun, adds it (and nothing else changes).
+            let stage = if by_interval { Stage::Gain } else { Stage::Dqc };
+            return Err(JobError::Usage(format!(
+                "{}: not found; run `gm2dqc run` (or the stages one by one) on {} first; a directory analysed by an older gm2dqc needs `gm2dqc {stage} --out {}`",
+                path.display(),
+                out.display(),
+                out.display()
+            )));
         }
         let mut df = tables::read_parquet(&path).map_err(|e| damaged(&path, e))?;
         if name == "subrun_status" {

@@ -19,17 +19,23 @@ Parts:
   1. analyze: `analyze --input WORK/sim --out WORK/out --threads 2 --json` exits 0, its stdout is
      JSON and equals OUT/summary.json (but for the timings), and the summary's counts (files, runs,
      reference run, gain statuses, channels not ok, failed) agree with the tables.
-  2. schemas: the column names and order of the four tables are the spec's (section 3 for
+  2. schemas: the column names and order of the four spec tables are the spec's (section 3 for
      subrun_metrics, section 4 for the others); gain_constants may add exactly `ifg_norm_err` after
-     `ifg_norm` and a final `detail`.
+     `ifg_norm`, then `detail` and `reference_run` (issue 18); calo_quality, kicker_dqc, t0_dqc and
+     laser_dqc have issue 18's columns, one row per calorimeter, kicker, run and laser.
   3. metrics: every section 3 metric of every subrun recomputed from its file (integrals with the
      flow-bin conventions, GetMean from the stored statistics, profile bin contents, the loss
      ratios with their zero cases, timeTree first/last entry, the dead/hot/noisy counts from the
      section 5 channel cuts against the calo/module median) equals the table: counts exactly,
      the rest to relative 1e-9, nulls exactly where a value is undefined.
+  3c. per-run DQC constants: kicker_dqc, t0_dqc and laser_dqc recomputed in numpy from the part 3
+     metrics (themselves recomputed from the files): per run the median over the subruns with the
+     value (for a kicker: all three of its quantities), the width max(1.4826 x MAD, 0.001 |median|)
+     and the window median +- 5 widths (cuts/standard.toml's [run_constants]).
   4. out-of-fill gains: `laser/outOfFill` summed per run (TProfile sums), its bin mean and ROOT
      error give oof_ratio(_err); gain = ratio / ratio(first run) with errors in quadrature (exactly
-     1 +- 0 for the reference run), energy_scale = 1 / gain: relative 1e-9, nulls where no entries.
+     1 +- 0 for the reference run), energy_scale = 1 / gain: relative 1e-9, nulls where no entries;
+     every row's reference_run is the first run.
   5. in-fill fits: for 128 crystals per run (--fit-per-run; 0: all) picked with a fixed seed
      among those of status `ok`, the `laser/inFill` profiles summed over the run are fitted with
      G(t) = N (1 - A exp(-t/tau)) at the bin centres in [4, 400] us (bins with >= 10 entries and
@@ -46,7 +52,8 @@ Parts:
   6. channel status: calo_channel_status and tracker_channel_status recomputed from the run sums
      (crystal hits Integral(0, 251), summed pedestal profile bin mean, straw hits, drift-time mean
      and RMS over the in-range bin centres of the summed TH2F, dead/hot/noisy against the calo or
-     module median): booleans exactly, floats to 1e-9; the flagged channels are truth.json's.
+     module median): booleans exactly, floats to 1e-9; the flagged channels are truth.json's;
+     calo_quality's counts per calorimeter and its bit (at most 6 bad crystals) from the same.
   7. determinism: the same analyze with `--threads 1` (run in the background during parts 3-6)
      writes tables equal to the 2-thread ones (pyarrow Table.equals, and every float column bit
      for bit), the same errors.txt and summary (but for timings and threads).
@@ -136,12 +143,25 @@ GAIN_COLUMNS = ["run_first", "run_last", "calo", "xtal", "channel", "oof_ratio",
                 "energy_scale", "ifg_norm", "ifg_amp", "ifg_amp_err", "ifg_tau_us", "ifg_tau_err", "ifg_cov_amp_tau",
                 "ifg_chi2_ndf", "ifg_ndf", "status"]
 # What gm2dqc's gain_constants adds (documented in its tables module): exactly these, here.
-GAIN_COLUMNS_RUST = GAIN_COLUMNS[:11] + ["ifg_norm_err"] + GAIN_COLUMNS[11:] + ["detail"]
+GAIN_COLUMNS_RUST = GAIN_COLUMNS[:11] + ["ifg_norm_err"] + GAIN_COLUMNS[11:] + ["detail", "reference_run"]
 CALO_COLUMNS = ["run_first", "run_last", "channel", "calo", "xtal", "hits", "pedestal_rms", "dead", "hot", "noisy", "ok"]
 TRACKER_COLUMNS = ["run_first", "run_last", "channel", "station", "module", "straw", "hits", "drift_mean_ns", "drift_rms_ns",
                    "dead", "noisy", "ok"]
+# Issue 18: the calorimeters' quality bit and the per-run DQC constants of the g-2 checklist.
+CALO_QUALITY_COLUMNS = ["run_first", "run_last", "calo", "n_dead", "n_hot", "n_noisy", "n_bad", "max_bad", "ok"]
+WINDOW = ("median", "width", "low", "high")
+KICKER_DQC_COLUMNS = (["run", "kicker", "n_subruns"]
+                      + ["%s_%s_%s" % (q, w, u) for q, u in (("amplitude", "kv"), ("timing", "ns"), ("fwhm", "ns")) for w in WINDOW] + ["k"])
+T0_DQC_COLUMNS = ["run", "n_subruns"] + ["t0_%s" % w for w in ("reference",) + WINDOW[1:]] + ["k"]
+LASER_DQC_COLUMNS = ["run", "laser", "n_subruns"] + ["sm_%s" % w for w in ("reference",) + WINDOW[1:]] + ["k"]
+# The standard cut file's [run_constants] and [channels] calo_max_bad_xtals (cuts/standard.toml).
+RC_K, RC_MIN_REL_WIDTH, RC_MIN_SUBRUNS, CALO_MAX_BAD = 5.0, 0.001, 3, 6
+MAD_TO_SIGMA = 1.4826
 TABLES = {"subrun_metrics": METRIC_COLUMNS, "gain_constants": GAIN_COLUMNS_RUST,
-          "calo_channel_status": CALO_COLUMNS, "tracker_channel_status": TRACKER_COLUMNS}
+          "calo_channel_status": CALO_COLUMNS, "tracker_channel_status": TRACKER_COLUMNS,
+          "calo_quality": CALO_QUALITY_COLUMNS, "kicker_dqc": KICKER_DQC_COLUMNS, "t0_dqc": T0_DQC_COLUMNS,
+          "laser_dqc": LASER_DQC_COLUMNS}
+SPEC_TABLES = {"subrun_metrics", "gain_constants", "calo_channel_status", "tracker_channel_status"}
 GAIN_STATUSES = {"ok", "no_laser", "low_stats", "fit_failed", "out_of_range"}
 TIMING_KEYS = {"seconds", "files_per_second", "mb_per_second", "threads", "out"}
 
@@ -467,12 +487,15 @@ def body(report, binary, work, background, fit_per_run):
             if got != cols:
                 pr.append("%s columns:\n          got  %s\n          want %s" % (name, got, cols))
                 pr.append("missing %s, unexpected %s" % ([c for c in cols if c not in got], [c for c in got if c not in cols]))
-            extra = " (spec section 4 plus ifg_norm_err after ifg_norm and a final detail)" if name == "gain_constants" else ""
+            extra = " (spec section 4 plus ifg_norm_err after ifg_norm, then detail and reference_run)" if name == "gain_constants" else ""
             want_rows = {"subrun_metrics": len(files), "gain_constants": N_XTALS * len(runs),
-                         "calo_channel_status": N_XTALS * len(runs), "tracker_channel_status": N_STRAWS * len(runs)}[name]
+                         "calo_channel_status": N_XTALS * len(runs), "tracker_channel_status": N_STRAWS * len(runs),
+                         "calo_quality": N_CALOS * len(runs), "kicker_dqc": 3 * len(runs), "t0_dqc": len(runs),
+                         "laser_dqc": 6 * len(runs)}[name]
             if tables[name].num_rows != want_rows:
                 pr.append("%s: %d rows, expected %d" % (name, tables[name].num_rows, want_rows))
-            report.check("2 %s: spec columns in spec order%s, %d rows" % (name, extra, want_rows), pr)
+            what = "spec columns in spec order" if name in SPEC_TABLES else "the columns of issue 18 in order"
+            report.check("2 %s: %s%s, %d rows" % (name, what, extra, want_rows), pr)
 
     # ------------------------------------------------------------------ read every file
     data = {}
@@ -528,6 +551,69 @@ def body(report, binary, work, background, fit_per_run):
         report.check("3 every metric of every subrun equals the recomputed one (counts exactly, the rest to %g; nulls where undefined)" % METRIC_RTOL,
                      pr, note="%d subruns x %d metrics, %d nulls expected (no timeTree or zero denominators), %s"
                      % (len(files), len(METRIC_COLUMNS) - 3, nulls_expected, worst_text(worst)))
+
+    # ------------------------------------------------------------------ part 3c
+    with report.part("3c: per-run DQC constants (kicker_dqc, t0_dqc, laser_dqc) in numpy"):
+        def window(vals):
+            """median +- k robust widths (1.4826 MAD, at least min_relative_width |median|)."""
+            v = np.array([x for x in vals if x is not None and math.isfinite(x)], dtype=np.float64)
+            if v.size < RC_MIN_SUBRUNS:
+                return v.size, None
+            med = float(np.median(v))
+            width = max(MAD_TO_SIGMA * float(np.median(np.abs(v - med))), RC_MIN_REL_WIDTH * abs(med))
+            return v.size, (med, width, med - RC_K * width, med + RC_K * width)
+
+        def cmp_window(tag, row, names, want, pr):
+            n, w = want
+            if row["n_subruns"] != n:
+                pr.append("%s n_subruns: table %s, recomputed %d" % (tag, row["n_subruns"], n))
+            if w is None:
+                if any(row[c] is not None for c in names):
+                    pr.append("%s: table has bounds from %d subruns (< %d): %s" % (tag, n, RC_MIN_SUBRUNS, [row[c] for c in names]))
+                return 0.0
+            # The metrics agree to METRIC_RTOL; the window's scale is its median and width.
+            scale = abs(w[0]) + RC_K * w[1] + 1e-300
+            worst_d = 0.0
+            for c, x in zip(names, w):
+                if row[c] is None or not abs(row[c] - x) <= 10 * METRIC_RTOL * scale:
+                    pr.append("%s %s: table %s, recomputed %r" % (tag, c, fmt(row[c]), x))
+                elif row[c] is not None:
+                    worst_d = max(worst_d, abs(row[c] - x) / scale)
+            if row["k"] != RC_K:
+                pr.append("%s k: table %s, cut file %s" % (tag, row["k"], RC_K))
+            return worst_d
+
+        by_run = {r: [data[(rr, s)]["metrics"] for rr, s, _ in files if rr == r] for r in runs}
+        pr, worst = [], 0.0
+        kd = rows_by(tables["kicker_dqc"], "run", "kicker")
+        t0d = rows_by(tables["t0_dqc"], "run")
+        ld = rows_by(tables["laser_dqc"], "run", "laser")
+        for r in runs:
+            ms = by_run[r]
+            for k in (1, 2, 3):
+                row = kd.get((r, k))
+                if row is None:
+                    pr.append("run %d kicker %d: no kicker_dqc row" % (r, k))
+                    continue
+                qs = (("amplitude", "kv"), ("timing", "ns"), ("fwhm", "ns"))
+                # A kicker's three windows come from the subruns where all three are finite.
+                used = [m for m in ms if all(m["kicker%d_%s" % (k, q)] is not None and math.isfinite(m["kicker%d_%s" % (k, q)]) for q, _ in qs)]
+                for q, u in qs:
+                    want = window([m["kicker%d_%s" % (k, q)] for m in used])
+                    worst = max(worst, cmp_window("run %d kicker %d %s" % (r, k, q), row, ["%s_%s_%s" % (q, w, u) for w in WINDOW], want, pr))
+            row = t0d.get((r,))
+            if row is None:
+                pr.append("run %d: no t0_dqc row" % r)
+            else:
+                worst = max(worst, cmp_window("run %d t0" % r, row, ["t0_reference", "t0_width", "t0_low", "t0_high"], window([m["t0"] for m in ms]), pr))
+            for l in range(1, 7):
+                row = ld.get((r, l))
+                if row is None:
+                    pr.append("run %d laser %d: no laser_dqc row" % (r, l))
+                    continue
+                worst = max(worst, cmp_window("run %d laser %d" % (r, l), row, ["sm_reference", "sm_width", "sm_low", "sm_high"], window([m["laser%d_sm" % l] for m in ms]), pr))
+        report.check("3c kicker_dqc, t0_dqc and laser_dqc equal the run median +- %g x 1.4826 MAD of the recomputed metrics (to %g of the window's scale)" % (RC_K, 10 * METRIC_RTOL),
+                     pr, note="%d runs, %d kicker, %d t0 and %d laser windows, worst %.2g" % (len(runs), len(kd), len(t0d), len(ld), worst))
 
     # ------------------------------------------------------------------ run sums
     sums = {}
@@ -603,6 +689,8 @@ def body(report, binary, work, background, fit_per_run):
                     continue
                 if (row["run_last"], row["calo"], row["xtal"]) != (r, cal, x):
                     pr.append("%s: run_last/calo/xtal %s/%s/%s" % (tag, row["run_last"], row["calo"], row["xtal"]))
+                if row["reference_run"] != ref_run:
+                    pr.append("%s reference_run: table %s, the gains are against run %d" % (tag, row["reference_run"], ref_run))
                 rr, r0 = ratio[r][c], ratio[ref_run][c]
                 want = {"oof_ratio": None, "oof_ratio_err": None, "gain": None, "gain_err": None, "energy_scale": None}
                 if rr is not None:
@@ -787,7 +875,22 @@ def body(report, binary, work, background, fit_per_run):
                 cmp(tag, "drift_rms_ns", row["drift_rms_ns"], drms)
                 for k, v in (("dead", sd[w]), ("noisy", sn[w]), ("ok", not (sd[w] or sn[w]))):
                     cmp(tag, k, row[k], bool(v))
-            report.check("6 run %d: calo and tracker channel status recomputed from the run sums (booleans exactly, floats to %g)" % (r, METRIC_RTOL),
+            qrows = rows_by(tables["calo_quality"], "run_first", "calo")
+            not_ok = xd | xh | xn
+            for cal in range(1, N_CALOS + 1):
+                sl = slice((cal - 1) * XTALS_PER_CALO, cal * XTALS_PER_CALO)
+                row = qrows.get((r, cal))
+                tag = "run %d calo %d quality" % (r, cal)
+                if row is None:
+                    pr.append("%s: no calo_quality row" % tag)
+                    continue
+                n_bad = int(not_ok[sl].sum())
+                want = {"run_last": r, "n_dead": int(xd[sl].sum()), "n_hot": int(xh[sl].sum()), "n_noisy": int(xn[sl].sum()),
+                        "n_bad": n_bad, "max_bad": CALO_MAX_BAD, "ok": n_bad <= CALO_MAX_BAD}
+                for k, v in want.items():
+                    if row[k] != v:
+                        pr.append("%s %s: table %s, recomputed %s" % (tag, k, row[k], v))
+            report.check("6 run %d: calo and tracker channel status and the calorimeters' quality bit recomputed from the run sums (booleans exactly, floats to %g)" % (r, METRIC_RTOL),
                          pr, note="%d subruns summed, %s" % (S["subruns"], worst_text(worst)))
             # against truth.json
             pr = []
@@ -825,7 +928,7 @@ def body(report, binary, work, background, fit_per_run):
             if s1.get("threads") != 1:
                 pr.append("--threads 1 summary says threads %s" % s1.get("threads"))
         report.check("7 --threads 1 writes the same tables (Table.equals, floats bit for bit), errors.txt and summary", pr,
-                     note="4 tables, %d rows" % sum(t.num_rows for t in tables.values()) if not pr else None)
+                     note="%d tables, %d rows" % (len(tables), sum(t.num_rows for t in tables.values())) if not pr else None)
 
     # ------------------------------------------------------------------ part 8
     with report.part("8: isolation (a truncated and a garbage file in run %d)" % runs[-1]):
