@@ -437,3 +437,106 @@ fn serve_condb_only_serves_the_conditions_and_nothing_else() {
     assert_eq!(st, 200, "{body}");
     assert_eq!(http(&full.addr, "GET", "/", &[], "").0, 200);
 }
+
+/// The JSON a payload value must be in an exported file (the format's rule, written
+/// out here: null, numbers, `inf`/`-inf` as strings, booleans, text).
+fn value_json(v: &gm2dqc::db::payload::Value) -> Value {
+    use gm2dqc::db::payload::Value as V;
+    match v {
+        V::Null(_) => Value::Null,
+        V::Int(i) => (*i).into(),
+        V::Real(x) if x.is_infinite() => (if *x > 0.0 { "inf" } else { "-inf" }).into(),
+        V::Real(x) => (*x).into(),
+        V::Bool(b) => (*b).into(),
+        V::Text(s) => s.as_str().into(),
+    }
+}
+
+fn point_of(v: &Value) -> (u32, u32) {
+    (v["run"].as_u64().unwrap() as u32, v["subrun"].as_u64().unwrap() as u32)
+}
+
+/// Issue 18 part 4: `gm2dqc export condb` writes one ConDB JSON file per visible
+/// interval, and at every point each folder's file holds exactly what `db get`
+/// answers there (now and as of an earlier time), including an interval split by a
+/// later upload over part of it.
+#[test]
+fn export_condb_files_hold_what_db_get_answers_at_every_point_on_sqlite_and_postgresql() {
+    for l in loaded("condb_export") {
+        // A later upload of one folder over subruns 3-5 of run 15921 in the open tag.
+        let mut b = db::open(&l.url).unwrap();
+        let (_, p) = db::get(b.as_mut(), "demo-b", "kicker_dqc", (15921, 0), None).unwrap().unwrap();
+        let mut changed = p.clone();
+        let real = changed.folder.columns.iter().position(|(_, t)| *t == gm2dqc::db::schema::ColType::Real).unwrap();
+        changed.rows[0][real] = gm2dqc::db::payload::Value::Real(123.5);
+        let split = db::Iov { first: (15921, 3), end: Some((15921, 6)) };
+        db::upload(b.as_mut(), "demo-b", &[(split, changed)], &crate::db::prov("patch")).unwrap();
+        let before_patch = db::history(b.as_mut(), "demo-b", "kicker_dqc").unwrap().iter().map(|r| r.inserted_at_us).max().unwrap() - 1;
+        for (tag, as_of) in [("demo", None), ("demo-b", None), ("demo-b", Some(before_patch))] {
+            let dir = TempDir::new("condb-export");
+            let out = dir.0.join("files");
+            let mut args = vec!["export".to_string(), "condb".into(), "--db".into(), l.url.clone(), "--tag".into(), tag.into(), "--out".into(), out.display().to_string()];
+            if let Some(t) = as_of {
+                args.extend(["--as-of".into(), time::format_us(t)]);
+            }
+            let (code, o, e) = gm2dqc(&args.iter().map(String::as_str).collect::<Vec<_>>());
+            let ctx = format!("{}: {tag} as of {as_of:?}", l.label);
+            assert_eq!(code, 0, "{ctx}: {o}{e}");
+            let mut files: Vec<((u32, u32), Option<(u32, u32)>, Value)> = Vec::new();
+            for entry in std::fs::read_dir(&out).unwrap() {
+                let path = entry.unwrap().path();
+                let v: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+                assert_eq!(v["format"], "gm2dqc-condb-1", "{ctx}");
+                assert_eq!(v["tag"], tag, "{ctx}");
+                let iov = &v["interval_of_validity"];
+                let (first, end) = (point_of(&iov["first"]), (!iov["end"].is_null()).then(|| point_of(&iov["end"])));
+                let name = match end {
+                    Some(e) => format!("iov_{}.{}-{}.{}.json", first.0, first.1, e.0, e.1),
+                    None => format!("iov_{}.{}-open.json", first.0, first.1),
+                };
+                assert_eq!(path.file_name().unwrap().to_str().unwrap(), name, "{ctx}");
+                files.push((first, end, v));
+            }
+            let split_seen = files.iter().any(|(f, _, _)| *f == (15921, 3));
+            assert_eq!(split_seen, tag == "demo-b" && as_of.is_none(), "{ctx}: the patched subruns have their own file exactly when the patch is visible");
+            let mut points = 0;
+            for run in 15919..15925 {
+                for subrun in 0..12 {
+                    for f in FOLDERS {
+                        let holding: Vec<&Value> = files
+                            .iter()
+                            .filter(|(first, end, v)| *first <= (run, subrun) && end.is_none_or(|e| (run, subrun) < e) && !v["folders"][f].is_null())
+                            .map(|(_, _, v)| &v["folders"][f])
+                            .collect();
+                        let want = db::get(b.as_mut(), tag, f, (run, subrun), as_of).unwrap();
+                        let Some((_, payload)) = want else {
+                            assert!(holding.is_empty(), "{ctx}: {f} at {run}.{subrun}: a file, but db get has nothing");
+                            continue;
+                        };
+                        points += 1;
+                        assert_eq!(holding.len(), 1, "{ctx}: {f} at {run}.{subrun}: {} files", holding.len());
+                        let got = holding[0];
+                        assert_eq!(got["payload_sha256"], payload.hash(), "{ctx}: {f} at {run}.{subrun}");
+                        let cols: Vec<&str> = payload.folder.columns.iter().map(|(n, _)| n.as_str()).collect();
+                        assert_eq!(got["columns"], serde_json::json!(cols), "{ctx}: {f}");
+                        let rows: Vec<Vec<Value>> = payload.rows.iter().map(|r| r.iter().map(value_json).collect()).collect();
+                        assert_eq!(got["values"], serde_json::json!(rows), "{ctx}: {f} at {run}.{subrun}: the values");
+                    }
+                }
+            }
+            // The demo's two runs, every subrun point of the grid, every folder.
+            assert_eq!(points, 2 * 12 * FOLDERS.len(), "{ctx}: points with constants");
+            // Exported again into the same directory: refused, nothing mixed.
+            let (code, _, e) = gm2dqc(&args.iter().map(String::as_str).collect::<Vec<_>>());
+            assert_eq!(code, 2, "{ctx}: {e}");
+            assert!(e.contains("is not empty"), "{ctx}: {e}");
+        }
+        // An unknown tag: exit 2, its message said once (an error wrapping a database
+        // error printed it twice).
+        let dir = TempDir::new("condb-export-bad");
+        let (code, _, e) = gm2dqc(&["export", "condb", "--db", &l.url, "--tag", "nope", "--out", dir.0.join("x").to_str().unwrap()]);
+        assert_eq!(code, 2, "{e}");
+        assert_eq!(e.matches("no tag `nope`").count(), 1, "{e}");
+        assert!(!dir.0.join("x").exists(), "nothing written for a refused export");
+    }
+}

@@ -260,7 +260,7 @@ pub fn run(args: DbArgs) -> anyhow::Result<Status> {
 }
 
 /// `--as-of TIME`, checked.
-fn as_of_arg(as_of: Option<&str>) -> Result<Option<i64>, JobError> {
+pub(super) fn as_of_arg(as_of: Option<&str>) -> Result<Option<i64>, JobError> {
     as_of.map(|t| time::parse_us(t).ok_or_else(|| JobError::Usage(format!("--as-of {t}: expected a UTC time such as 2026-11-30T04:00:00Z")))).transpose()
 }
 

@@ -18,6 +18,7 @@ use crate::root::RootFile;
 mod campaign;
 mod cuts;
 mod db;
+mod export;
 mod report;
 mod serve;
 mod stages;
@@ -172,6 +173,10 @@ pub enum Command {
     /// (OUT/conditions.sqlite for `upload --from OUT`, conditions.sqlite here otherwise):
     /// postgres://user@host/db for PostgreSQL, a path (or sqlite:PATH) for SQLite.
     Db(db::DbArgs),
+    /// Export the conditions database's contents for other systems: `export condb`
+    /// writes a tag as ConDB JSON files, one per interval of validity.
+    #[command(subcommand)]
+    Export(export::ExportCommand),
     /// The web application: the board (set cells, sign off), every dataset's subruns,
     /// plots and histograms (drawn live with JSROOT), cut tuning, and the JSON API;
     /// `serve user add NAME --role ROLE` makes an account.
@@ -305,6 +310,7 @@ pub fn run(cli: Cli) -> anyhow::Result<Status> {
         Command::Analyze(args) => stages::run_pass(&args, None, Work::Analyze, crate::pipeline::Stages::ALL),
         Command::Cuts(cmd) => cuts::run(cmd),
         Command::Db(args) => db::run(args),
+        Command::Export(cmd) => export::run(cmd),
         Command::Serve(args) => serve::run(args),
         Command::Demo(args) => shifter::demo(args),
         Command::Run(args) => shifter::run(args),

@@ -10,6 +10,7 @@
 //! text are the folder table and column names of [`schema`], never user input).
 
 pub mod board;
+pub mod condb_files;
 pub mod export;
 pub mod good;
 pub mod payload;

@@ -18,6 +18,7 @@
 //! - **One job per output directory** ([`lock`]).
 
 pub mod board;
+pub mod export;
 pub mod lock;
 pub mod manifest;
 pub mod outcome;

@@ -44,20 +44,22 @@ impl Status {
     }
 }
 
-/// Why a job stopped.
+/// Why a job stopped. The variants that wrap another error are `transparent`: the
+/// message is the wrapped error's, said once (`{:#}` prints a chain, and a wrapper
+/// whose text repeats its source printed every message twice).
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
     /// A usage or configuration problem, found before anything was read or written.
     #[error("{0}")]
     Usage(String),
     /// A cut file that cannot be used: every problem, located.
-    #[error("{0}")]
+    #[error(transparent)]
     Cuts(#[from] crate::cuts::CutFileError),
     /// The dataset cannot be scanned.
-    #[error("{0}")]
+    #[error(transparent)]
     Scan(#[from] crate::dataset::ScanError),
     /// The configuration does not fit the dataset.
-    #[error("{0}")]
+    #[error(transparent)]
     Config(#[from] crate::pipeline::ConfigError),
     /// A file gm2dqc wrote earlier and reads back (manifest.json, summary.json,
     /// inputs.json, a table) is not what it should be.
@@ -80,10 +82,10 @@ pub enum JobError {
     )]
     Output { path: PathBuf, message: String },
     /// The conditions database refused or failed.
-    #[error("{0}")]
+    #[error(transparent)]
     Db(#[from] crate::db::DbError),
     /// The board refused (an unknown dataset or column, a hold, a note missing).
-    #[error("{0}")]
+    #[error(transparent)]
     Board(#[from] crate::db::board::BoardError),
 }
 

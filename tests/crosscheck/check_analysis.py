@@ -57,6 +57,10 @@ Parts:
   7. determinism: the same analyze with `--threads 1` (run in the background during parts 3-6)
      writes tables equal to the 2-thread ones (pyarrow Table.equals, and every float column bit
      for bit), the same errors.txt and summary (but for timings and threads).
+  9. ConDB export: the analysis uploaded to a SQLite file and written out with `gm2dqc export condb`;
+     each file is read with Python's json and every value of every folder compared with the Parquet
+     table it came from (pyarrow): floats exactly, nulls where null, flags_json against the flag
+     columns of subrun_status. (Run after part 7, before part 8.)
   8. isolation: a copy of the dataset with one file of the second run truncated to half its size
      and another overwritten with 100 bytes of garbage: analyze exits 1, still writes the four
      tables, errors.txt names both files, subrun_metrics keeps a row per file (the broken ones
@@ -930,6 +934,10 @@ def body(report, binary, work, background, fit_per_run):
         report.check("7 --threads 1 writes the same tables (Table.equals, floats bit for bit), errors.txt and summary", pr,
                      note="%d tables, %d rows" % (len(tables), sum(t.num_rows for t in tables.values())) if not pr else None)
 
+    # ------------------------------------------------------------------ part 9
+    with report.part("9: the ConDB export read back with Python's json against the Parquet tables"):
+        check_condb_export(report, binary, work, out, runs, tables)
+
     # ------------------------------------------------------------------ part 8
     with report.part("8: isolation (a truncated and a garbage file in run %d)" % runs[-1]):
         shutil.copytree(sim, broken)
@@ -1040,6 +1048,78 @@ def body(report, binary, work, background, fit_per_run):
                     pr.append("run %d crystal %d hits: table %r, summed over the %d readable files %r" % (r, c, brows_c[(r, c)]["hits"], len(keys), float(hits[c])))
             report.check("8 run %d: oof_ratio(_err) and crystal hits are the sums over its %d readable files" % (r, len(keys)), pr,
                          note="worst rel diff %.2g" % worst)
+
+
+def check_condb_export(report, binary, work, out, runs, tables):
+    """Part 9: `gm2dqc db upload` then `gm2dqc export condb`; every file read with json and
+    every value compared with the Parquet table it came from (pyarrow), so neither gm2dqc's
+    database reader nor its JSON writer is trusted."""
+    dbfile = os.path.join(work, "condb.sqlite")
+    files_dir = os.path.join(work, "condb")
+    pr = []
+    for cmd in ([binary, "db", "--db", dbfile, "upload", "--from", out, "--tag", "cx"],
+                [binary, "export", "condb", "--db", dbfile, "--tag", "cx", "--out", files_dir]):
+        p = run(cmd)
+        if p.returncode != 0:
+            pr.append("%s: exit %d: %s" % (" ".join(cmd[1:3]), p.returncode, (p.stdout + p.stderr)[-800:]))
+    if not report.check("9 db upload and export condb exit 0", pr):
+        return
+    status = pq.read_table(os.path.join(out, "subrun_status.parquet"))
+    per_run = {"subrun_metrics", "subrun_status", "kicker_dqc", "t0_dqc", "laser_dqc"}
+    parquet = dict(tables, subrun_status=status)
+    pr, compared = [], 0
+    names = sorted(os.listdir(files_dir))
+    want_names = ["iov_%d.0-%d.0.json" % (r, r + 1) for r in runs]
+    if names != want_names:
+        pr.append("files %s, expected one per run %s" % (names, want_names))
+    for r in runs:
+        path = os.path.join(files_dir, "iov_%d.0-%d.0.json" % (r, r + 1))
+        if not os.path.exists(path):
+            continue
+        with open(path) as fh:
+            doc = json.load(fh)
+        iov = doc.get("interval_of_validity")
+        if iov != {"first": {"run": r, "subrun": 0}, "end": {"run": r + 1, "subrun": 0}} or doc.get("tag") != "cx":
+            pr.append("%s: interval_of_validity %s, tag %s" % (path, iov, doc.get("tag")))
+        if sorted(doc["folders"]) != sorted(parquet):
+            pr.append("run %d: folders %s, expected %s" % (r, sorted(doc["folders"]), sorted(parquet)))
+        for folder, table in parquet.items():
+            entry = doc["folders"].get(folder)
+            if entry is None:
+                continue
+            key = "run" if folder in per_run else "run_first"
+            rows = [row for row in table.to_pylist() if row[key] == r]
+            cols, types, values = entry["columns"], entry["types"], entry["values"]
+            flag_cols = [c for c in table.column_names if c not in ("run", "subrun", "ok", "reasons", "cuts_sha256")] if folder == "subrun_status" else []
+            want_cols = ["run", "subrun", "ok", "reasons", "flags_json", "cuts_sha256"] if folder == "subrun_status" else table.column_names
+            if cols != want_cols or len(types) != len(cols):
+                pr.append("run %d %s: columns %s (types %s), the table's %s" % (r, folder, cols, types, want_cols))
+                continue
+            if len(values) != len(rows):
+                pr.append("run %d %s: %d rows, the table has %d" % (r, folder, len(values), len(rows)))
+                continue
+            for i, (got_row, row) in enumerate(zip(values, rows)):
+                for c, t, v in zip(cols, types, got_row):
+                    if c == "flags_json":
+                        want, got = {f: row[f] for f in flag_cols}, json.loads(v)
+                    else:
+                        want, got = row[c], v
+                        if t == "real" and isinstance(want, float) and math.isnan(want):
+                            want = None
+                        if t == "real" and isinstance(want, float) and math.isinf(want):
+                            want = "inf" if want > 0 else "-inf"
+                        ok_type = got is None or {"int": lambda x: isinstance(x, int) and not isinstance(x, bool),
+                                                  "real": lambda x: isinstance(x, (int, float, str)) and not isinstance(x, bool),
+                                                  "bool": lambda x: isinstance(x, bool), "text": lambda x: isinstance(x, str)}[t](got)
+                        if not ok_type:
+                            pr.append("run %d %s row %d %s: %r is not of type %s" % (r, folder, i, c, got, t))
+                    compared += 1
+                    if got != want:
+                        pr.append("run %d %s row %d %s: file %r, table %r" % (r, folder, i, c, got, want))
+                    if len(pr) > 20:
+                        break
+    report.check("9 one file per run, every folder, every value equal to its Parquet table (floats exactly, nulls where null)", pr,
+                 note="%d files, %d values compared" % (len(names), compared))
 
 
 if __name__ == "__main__":
