@@ -540,3 +540,85 @@ fn export_condb_files_hold_what_db_get_answers_at_every_point_on_sqlite_and_post
         assert!(!dir.0.join("x").exists(), "nothing written for a refused export");
     }
 }
+
+/// Issue 18 part 5: the views `current_<folder>` answer a plain `SELECT ... WHERE tag
+/// = T AND run = R [AND subrun = S]` with what `db get` gives there, on both databases,
+/// including a subrun superseded by a later upload; `current_subrun_status` has the
+/// standard flags as boolean columns, equal to the stored flags.
+#[test]
+fn the_current_views_give_what_db_get_gives_on_sqlite_and_postgresql() {
+    use gm2dqc::db::payload::{Payload, Value as V};
+    use gm2dqc::db::schema::{self, ColType};
+    for l in loaded("condb_views") {
+        let mut b = db::open(&l.url).unwrap();
+        // A later upload of subrun 15921.3's status alone, with another verdict.
+        let (_, p) = db::get(b.as_mut(), "demo-b", "subrun_status", (15921, 3), None).unwrap().unwrap();
+        let col = |n: &str| p.folder.columns.iter().position(|(c, _)| c == n).unwrap();
+        let mut row = p.rows.iter().find(|r| r[col("subrun")] == V::Int(3)).unwrap().clone();
+        row[col("ok")] = V::Bool(false);
+        row[col("reasons")] = V::Text("patched by hand".into());
+        let patch = Payload { folder: p.folder.clone(), rows: vec![row] };
+        db::upload(b.as_mut(), "demo-b", &[(db::Iov { first: (15921, 3), end: Some((15921, 4)) }, patch)], &crate::db::prov("patch")).unwrap();
+        let mut checked = 0;
+        for tag in TAGS {
+            for f in FOLDERS {
+                let folder = schema::folder(f).unwrap();
+                let has = |c: &str| folder.columns.iter().any(|(n, _)| n == c);
+                let names: Vec<String> = folder.columns.iter().map(|(n, _)| format!("\"{n}\"")).collect();
+                let types: Vec<ColType> = folder.columns.iter().map(|(_, t)| *t).collect();
+                let subruns: Vec<Option<u32>> = if has("subrun") { (0..12).map(Some).collect() } else { vec![None] };
+                for run in 15919..15925u32 {
+                    for &subrun in &subruns {
+                        let mut sql = format!("SELECT {} FROM {} WHERE tag = $1 AND run = $2", names.join(", "), schema::view_name(f));
+                        let mut params = vec![db::payload::Value::Text(tag.into()), V::Int(run.into())];
+                        if let Some(s) = subrun {
+                            sql.push_str(" AND subrun = $3");
+                            params.push(V::Int(s.into()));
+                        }
+                        let mut got = {
+                            let mut tx = b.begin(false).unwrap();
+                            tx.query(&sql, &params, &types).unwrap()
+                        };
+                        let mut want: Vec<Vec<V>> = match db::get(b.as_mut(), tag, f, (run, subrun.unwrap_or(0)), None).unwrap() {
+                            None => Vec::new(),
+                            Some((_, p)) => p.rows.into_iter().filter(|r| subrun.is_none_or(|s| r[folder.columns.iter().position(|(c, _)| c == "subrun").unwrap()] == V::Int(s.into()))).collect(),
+                        };
+                        let key = |r: &Vec<V>| format!("{r:?}");
+                        got.sort_by_key(key);
+                        want.sort_by_key(key);
+                        assert_eq!(got, want, "{}: {f} in {tag} at {run}.{subrun:?}", l.label);
+                        checked += got.len();
+                    }
+                }
+            }
+            // The flags as columns, equal to the stored JSON.
+            let flags: Vec<String> = schema::VIEW_FLAGS.iter().map(|f| format!("\"{f}\"")).collect();
+            let mut types = vec![ColType::Text];
+            types.extend(std::iter::repeat_n(ColType::Bool, flags.len()));
+            let rows = {
+                let mut tx = b.begin(false).unwrap();
+                tx.query(&format!("SELECT flags_json, {} FROM current_subrun_status WHERE tag = $1", flags.join(", ")), &[V::Text(tag.into())], &types).unwrap()
+            };
+            assert_eq!(rows.len(), 16, "{}: the demo's 16 subruns", l.label);
+            for r in &rows {
+                let stored: Value = serde_json::from_str(r[0].as_str().unwrap()).unwrap();
+                for (k, f) in schema::VIEW_FLAGS.iter().enumerate() {
+                    assert_eq!(r[k + 1], V::Bool(stored[f].as_bool().unwrap()), "{}: {f} of {stored}", l.label);
+                }
+            }
+        }
+        let patched = {
+            let mut tx = b.begin(false).unwrap();
+            tx.query("SELECT ok, reasons FROM current_subrun_status WHERE tag = $1 AND run = $2 AND subrun = $3", &[V::Text("demo-b".into()), V::Int(15921), V::Int(3)], &[ColType::Bool, ColType::Text]).unwrap()
+        };
+        assert_eq!(patched, [vec![V::Bool(false), V::Text("patched by hand".into())]], "{}: the later upload wins", l.label);
+        assert!(checked > 2 * 2 * 1296, "{}: {checked} rows compared", l.label);
+    }
+}
+
+/// The standard cut file's flags are the view's columns (a new standard flag needs a
+/// migration that adds its column).
+#[test]
+fn the_view_flags_are_the_standard_flags() {
+    assert_eq!(gm2dqc::cuts::standard().flags, gm2dqc::db::schema::VIEW_FLAGS);
+}

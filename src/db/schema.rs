@@ -157,12 +157,12 @@ pub fn folders_at(v: i64) -> Vec<Folder> {
 }
 
 /// The schema version this build writes and reads: the last of [`migrations`].
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// Every migration of a dialect, in order: (version, statements). A database at
 /// version `v` gets those above `v`, in one transaction.
 pub fn migrations(d: Dialect) -> Vec<(i64, Vec<String>)> {
-    vec![(1, migration_1(d)), (2, migration_2(d)), (3, migration_3(d)), (4, migration_4(d)), (5, migration_5()), (6, migration_6(d))]
+    vec![(1, migration_1(d)), (2, migration_2(d)), (3, migration_3(d)), (4, migration_4(d)), (5, migration_5()), (6, migration_6(d)), (7, migration_7(d))]
 }
 
 /// The `CREATE TABLE` of a folder's table.
@@ -497,6 +497,92 @@ pub fn migration_5() -> Vec<String> {
     ]
 }
 
+/// The flags of the standard cut file when migration 7 was written: the columns of
+/// `current_subrun_status` (a cut file's other flags are in its `flags_json`).
+pub const VIEW_FLAGS: [&str; 10] = ["fills_ok", "ctags_ok", "ctags_loose_ok", "t0_ok", "kicker_ok", "quad_ok", "losses_ok", "laser_ok", "calo_ok", "tracker_ok"];
+
+/// The view of the current rows of a folder: `current_<folder>`.
+pub fn view_name(folder: &str) -> String {
+    format!("current_{folder}")
+}
+
+/// "Interval `a` covers the point (`run`, `subrun`)", as [`crate::db::get`] reads it.
+fn covers_sql(a: &str, run: &str, subrun: &str) -> String {
+    format!(
+        "({a}.first_run < {run} OR ({a}.first_run = {run} AND {a}.first_subrun <= {subrun})) \
+         AND ({a}.end_run IS NULL OR {a}.end_run > {run} OR ({a}.end_run = {run} AND {a}.end_subrun > {subrun}))"
+    )
+}
+
+/// The `CREATE VIEW` of `current_<folder>`: the rows `db get` gives now, for every
+/// tag, with the point they are read at in plain columns, so that a plain
+/// `SELECT ... WHERE tag = T AND run = R` is `db get FOLDER --tag T --run R`.
+///
+/// - Folders per interval of validity (`run_first`, `run_last`): one row per run the
+///   interval covers at subrun 0 (a `run` column first; an open-ended interval, which
+///   uploads never write, gives its first run only).
+/// - Folders per subrun (`run`, `subrun`): each row where its own (run, subrun) is
+///   covered; per run (`run`): at (run, 0).
+///
+/// A row is current when its insertion is the latest covering its point (the rule of
+/// [`crate::db::get`]). `current_subrun_status` has one boolean column per flag of
+/// [`VIEW_FLAGS`] (null when the upload's cut file has no such flag) and keeps
+/// `flags_json` for the others.
+fn view_sql(f: &Folder, d: Dialect) -> String {
+    let t = f.table();
+    let has = |c: &str| f.columns.iter().any(|(n, _)| n == c);
+    let later = |run: &str, subrun: &str| {
+        format!(
+            "NOT EXISTS (SELECT 1 FROM iovs j WHERE j.tag = i.tag AND j.folder = i.folder AND {} \
+             AND (j.inserted_at_us > i.inserted_at_us OR (j.inserted_at_us = i.inserted_at_us AND j.id > i.id)))",
+            covers_sql("j", run, subrun)
+        )
+    };
+    let mut cols: Vec<String> = f.columns.iter().map(|(n, _)| format!("r.\"{n}\"")).collect();
+    if f.name == "subrun_status" {
+        let at = cols.iter().position(|c| c == "r.\"ok\"").map_or(cols.len(), |p| p + 1);
+        let flags = VIEW_FLAGS.iter().map(|fl| match d {
+            // `->>` with a bare label: SQLite reads it as the path `$.label` (a `$` in
+            // the SQL would be taken for a placeholder); JSON true is 1.
+            Dialect::Sqlite => format!("(r.flags_json ->> '{fl}') AS \"{fl}\""),
+            Dialect::Postgres => format!("(r.flags_json::jsonb ->> '{fl}')::boolean AS \"{fl}\""),
+        });
+        cols.splice(at..at, flags);
+    }
+    let name = view_name(f.name);
+    if has("run_first") {
+        format!(
+            "CREATE VIEW {name} AS WITH RECURSIVE spans (iov_id, run, last_run) AS (\
+             SELECT id, first_run, COALESCE(end_run, first_run) FROM iovs WHERE folder = '{folder}' \
+             UNION ALL SELECT iov_id, run + 1, last_run FROM spans WHERE run < last_run) \
+             SELECT i.tag AS tag, s.run AS run, {cols} FROM spans s JOIN iovs i ON i.id = s.iov_id JOIN {t} r ON r.payload_hash = i.payload_hash \
+             WHERE {covers} AND {later}",
+            folder = f.name,
+            cols = cols.join(", "),
+            covers = covers_sql("i", "s.run", "0"),
+            later = later("s.run", "0"),
+        )
+    } else {
+        let subrun = if has("subrun") { "r.subrun" } else { "0" };
+        format!(
+            "CREATE VIEW {name} AS SELECT i.tag AS tag, {cols} FROM iovs i JOIN {t} r ON r.payload_hash = i.payload_hash \
+             WHERE i.folder = '{folder}' AND {covers} AND {later}",
+            folder = f.name,
+            cols = cols.join(", "),
+            covers = covers_sql("i", "r.run", subrun),
+            later = later("r.run", subrun),
+        )
+    }
+}
+
+/// Migration 7: the views an analyst reads without the code: `current_<folder>` for
+/// every folder ([`view_sql`]), and an index for the "later insertion" test they make.
+pub fn migration_7(d: Dialect) -> Vec<String> {
+    let mut s = vec!["CREATE INDEX iovs_tag_folder_time ON iovs (tag, folder, inserted_at_us, id)".to_string()];
+    s.extend(folders_at(7).iter().map(|f| view_sql(f, d)));
+    s
+}
+
 /// The documented role setup (PostgreSQL): a reader that can only read, a writer that
 /// can upload (locked tags refuse it by trigger) but never change or delete history.
 /// The web application's users (`web_users`: token hashes) are the writer's only; the
@@ -505,12 +591,14 @@ pub fn roles_sql() -> String {
     let mut tables: Vec<String> = ["tags", "uploads", "upload_inputs", "payloads", "iovs", "schema_migrations", "stage_log", "web_audit"].iter().map(|s| s.to_string()).collect();
     tables.extend(folders().iter().map(|f| f.table()));
     let list = tables.join(", ");
+    // The views of migration 7 are read, never written.
+    let views = folders().iter().map(|f| view_name(f.name)).collect::<Vec<_>>().join(", ");
     format!(
         "-- gm2dqc conditions database roles (PostgreSQL). Apply as the database owner.\n\
          DO $$ BEGIN CREATE ROLE gm2dqc_reader NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;\n\
          DO $$ BEGIN CREATE ROLE gm2dqc_writer NOLOGIN; EXCEPTION WHEN duplicate_object THEN NULL; END $$;\n\
-         GRANT SELECT ON {list} TO gm2dqc_reader;\n\
-         GRANT SELECT ON {list} TO gm2dqc_writer;\n\
+         GRANT SELECT ON {list}, {views} TO gm2dqc_reader;\n\
+         GRANT SELECT ON {list}, {views} TO gm2dqc_writer;\n\
          GRANT INSERT ON {list} TO gm2dqc_writer;\n\
          -- the writer may lock a tag (UPDATE of locked/locked_at) but never unlock one: the tags_stay_locked trigger refuses it\n\
          GRANT UPDATE (locked, locked_at_us) ON tags TO gm2dqc_writer;\n\
