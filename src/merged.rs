@@ -8,6 +8,7 @@
 //! |---|---|---|
 //! | `laser/outOfFill`, `calo/pedestalRMS`, `laser/inFill/calo{c}/xtal{x}` | TProfile | as in a subrun file, summed as hadd sums them |
 //! | `tracker/driftTime` | TH2D | summed (written in double precision, so nothing is rounded) |
+//! | every other histogram of the subrun files, at its path (`calo/calo{c}/xtal{x}Energy`, `offNearline{WithDQC,NoDQC}/*`, `losses/*`, `kicker/*`, `quad/*`, `laser/sourceMonitor`, `tracker/strawHits`, `tracker/hvTrips`) | TH1D, TProfile | summed as hadd sums them (TH1F spectra in double precision) |
 //! | `merge/xtalHits`, `merge/strawHits` | TH1D | hits per crystal (energy spectrum integral) and per straw, by channel id |
 //! | `merge/referenceOutOfFill` | TProfile | the reference run's summed `laser/outOfFill` (absent when it had none) |
 //! | `merge/interval` | TTree, branch `run` | first and last run of the interval |
@@ -27,7 +28,7 @@ use crate::root::tree::read_f64_branch;
 use crate::root::{Compression, ErrorKind, RootError, RootFile, RootWriter, WriteOptions};
 
 pub use crate::analysis::merge::Merged;
-use crate::analysis::merge::IntervalSums;
+use crate::analysis::merge::{other_paths, IntervalSums};
 use crate::analysis::read::ObjectReader;
 
 pub const XTAL_HITS: &str = "merge/xtalHits";
@@ -143,6 +144,13 @@ fn writer(path: &Path, m: &Merged, title: String, references: &[(u32, Profile)],
         h.storage = ArrayElem::F64;
         put(&mut w, paths::DRIFT_TIME, h.to_raw())?;
     }
+    // In the subrun files' order (the catalogue's), so the merged file lists as they do.
+    debug_assert!(s.others.keys().all(|p| other_paths().contains(p)), "every object summed is one of the catalogue");
+    for p in other_paths() {
+        if let Some(h) = s.others.get(p) {
+            put(&mut w, p, h.to_raw())?;
+        }
+    }
     put(&mut w, XTAL_HITS, hits_hist("xtalHits", "crystal hits summed over the interval", "crystal channel", &s.xtal_hits).to_raw())?;
     put(&mut w, STRAW_HITS, hits_hist("strawHits", "straw hits summed over the interval", "straw channel", &s.straw_hits).to_raw())?;
     if let Some(p) = &m.reference_out_of_fill {
@@ -217,6 +225,14 @@ pub fn read(path: &Path) -> Result<Merged, RootError> {
     }
     let reference_out_of_fill = profile(&mut r, REFERENCE_OUT_OF_FILL);
     sums.drift_time = if present(paths::DRIFT_TIME) { r.hist(paths::DRIFT_TIME) } else { None };
+    // The other histograms (merged files written before gm2dqc summed them have none).
+    for p in other_paths() {
+        if present(p) {
+            if let Some(h) = r.histogram(p) {
+                sums.others.insert(p.clone(), h);
+            }
+        }
+    }
     if let Some(e) = r.errors.into_iter().next() {
         return Err(e);
     }

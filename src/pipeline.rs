@@ -29,7 +29,7 @@ use crate::analysis::fit::FitConfig;
 use crate::analysis::interval::{interval_result, oof_ratio, ConstantLimits, GainStatus, IntervalResult};
 use crate::analysis::merge::IntervalSums;
 use crate::analysis::merge::Merged;
-use crate::analysis::metrics::{subrun_metrics, SubrunMetrics};
+use crate::analysis::metrics::{subrun_metrics_keeping, SubrunMetrics};
 use crate::dataset::{Dataset, SubrunFile};
 use crate::hist::Profile;
 use crate::layout::{paths, N_XTALS};
@@ -312,7 +312,9 @@ pub fn map_chunk(interval: usize, range: (u32, u32), files: &[SubrunFile], cfg: 
         out.inputs.extend(input);
         match file {
             Ok(file) => {
-                let r = subrun_metrics(&file, f.id, &cfg.channel_cuts);
+                // With sums, the metrics keep what they read: the interval sums add every
+                // histogram of the file without decoding it twice.
+                let r = subrun_metrics_keeping(&file, f.id, &cfg.channel_cuts, sums);
                 if sums {
                     out.sums.add_subrun(&file, f.id, &r);
                 }

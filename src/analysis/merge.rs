@@ -8,7 +8,10 @@
 //! partial sums in a fixed order.
 
 use crate::dataset::SubrunId;
-use crate::hist::{Hist, HistError, Profile};
+use std::collections::BTreeMap;
+
+use crate::hist::{Hist, HistError, Histogram, Profile};
+use crate::root::bytes::ArrayElem;
 use crate::layout::{paths, N_STRAWS, N_XTALS, XTALS_PER_CALO};
 use crate::root::{ErrorKind, RootError, RootFile};
 
@@ -34,6 +37,10 @@ pub struct IntervalSums {
     pub straw_hits: Vec<f64>,
     /// `tracker/driftTime` summed.
     pub drift_time: Option<Hist>,
+    /// Every other histogram of the subrun files (energy spectra, `offNearline*`,
+    /// losses, kickers, quadrupoles, the source monitor, straw hits, HV trips), summed
+    /// by path; histograms in double precision, so a sum is never rounded to a float.
+    pub others: BTreeMap<String, Histogram>,
     /// What could not be read or added; the rest of the interval is still summed.
     pub errors: Vec<RootError>,
 }
@@ -52,6 +59,44 @@ impl Summable for Profile {
 impl Summable for Hist {
     fn add_to(&mut self, other: &Self) -> Result<(), HistError> {
         self.add(other)
+    }
+}
+
+impl Summable for Histogram {
+    fn add_to(&mut self, other: &Self) -> Result<(), HistError> {
+        match (self, other) {
+            (Histogram::Hist(a), Histogram::Hist(b)) => a.add(b),
+            (Histogram::Profile(a), Histogram::Profile(b)) => a.add(b),
+            (a, b) => Err(HistError::Incompatible { left: a.class_name().into(), right: b.class_name().into(), detail: "a histogram and a profile".into() }),
+        }
+    }
+}
+
+/// Whether a subrun-file object is summed in [`IntervalSums::others`]: every one but
+/// those with fields of their own (the laser profiles, the pedestal, the drift times).
+pub fn is_other(path: &str) -> bool {
+    ![paths::OUT_OF_FILL, paths::PEDESTAL_RMS, paths::DRIFT_TIME].contains(&path) && !path.starts_with("laser/inFill/")
+}
+
+/// The paths of [`is_other`] objects, in the catalogue's order (built once).
+pub fn other_paths() -> &'static [String] {
+    static PATHS: std::sync::OnceLock<Vec<String>> = std::sync::OnceLock::new();
+    PATHS.get_or_init(|| crate::layout::contract_objects().into_iter().map(|o| o.path).filter(|p| is_other(p)).collect())
+}
+
+/// Adds `h` into the sum at `path` of `others`; the first becomes the sum, in double
+/// precision.
+fn accumulate_other(others: &mut BTreeMap<String, Histogram>, path: &str, h: &Histogram) -> Result<(), HistError> {
+    match others.get_mut(path) {
+        Some(s) => s.add_to(h),
+        None => {
+            let mut h = h.clone();
+            if let Histogram::Hist(x) = &mut h {
+                x.storage = ArrayElem::F64;
+            }
+            others.insert(path.to_string(), h);
+            Ok(())
+        }
     }
 }
 
@@ -82,13 +127,15 @@ impl IntervalSums {
             xtal_hits: vec![0.0; N_XTALS],
             straw_hits: vec![0.0; N_STRAWS],
             drift_time: None,
+            others: BTreeMap::new(),
             errors: Vec::new(),
         }
     }
 
-    /// Adds one subrun whose metrics were computed already: the hits and the
-    /// pedestal profile come from `result`, and only the objects the metrics do not
-    /// need (laser profiles, drift times) are read here.
+    /// Adds one subrun whose metrics were computed already: the hits, the pedestal
+    /// profile and (when the metrics kept them) every object they read come from
+    /// `result`, and only the objects the metrics do not need (laser profiles, drift
+    /// times) are read here.
     pub fn add_subrun(&mut self, file: &RootFile, id: SubrunId, result: &SubrunResult) {
         self.subruns.push(id);
         for (sum, h) in self.xtal_hits.iter_mut().zip(&result.xtal_hits) {
@@ -102,6 +149,21 @@ impl IntervalSums {
             }
         }
         let mut r = ObjectReader::new(file);
+        for (path, h) in result.kept.iter().filter(|(p, _)| is_other(p)) {
+            if let Err(e) = accumulate_other(&mut self.others, path, h) {
+                r.error(path, "binning", e.to_string());
+            }
+        }
+        // The objects the metrics did not read (or did not keep) are read here; one the
+        // metrics could not read is not tried again (its error is recorded once).
+        let done: std::collections::HashSet<&str> = result.kept.iter().map(|(p, _)| p.as_str()).chain(result.errors.iter().filter_map(|e| e.object.as_deref())).collect();
+        for path in other_paths().iter().filter(|p| !done.contains(p.as_str())) {
+            if let Some(h) = r.histogram(path) {
+                if let Err(e) = accumulate_other(&mut self.others, path, &h) {
+                    r.error(path, "binning", e.to_string());
+                }
+            }
+        }
         if let Some(p) = &result.pedestal {
             if let Err(e) = accumulate(&mut self.pedestal, p.clone()) {
                 r.error(paths::PEDESTAL_RMS, "binning", e.to_string());
@@ -151,6 +213,9 @@ impl IntervalSums {
         }
         if let Some(h) = other.drift_time {
             push(accumulate(&mut self.drift_time, h));
+        }
+        for (path, h) in other.others {
+            push(accumulate_other(&mut self.others, &path, &h));
         }
         for (a, b) in self.xtal_hits.iter_mut().zip(other.xtal_hits) {
             *a += b;

@@ -67,6 +67,9 @@ pub struct SubrunResult {
     pub xtal_hits: Vec<f64>,
     /// `calo/pedestalRMS` as read (the interval sums add it without reading it again).
     pub pedestal: Option<Profile>,
+    /// With [`subrun_metrics_keeping`]: every object the metrics read, by path, for
+    /// the interval sums (the merged file holds every histogram of the subrun files).
+    pub kept: Vec<(String, crate::hist::Histogram)>,
     /// Objects that were missing or unreadable.
     pub errors: Vec<RootError>,
 }
@@ -92,7 +95,12 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> Option<f64> {
 
 /// Computes every metric of spec section 3 for one subrun file.
 pub fn subrun_metrics(file: &RootFile, id: SubrunId, cuts: &ChannelCuts) -> SubrunResult {
-    let mut r = ObjectReader::new(file);
+    subrun_metrics_keeping(file, id, cuts, false)
+}
+
+/// [`subrun_metrics`], keeping every object read in [`SubrunResult::kept`] when `keep`.
+pub fn subrun_metrics_keeping(file: &RootFile, id: SubrunId, cuts: &ChannelCuts, keep: bool) -> SubrunResult {
+    let mut r = if keep { ObjectReader::keeping(file) } else { ObjectReader::new(file) };
     let mut m = SubrunMetrics {
         run: id.run,
         subrun: id.subrun,
@@ -176,7 +184,7 @@ pub fn subrun_metrics(file: &RootFile, id: SubrunId, cuts: &ChannelCuts) -> Subr
         m.n_dead_straws = Some(s.iter().filter(|x| x.dead).count() as u32);
         m.n_noisy_straws = Some(s.iter().filter(|x| x.noisy).count() as u32);
     }
-    SubrunResult { metrics: m, xtals, straws, xtal_hits: hits, pedestal, errors: r.errors }
+    SubrunResult { metrics: m, xtals, straws, xtal_hits: hits, pedestal, kept: r.kept.unwrap_or_default(), errors: r.errors }
 }
 
 #[cfg(test)]

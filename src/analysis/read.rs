@@ -8,11 +8,24 @@ use crate::root::{ErrorKind, RootError, RootFile};
 pub(crate) struct ObjectReader<'a> {
     pub file: &'a RootFile,
     pub errors: Vec<RootError>,
+    /// When keeping: a copy of every object read, by path, in reading order.
+    pub kept: Option<Vec<(String, Histogram)>>,
 }
 
 impl<'a> ObjectReader<'a> {
     pub fn new(file: &'a RootFile) -> Self {
-        ObjectReader { file, errors: Vec::new() }
+        ObjectReader { file, errors: Vec::new(), kept: None }
+    }
+
+    /// A reader that keeps a copy of every object it reads (the metrics' objects,
+    /// which the interval sums add without decoding them again).
+    pub fn keeping(file: &'a RootFile) -> Self {
+        ObjectReader { file, errors: Vec::new(), kept: Some(Vec::new()) }
+    }
+
+    /// The object at `path`, whichever kind it is.
+    pub fn histogram(&mut self, path: &str) -> Option<Histogram> {
+        self.any(path)
     }
 
     pub fn error(&mut self, path: &str, what: &str, detail: String) {
@@ -50,7 +63,12 @@ impl<'a> ObjectReader<'a> {
             }
         };
         match Histogram::from_raw(raw) {
-            Ok(h) => Some(h),
+            Ok(h) => {
+                if let Some(k) = &mut self.kept {
+                    k.push((path.to_string(), h.clone()));
+                }
+                Some(h)
+            }
             Err(e) => {
                 self.error(path, "histogram", e.to_string());
                 None

@@ -32,6 +32,10 @@ Parts:
      metrics (themselves recomputed from the files): per run the median over the subruns with the
      value (for a kicker: all three of its quantities), the width max(1.4826 x MAD, 0.001 |median|)
      and the window median +- 5 widths (cuts/standard.toml's [run_constants]).
+  4m. merged files: every summed object of each run's merged file against the uproot sum of the
+     run's subrun files: the laser profiles, hits, pedestal, drift time, and every other
+     histogram of the subrun files at its own path (energy spectra, offNearline*, losses,
+     kickers, quadrupoles, source monitor, straw hits, HV trips) with the statistics hadd adds.
   4. out-of-fill gains: `laser/outOfFill` summed per run (TProfile sums), its bin mean and ROOT
      error give oof_ratio(_err); gain = ratio / ratio(first run) with errors in quadrature (exactly
      1 +- 0 for the reference run), energy_scale = 1 / gain: relative 1e-9, nulls where no entries;
@@ -234,6 +238,33 @@ def metrics_of(f):
     return m
 
 
+# The objects a merged file keeps in fields of their own; every other histogram of a subrun
+# file is summed at its own path (issue 18: the merged file is the whole interval).
+OWN_FIELDS = ("laser/outOfFill", "calo/pedestalRMS", "tracker/driftTime")
+STAT_MEMBERS = ("fEntries", "fTsumw", "fTsumw2", "fTsumwx", "fTsumwx2")
+
+
+def other_sums(f):
+    """Every histogram of a file other than OWN_FIELDS and laser/inFill/*, by path: its
+    arrays (a profile's four sums, a histogram's contents and fSumw2) and statistics."""
+    out = {}
+    for key, cls in f.classnames().items():
+        path = key.rsplit(";", 1)[0]
+        if not (cls.startswith("TH1") or cls.startswith("TH2") or cls.startswith("TProfile")):
+            continue
+        if path in OWN_FIELDS or path.startswith("laser/inFill/") or path.startswith("merge/"):
+            continue
+        o = f[path]
+        if cls.startswith("TProfile"):
+            arrays = list(profile_sums(o))
+        else:
+            sumw2 = np.asarray(o.member("fSumw2"), dtype=np.float64)
+            arrays = [raw_array(o), sumw2 if sumw2.size else raw_array(o).copy()]
+        stats = np.array([float(o.member(s)) for s in STAT_MEMBERS])
+        out[path] = (cls.startswith("TProfile"), np.array(arrays), stats)
+    return out
+
+
 def read_file(path):
     """Everything parts 3-6 need from one subrun file: its metrics and the per-channel sums."""
     f = uproot.open(path)
@@ -254,7 +285,8 @@ def read_file(path):
     m["n_dead_straws"], m["n_noisy_straws"] = int(sd.sum()), int(sn.sum())
     drift = raw_array(f["tracker/driftTime"]).reshape(N_DRIFT_BINS + 2, N_STRAWS + 2)  # [iy, ix], ROOT's global order
     return {"metrics": m, "xtal_hits": xtal_hits, "straw_hits": straw_hits.astype(np.float64), "ped": ped,
-            "oof": np.array(profile_sums(f["laser/outOfFill"])), "infill": infill, "drift": drift.astype(np.float64)}
+            "oof": np.array(profile_sums(f["laser/outOfFill"])), "infill": infill, "drift": drift.astype(np.float64),
+            "others": other_sums(f)}
 
 
 # --------------------------------------------------------------------------- tables
@@ -662,14 +694,30 @@ def body(report, binary, work, background, fit_per_run):
             for ch in range(N_XTALS):
                 c, x = xtal_of(ch)
                 close("laser/inFill/calo%d/xtal%d" % (c, x), profile_sums(f["laser/inFill/calo%d/xtal%d" % (c, x)]), t["infill"][:, ch, :])
+            # Every other histogram of the subrun files, summed at its path (arrays and the
+            # statistics hadd adds).
+            keys = [(rr, s) for rr, s, _ in files if rr == r]
+            want_paths = sorted(set().union(*(data[k]["others"].keys() for k in keys)))
+            merged_others = other_sums(f)
+            if sorted(merged_others) != want_paths:
+                pr.append("other histograms: merged file has %d (%s...), the subrun files %d; only merged %s, only subruns %s"
+                          % (len(merged_others), sorted(merged_others)[:3], len(want_paths),
+                             sorted(set(merged_others) - set(want_paths))[:5], sorted(set(want_paths) - set(merged_others))[:5]))
+            for p_ in want_paths:
+                if p_ not in merged_others:
+                    continue
+                parts = [data[k]["others"][p_] for k in keys if p_ in data[k]["others"]]
+                close(p_, merged_others[p_][1], sum(a for _, a, _ in parts))
+                close(p_ + " (statistics)", merged_others[p_][2], sum(s_ for _, _, s_ in parts))
+            n_others = len(want_paths)
             interval = list(f["merge/interval"]["run"].array(library="np"))
             reference = list(f["merge/referenceRun"]["run"].array(library="np"))
             subruns = sorted(zip(f["merge/subrunRun"]["run"].array(library="np"), f["merge/subrunNumber"]["subrun"].array(library="np")))
             want_subruns = sorted((rr, s) for rr, s, _ in files if rr == r)
             if interval != [r, r] or reference != [ref_run] or subruns != want_subruns:
                 pr.append("bookkeeping trees: interval %s reference %s subruns %s; want [%d, %d], [%d], %s" % (interval, reference, subruns, r, r, ref_run, want_subruns))
-            report.check("4m run %d: merged file = uproot sums of its %d subrun files (1296 in-fill profiles, hits, pedestal, out-of-fill, reference, drift time) to %g"
-                         % (r, t["subruns"], MERGE_RTOL), pr, note=worst_text(worst))
+            report.check("4m run %d: merged file = uproot sums of its %d subrun files (1296 in-fill profiles, hits, pedestal, out-of-fill, reference, drift time, and the %d other histograms with their statistics) to %g"
+                         % (r, t["subruns"], n_others, MERGE_RTOL), pr, note=worst_text(worst))
 
     # ------------------------------------------------------------------ part 4
     ratio = {}
