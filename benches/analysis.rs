@@ -29,7 +29,7 @@ use gm2dqc::analysis::channels::ChannelCuts;
 use gm2dqc::analysis::fit::{fit_in_fill, FitConfig};
 use gm2dqc::analysis::interval::{interval_result, ConstantLimits};
 use gm2dqc::analysis::merge::IntervalSums;
-use gm2dqc::analysis::metrics::subrun_metrics;
+use gm2dqc::analysis::metrics::{subrun_metrics, subrun_metrics_keeping};
 use gm2dqc::layout::{N_STRAWS, N_XTALS};
 use gm2dqc::pipeline::{analyze, Config};
 use gm2dqc::root::RootFile;
@@ -64,7 +64,7 @@ fn main() {
             time(reps, || subrun_metrics(&open(0), id(0), &cuts)),
             time(reps, || {
                 let f = open(0);
-                let r = subrun_metrics(&f, id(0), &cuts);
+                let r = subrun_metrics_keeping(&f, id(0), &cuts, true);
                 let mut s = IntervalSums::new(0, 0);
                 s.add_subrun(&f, id(0), &r);
                 s.subruns.len()
@@ -80,7 +80,7 @@ fn main() {
         (0..FILES)
             .map(|i| {
                 let f = open(i);
-                let r = subrun_metrics(&f, id(i), &cuts);
+                let r = subrun_metrics_keeping(&f, id(i), &cuts, true);
                 let mut s = IntervalSums::new(15921, 15921);
                 s.add_subrun(&f, id(i), &r);
                 s

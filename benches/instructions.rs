@@ -24,7 +24,7 @@ use workload::read_everything;
 use gm2dqc::analysis::channels::ChannelCuts;
 use gm2dqc::analysis::merge::IntervalSums;
 use gm2dqc::merged::Merged;
-use gm2dqc::analysis::metrics::subrun_metrics;
+use gm2dqc::analysis::metrics::subrun_metrics_keeping;
 use gm2dqc::dataset::SubrunId;
 use gm2dqc::pipeline::{reduce, Config};
 use gm2dqc::root::RootFile;
@@ -44,7 +44,8 @@ fn measured_read(path: &Path, bytes: &Arc<Vec<u8>>) -> usize {
 #[inline(never)]
 fn measured_subrun(path: &Path, bytes: &Arc<Vec<u8>>, id: SubrunId) -> IntervalSums {
     let file = RootFile::from_shared(path, bytes.clone()).unwrap();
-    let r = subrun_metrics(&file, id, &ChannelCuts::STANDARD);
+    // As the pipeline does when it sums: the metrics keep what they decode for the sums.
+    let r = subrun_metrics_keeping(&file, id, &ChannelCuts::STANDARD, true);
     let mut sums = IntervalSums::new(id.run, id.run);
     sums.add_subrun(&file, id, &r);
     sums

@@ -55,6 +55,22 @@ pub struct Config {
     pub reference_overrides: Vec<((u32, u32), u32)>,
     /// Intervals of validity as inclusive run ranges; empty: one interval per run.
     pub intervals: Vec<(u32, u32)>,
+    /// Sum only the subruns passing some flags (the cut file's `sum_subruns_passing`).
+    pub sum_filter: Option<SumFilter>,
+}
+
+/// Which subruns the interval sums take: those passing `flags` of `cuts` (absolute
+/// cuts only, so each subrun is judged alone as it is read).
+#[derive(Debug, Clone, PartialEq)]
+pub struct SumFilter {
+    pub flags: Vec<String>,
+    pub cuts: std::sync::Arc<crate::cuts::CutFile>,
+}
+
+impl SumFilter {
+    pub fn passes(&self, m: &SubrunMetrics) -> bool {
+        crate::cuts::eval::subrun_passes(&self.cuts, &self.flags, m)
+    }
 }
 
 impl Config {
@@ -67,6 +83,7 @@ impl Config {
             reference_run: None,
             reference_overrides: Vec::new(),
             intervals: Vec::new(),
+            sum_filter: None,
         }
     }
 
@@ -80,6 +97,7 @@ impl Config {
             reference_run: c.reference_run,
             reference_overrides: c.reference_overrides.clone(),
             intervals: c.intervals.clone(),
+            sum_filter: (!c.sum_flags.is_empty()).then(|| SumFilter { flags: c.sum_flags.clone(), cuts: std::sync::Arc::new(c.clone()) }),
         }
     }
 
@@ -250,12 +268,17 @@ pub fn add_reference(sum: &mut Option<Profile>, p: Profile) {
 /// each chunk's files of `run` summed in order, then the chunks' sums in order. (The
 /// sharded reduce sums the shards' per-chunk sums the same way, so both agree bit for
 /// bit.)
-fn reference_out_of_fill(files: &[SubrunFile], chunks: &[Chunk], run: u32) -> Option<Profile> {
+fn reference_out_of_fill(files: &[SubrunFile], chunks: &[Chunk], run: u32, cfg: &Config) -> Option<Profile> {
     let mut sum: Option<Profile> = None;
     for c in chunks {
         let mut part: Option<Profile> = None;
         for f in files[c.files()].iter().filter(|f| f.id.run == run) {
-            if let Some(p) = RootFile::open(&f.path).ok().as_ref().and_then(out_of_fill) {
+            let Ok(file) = RootFile::open(&f.path) else { continue };
+            // The reference run's sum takes the subruns its own intervals' sums take.
+            if cfg.sum_filter.as_ref().is_some_and(|s| !s.passes(&subrun_metrics_keeping(&file, f.id, &cfg.channel_cuts, false).metrics)) {
+                continue;
+            }
+            if let Some(p) = out_of_fill(&file) {
                 add_reference(&mut part, p);
             }
         }
@@ -315,10 +338,12 @@ pub fn map_chunk(interval: usize, range: (u32, u32), files: &[SubrunFile], cfg: 
                 // With sums, the metrics keep what they read: the interval sums add every
                 // histogram of the file without decoding it twice.
                 let r = subrun_metrics_keeping(&file, f.id, &cfg.channel_cuts, sums);
-                if sums {
+                // A subrun failing the cut file's `sum_subruns_passing` flags enters no sum.
+                let summed = cfg.sum_filter.as_ref().is_none_or(|s| s.passes(&r.metrics));
+                if sums && summed {
                     out.sums.add_subrun(&file, f.id, &r);
                 }
-                if reference_runs.contains(&f.id.run) {
+                if summed && reference_runs.contains(&f.id.run) {
                     let slot = references.entry(f.id.run).or_default();
                     if let Some(p) = out_of_fill(&file) {
                         add_reference(slot, p);
@@ -390,7 +415,7 @@ pub fn analyze_with(
     let mut reference_oof: BTreeMap<u32, Option<Profile>> = BTreeMap::new();
     if stages.sums {
         for &run in &plan.references {
-            reference_oof.entry(run).or_insert_with(|| reference_out_of_fill(&ds.files, &chunks, run));
+            reference_oof.entry(run).or_insert_with(|| reference_out_of_fill(&ds.files, &chunks, run, cfg));
         }
     }
     let mut reducer = Reducer::new(cfg, &plan, stages, chunks.iter().map(|c| c.interval), reference_oof, on_interval);

@@ -368,3 +368,66 @@ fn bad_inputs_give_the_documented_error_and_exit_code() {
     assert_eq!(code, 2);
     assert!(err.contains("appears twice with different contents") && err.contains("copy/gm2dqc_sim_15921.00001.root"), "{err}");
 }
+
+/// Issue 18 part 3: `[gain] sum_subruns_passing = ["laser_ok"]` makes the gain sums
+/// (and the reference run's) take only the subruns passing laser_ok: the constants
+/// equal those of the same dataset with the failing files removed, bit for bit; the
+/// merged files list only the subruns summed; the upload's provenance says which flags.
+#[test]
+fn gain_sums_of_only_the_subruns_passing_named_flags_equal_a_dataset_without_the_others() {
+    let dir = TempDir::new("cli-sum-passing");
+    let sim = dir.0.join("sim");
+    let (code, _, err) = gm2dqc(&["simulate", "--out", sim.to_str().unwrap(), "--runs", "2", "--subruns", "6", "--seed", "41", "--faults", "laser_source_monitor", "--fault-rate", "0.4"]);
+    assert_eq!(code, 0, "{err}");
+    let truth: Value = serde_json::from_str(&std::fs::read_to_string(sim.join("truth.json")).unwrap()).unwrap();
+    let failing: Vec<String> = truth["subruns"].as_array().unwrap().iter().filter(|s| s["expected"]["laser_ok"] == false).map(|s| s["file"].as_str().unwrap().to_string()).collect();
+    assert!(!failing.is_empty() && failing.len() < 12, "the dataset has subruns failing laser_ok, and others: {failing:?}");
+    let cuts = dir.0.join("laser-sums.toml");
+    let text = gm2dqc::cuts::STANDARD_TOML.replace("[gain]\n", "[gain]\nsum_subruns_passing = [\"laser_ok\"]\n");
+    assert_ne!(text, gm2dqc::cuts::STANDARD_TOML);
+    std::fs::write(&cuts, text).unwrap();
+    let filtered = dir.0.join("filtered");
+    let (code, o, e) = gm2dqc(&["analyze", "--input", sim.to_str().unwrap(), "--out", filtered.to_str().unwrap(), "--cuts", cuts.to_str().unwrap()]);
+    assert_eq!(code, 0, "{o}{e}");
+    // The same dataset without the failing files, with the standard cut file.
+    let fewer = dir.0.join("fewer");
+    std::fs::create_dir(&fewer).unwrap();
+    for e in std::fs::read_dir(&sim).unwrap() {
+        let p = e.unwrap().path();
+        let name = p.file_name().unwrap().to_str().unwrap().to_string();
+        if name.ends_with(".root") && !failing.contains(&name) {
+            std::fs::hard_link(&p, fewer.join(&name)).unwrap();
+        }
+    }
+    let plain = dir.0.join("plain");
+    let (code, o, e) = gm2dqc(&["analyze", "--input", fewer.to_str().unwrap(), "--out", plain.to_str().unwrap()]);
+    assert_eq!(code, 0, "{o}{e}");
+    for table in ["gain_constants", "calo_channel_status", "tracker_channel_status", "calo_quality"] {
+        let a = gm2dqc::tables::read_parquet(&filtered.join(format!("{table}.parquet"))).unwrap();
+        let b = gm2dqc::tables::read_parquet(&plain.join(format!("{table}.parquet"))).unwrap();
+        assert!(a.equals_missing(&b), "{table}: the filtered sums differ from the sums of the dataset without the failing files");
+    }
+    // The metrics still have every subrun; the merged files list the summed ones.
+    assert_eq!(gm2dqc::tables::read_parquet(&filtered.join("subrun_metrics.parquet")).unwrap().height(), 12);
+    let mut summed = 0;
+    for m in gm2dqc::merged::list(&filtered.join("merged")).unwrap() {
+        summed += gm2dqc::merged::read(&m).unwrap().sums.subruns.len();
+    }
+    assert_eq!(summed, 12 - failing.len(), "the merged files hold only the subruns passing laser_ok");
+    // And the standard cut file's analysis of the whole dataset differs (the test can fail).
+    let all = dir.0.join("all");
+    let (code, o, e) = gm2dqc(&["analyze", "--input", sim.to_str().unwrap(), "--out", all.to_str().unwrap()]);
+    assert_eq!(code, 0, "{o}{e}");
+    let a = gm2dqc::tables::read_parquet(&all.join("gain_constants.parquet")).unwrap();
+    let b = gm2dqc::tables::read_parquet(&filtered.join("gain_constants.parquet")).unwrap();
+    assert!(!a.equals_missing(&b), "summing every subrun gives other constants");
+    // The provenance in the database says which subruns the sums took.
+    let db = dir.0.join("c.sqlite");
+    for (out, tag) in [(&filtered, "laser"), (&all, "every")] {
+        let (code, o, e) = gm2dqc(&["db", "--db", db.to_str().unwrap(), "upload", "--from", out.to_str().unwrap(), "--tag", tag]);
+        assert_eq!(code, 0, "{o}{e}");
+    }
+    let mut b = gm2dqc::db::open_existing(db.to_str().unwrap()).unwrap();
+    assert_eq!(gm2dqc::db::history(b.as_mut(), "laser", "gain_constants").unwrap()[0].summed_passing, Some(vec!["laser_ok".to_string()]));
+    assert_eq!(gm2dqc::db::history(b.as_mut(), "every", "gain_constants").unwrap()[0].summed_passing, Some(vec![]));
+}

@@ -116,7 +116,7 @@ fn replace_upsert_and_truncate_cannot_change_what_was_stored() {
                 "INSERT OR REPLACE INTO f_gain_constants (rowid, payload_hash, row_index, gain) SELECT rowid, payload_hash, 100000 + row_index, 99 FROM f_gain_constants WHERE row_index = 0",
                 "REPLACE INTO iovs (id, tag, folder, first_run, first_subrun, payload_hash, upload_id, inserted_at_us) \
                  SELECT id, tag, folder, 99, 0, payload_hash, upload_id, inserted_at_us FROM iovs WHERE tag = 'open'",
-                "REPLACE INTO uploads SELECT id, created_at_us, tag, folder, 'forged', software_version, git_commit, cuts_sha256, user_name, host, command_line, out_dir, required_flags FROM uploads",
+                "REPLACE INTO uploads SELECT id, created_at_us, tag, folder, 'forged', software_version, git_commit, cuts_sha256, user_name, host, command_line, out_dir, required_flags, summed_passing FROM uploads",
                 "REPLACE INTO web_audit (id, at_us, user_name, role, action) SELECT id, at_us, 'mallory', role, action FROM web_audit",
                 "INSERT OR REPLACE INTO upload_inputs (rowid, upload_id, path, size, sha256) SELECT rowid, upload_id, '/forged', size, sha256 FROM upload_inputs",
                 "REPLACE INTO stage_log (id, dataset, stage, state, user_name, host, at_us, note) SELECT id, dataset, stage, 'Held', user_name, host, at_us, note FROM stage_log",

@@ -91,6 +91,17 @@ fn with_unit(x: f64, unit: &str) -> String {
     }
 }
 
+/// Whether one subrun passes every flag of `flags` (a cut file's `sum_subruns_passing`,
+/// whose flags have absolute cuts only): the dqc stage's evaluation, of this subrun
+/// alone. A subrun that cannot be evaluated does not pass.
+pub fn subrun_passes(cuts: &CutFile, flags: &[String], m: &crate::analysis::metrics::SubrunMetrics) -> bool {
+    let df = crate::tables::subrun_metrics(std::slice::from_ref(m));
+    match evaluate(cuts, &df) {
+        Ok(ev) => ev.flags.iter().filter(|(f, _)| flags.contains(f)).all(|(_, v)| v.first() == Some(&true)),
+        Err(_) => false,
+    }
+}
+
 /// The median of each run's finite values (the "run median" of relative cuts).
 pub fn run_medians(values: &[Option<f64>], runs: &[u32]) -> BTreeMap<u32, f64> {
     let mut by_run: BTreeMap<u32, Vec<f64>> = BTreeMap::new();

@@ -86,6 +86,10 @@ pub struct CutFile {
     /// The per-run DQC constants' settings (`[run_constants]`).
     pub run_constants: run_constants::RunConstantsConfig,
     pub reference_run: Option<u32>,
+    /// `[gain] sum_subruns_passing`: the gain sums (and the reference run's) take only
+    /// the subruns passing these flags (empty: every subrun whose file was read). Only
+    /// flags with absolute cuts: each subrun is judged alone, as it is read.
+    pub sum_flags: Vec<String>,
     /// Reference-run overrides: intervals within `runs` use `run` as reference.
     pub reference_overrides: Vec<((u32, u32), u32)>,
     pub intervals: Vec<(u32, u32)>,

@@ -23,7 +23,7 @@ const CUT_KEYS: &[&str] = &["flag", "name", "metric", "every", "unit", "min", "m
 const OVERRIDE_KEYS: &[&str] = &["runs", "cut", "reference_run", "unit", "min", "max", "above", "below", "equals", "within_fraction_of_run_median", "within_errors_of_run_median"];
 const CHANNEL_KEYS: &[&str] = &["xtal_dead_below", "xtal_hot_above", "xtal_noisy_above", "straw_dead_below", "straw_noisy_above", "calo_max_bad_xtals"];
 const RUN_CONSTANTS_KEYS: &[&str] = &["k", "min_relative_width", "min_subruns"];
-const GAIN_KEYS: &[&str] = &["reference_run", "intervals", "ifg_fit_range_us", "ifg_min_entries", "ifg_min_points", "max_gain_deviation", "ifg_amp_range"];
+const GAIN_KEYS: &[&str] = &["reference_run", "intervals", "ifg_fit_range_us", "ifg_min_entries", "ifg_min_points", "max_gain_deviation", "ifg_amp_range", "sum_subruns_passing"];
 const RESERVED_FLAGS: &[&str] = &["ok", "run", "subrun", "reasons", "cuts_sha256"];
 
 struct Ctx<'a> {
@@ -541,6 +541,8 @@ pub(super) fn parse(text: &str, source: &str) -> Result<CutFile, Vec<Diagnostic>
     // Gain.
     let (mut fit, mut limits) = (FitConfig::STANDARD, ConstantLimits::STANDARD);
     let (mut reference_run, mut intervals) = (None, Vec::new());
+    // `sum_subruns_passing`, with where each flag was written (checked after the overrides).
+    let mut sum_flags: Vec<(String, Range<usize>)> = Vec::new();
     if let Some(v) = get(root, "gain") {
         if let DeValue::Table(t) = v.get_ref() {
             ctx.unknown_keys(t, GAIN_KEYS, "[gain]");
@@ -590,6 +592,24 @@ pub(super) fn parse(text: &str, source: &str) -> Result<CutFile, Vec<Diagnostic>
                     } else {
                         (limits.amp_min, limits.amp_max) = (lo, hi);
                     }
+                }
+            }
+            if let Some(x) = get(t, "sum_subruns_passing") {
+                match x.get_ref() {
+                    DeValue::Array(a) => {
+                        for e in a.iter() {
+                            let Some(f) = ctx.string(e, "sum_subruns_passing") else { continue };
+                            if sum_flags.iter().any(|(g, _)| *g == f) {
+                                ctx.err(e, format!("`{f}` is listed twice in `sum_subruns_passing`"));
+                            } else if !flag_set.contains(&f) {
+                                let hint = catalog::did_you_mean(&f, mentioned.iter().map(String::as_str)).map_or_else(|| format!("flags of this file: {}", some_of(&mentioned)), |s| format!("did you mean `{s}`?"));
+                                ctx.err_hint(e, format!("`sum_subruns_passing` names `{f}`, which no cut defines"), hint);
+                            } else {
+                                sum_flags.push((f, e.span()));
+                            }
+                        }
+                    }
+                    other => ctx.err(x, format!("`sum_subruns_passing` must be a list of flag names, not {}", type_name(other))),
                 }
             }
             if let Some(x) = get(t, "intervals") {
@@ -712,6 +732,20 @@ pub(super) fn parse(text: &str, source: &str) -> Result<CutFile, Vec<Diagnostic>
         }
     }
 
+    // A flag that decides which subruns the gain sums take is evaluated on each subrun
+    // as it is read: its cuts (and their overrides) must not need the run's median.
+    let relative = |t: &Test| matches!(t, Test::FractionOfRunMedian(_) | Test::ErrorsOfRunMedian { .. });
+    for (f, span) in &sum_flags {
+        let cut = cuts.iter().find(|c| c.flag == *f && (relative(&c.test) || overrides.iter().any(|o| o.cut == c.name && relative(&o.test))));
+        if let Some(c) = cut {
+            ctx.at(
+                span.clone(),
+                format!("`sum_subruns_passing` names `{f}`, whose cut `{}` is relative to the run median: a subrun's verdict needs the whole run before it can be summed", c.name),
+                Some("name flags whose cuts are absolute bounds (laser_ok, kicker_ok, fills_ok, ...)".into()),
+            );
+        }
+    }
+
     if !ctx.diags.is_empty() {
         return Err(ctx.finish(true));
     }
@@ -728,6 +762,7 @@ pub(super) fn parse(text: &str, source: &str) -> Result<CutFile, Vec<Diagnostic>
         fit,
         limits,
         run_constants,
+        sum_flags: sum_flags.into_iter().map(|(f, _)| f).collect(),
         reference_run,
         reference_overrides,
         intervals,

@@ -185,6 +185,7 @@ mod tests {
             cuts_sha256: None,
             out_dir: None,
             required_flags: None,
+            summed_passing: None,
         }
     }
 

@@ -165,6 +165,10 @@ pub struct Provenance {
     /// The flags the cut file requires of a good subrun (its `required` list), stored
     /// in `uploads.required_flags` (migration 5); `None` when not known.
     pub required_flags: Option<Vec<String>>,
+    /// The flags a subrun had to pass to enter the gain sums (the cut file's
+    /// `sum_subruns_passing`; empty: every subrun), stored in `uploads.summed_passing`
+    /// (migration 7); `None` when not known.
+    pub summed_passing: Option<Vec<String>>,
 }
 
 /// This machine's name (the records of uploads, of the board and of campaign shards).
@@ -197,6 +201,7 @@ impl Provenance {
             inputs,
             out_dir: None,
             required_flags: None,
+            summed_passing: None,
         }
     }
 
@@ -243,6 +248,9 @@ pub struct IovRecord {
     /// The flags the upload's cut file requires of a good subrun (`None` for uploads
     /// before migration 5, and when not known).
     pub required_flags: Option<Vec<String>>,
+    /// The flags a subrun had to pass to enter the gain sums (empty: every subrun;
+    /// `None` for uploads before migration 7).
+    pub summed_passing: Option<Vec<String>>,
 }
 
 /// A tag and what it holds.
@@ -603,8 +611,8 @@ fn upload_in(tx: &mut dyn Tx, tag: &str, items: &[(Iov, Payload)], prov: &Proven
     let text = |s: &str| Value::Text(s.to_string());
     let upload_id = one_int(
         tx,
-        "INSERT INTO uploads (created_at_us, tag, folder, dataset, software_version, git_commit, cuts_sha256, user_name, host, command_line, out_dir, required_flags) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
+        "INSERT INTO uploads (created_at_us, tag, folder, dataset, software_version, git_commit, cuts_sha256, user_name, host, command_line, out_dir, required_flags, summed_passing) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id",
         &[
             Value::Int(now),
             text(tag),
@@ -618,6 +626,7 @@ fn upload_in(tx: &mut dyn Tx, tag: &str, items: &[(Iov, Payload)], prov: &Proven
             text(&prov.command_line),
             prov.out_dir.as_deref().map_or(Value::Null(ColType::Text), text),
             prov.required_flags.as_ref().map_or(Value::Null(ColType::Text), |f| Value::Text(serde_json::Value::from(f.clone()).to_string())),
+            prov.summed_passing.as_ref().map_or(Value::Null(ColType::Text), |f| Value::Text(serde_json::Value::from(f.clone()).to_string())),
         ],
     )?
     .ok_or_else(|| DbError::Backend("INSERT ... RETURNING gave no id".into()))?;
@@ -853,10 +862,12 @@ pub fn history(b: &mut dyn Backend, tag: &str, folder: &str) -> Result<Vec<IovRe
     let out_dir = if version >= 4 { "u.out_dir" } else { "CAST(NULL AS TEXT)" };
     // ... and before migration 5 no required flags.
     let required = if version >= 5 { "u.required_flags" } else { "CAST(NULL AS TEXT)" };
+    // ... and before migration 7 no record of which subruns the sums took.
+    let summed = if version >= 7 { "u.summed_passing" } else { "CAST(NULL AS TEXT)" };
     let rows = tx.query(
         &format!(
             "SELECT i.first_run, i.first_subrun, i.end_run, i.end_subrun, i.id, i.payload_hash, i.upload_id, i.inserted_at_us, p.nrows, \
-             u.user_name, u.dataset, u.git_commit, u.cuts_sha256, {out_dir}, {required} \
+             u.user_name, u.dataset, u.git_commit, u.cuts_sha256, {out_dir}, {required}, {summed} \
              FROM iovs i JOIN payloads p ON p.hash = i.payload_hash JOIN uploads u ON u.id = i.upload_id \
              WHERE i.tag = $1 AND i.folder = $2 ORDER BY i.inserted_at_us, i.id"
         ),
@@ -871,6 +882,7 @@ pub fn history(b: &mut dyn Backend, tag: &str, folder: &str) -> Result<Vec<IovRe
             ColType::Int,
             ColType::Int,
             ColType::Int,
+            ColType::Text,
             ColType::Text,
             ColType::Text,
             ColType::Text,
@@ -897,17 +909,18 @@ pub fn history(b: &mut dyn Backend, tag: &str, folder: &str) -> Result<Vec<IovRe
                 git_commit: s(&r[11]),
                 cuts_sha256: r[12].as_str().map(str::to_string),
                 out_dir: r[13].as_str().map(str::to_string),
-                required_flags: r[14].as_str().map(|t| parse_required(t, r[6].as_i64().unwrap_or(0))).transpose()?,
+                required_flags: r[14].as_str().map(|t| parse_flags(t, "required_flags", r[6].as_i64().unwrap_or(0))).transpose()?,
+                summed_passing: r[15].as_str().map(|t| parse_flags(t, "summed_passing", r[6].as_i64().unwrap_or(0))).transpose()?,
             })
         })
         .collect()
 }
 
-/// `uploads.required_flags` as stored: a JSON list of flag names. Anything else is
-/// damaged data, named by its upload.
-fn parse_required(text: &str, upload_id: i64) -> Result<Vec<String>> {
+/// `uploads.required_flags` or `summed_passing` as stored: a JSON list of flag names.
+/// Anything else is damaged data, named by its column and upload.
+fn parse_flags(text: &str, column: &str, upload_id: i64) -> Result<Vec<String>> {
     serde_json::from_str::<Vec<String>>(text).map_err(|e| DbError::Damaged {
-        location: format!("uploads.required_flags of upload {upload_id}"),
+        location: format!("uploads.{column} of upload {upload_id}"),
         detail: format!("not a JSON list of flag names: {e}"),
     })
 }

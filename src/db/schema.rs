@@ -576,9 +576,15 @@ fn view_sql(f: &Folder, d: Dialect) -> String {
 }
 
 /// Migration 7: the views an analyst reads without the code: `current_<folder>` for
-/// every folder ([`view_sql`]), and an index for the "later insertion" test they make.
+/// every folder ([`view_sql`]), and an index for the "later insertion" test they make;
+/// and `uploads.summed_passing`, the flags a subrun had to pass to enter the gain sums
+/// (the cut file's `sum_subruns_passing`, a JSON list, `[]` for every subrun; NULL for
+/// the uploads before).
 pub fn migration_7(d: Dialect) -> Vec<String> {
-    let mut s = vec!["CREATE INDEX iovs_tag_folder_time ON iovs (tag, folder, inserted_at_us, id)".to_string()];
+    let mut s = vec![
+        "CREATE INDEX iovs_tag_folder_time ON iovs (tag, folder, inserted_at_us, id)".to_string(),
+        "ALTER TABLE uploads ADD COLUMN summed_passing TEXT".to_string(),
+    ];
     s.extend(folders_at(7).iter().map(|f| view_sql(f, d)));
     s
 }

@@ -45,6 +45,10 @@ pub struct StageRecord {
     /// written before gm2dqc recorded them.
     #[serde(default)]
     pub required: Vec<String>,
+    /// The cut file's `sum_subruns_passing` flags (the subruns the gain sums took);
+    /// empty: every subrun (and in manifests written before gm2dqc had the setting).
+    #[serde(default)]
+    pub summed_passing: Vec<String>,
 }
 
 impl StageRecord {
@@ -59,6 +63,7 @@ impl StageRecord {
             outputs: Vec::new(),
             intervals: Vec::new(),
             required: cuts.required.clone(),
+            summed_passing: cuts.sum_flags.clone(),
         }
     }
 
@@ -177,6 +182,7 @@ impl Manifest {
                     outputs: field(r, &path, "outputs", Some(Vec::new()))?,
                     intervals: field(r, &path, "intervals", Some(Vec::new()))?,
                     required: field(r, &path, "required", Some(Vec::new()))?,
+                    summed_passing: field(r, &path, "summed_passing", Some(Vec::new()))?,
                 },
             );
         }

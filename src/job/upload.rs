@@ -102,6 +102,9 @@ pub fn plan(out: &Path) -> Result<UploadPlan> {
     // What makes a subrun `ok`, for good-subrun lists that drop a flag (a directory
     // whose dqc stage ran before gm2dqc recorded it has none: NULL in the database).
     provenance.required_flags = Some(dqc.required.clone()).filter(|r| !r.is_empty());
+    // Which subruns the gain sums took (the gain stage's cut file: the merge stage's, as
+    // the manifest checks).
+    provenance.summed_passing = Some(gain.summed_passing.clone());
     let mut groups = Vec::new();
     for (name, by_interval) in FOLDERS {
         let folder = schema::folder(name).ok_or_else(|| JobError::Usage(format!("no folder {name} in this build's schema")))?;
