@@ -260,11 +260,12 @@ fn kept_subruns(status: &Payload, applied: Option<&[String]>, run: u32) -> Resul
             },
             Some(flags) => {
                 let text = row[fc].as_str().ok_or_else(|| damaged(s, "no flags_json".into()))?;
-                // Names borrowed from the text (gm2dqc writes them without escapes); a
-                // name with an escape is read owned.
-                let map: BTreeMap<std::borrow::Cow<'_, str>, bool> = match serde_json::from_str::<BTreeMap<&str, bool>>(text) {
-                    Ok(m) => m.into_iter().map(|(k, v)| (k.into(), v)).collect(),
-                    Err(_) => serde_json::from_str::<BTreeMap<String, bool>>(text)
+                // The object as gm2dqc writes it, scanned in place; anything else (an
+                // escape in a name, a duplicate, damage) through serde_json, which reads
+                // what JSON allows and names what it does not.
+                let pairs: Vec<(std::borrow::Cow<'_, str>, bool)> = match flat_flags(text) {
+                    Some(p) => p.into_iter().map(|(k, v)| (k.into(), v)).collect(),
+                    None => serde_json::from_str::<BTreeMap<String, bool>>(text)
                         .map_err(|e| damaged(s, format!("flags_json is not an object of flags: {e}")))?
                         .into_iter()
                         .map(|(k, v)| (k.into(), v))
@@ -272,12 +273,12 @@ fn kept_subruns(status: &Payload, applied: Option<&[String]>, run: u32) -> Resul
                 };
                 let mut all = true;
                 for f in flags {
-                    match map.get(f.as_str()) {
-                        Some(v) => all &= *v,
+                    match pairs.iter().find(|(k, _)| k == f) {
+                        Some((_, v)) => all &= *v,
                         None => {
                             return Err(refused(format!(
                                 "flag `{f}` is not a flag of the cut file that judged run {run} (its flags: {})",
-                                map.keys().map(|k| k.as_ref()).collect::<Vec<_>>().join(", ")
+                                pairs.iter().map(|(k, _)| k.as_ref()).collect::<Vec<_>>().join(", ")
                             )))
                         }
                     }
@@ -292,6 +293,76 @@ fn kept_subruns(status: &Payload, applied: Option<&[String]>, run: u32) -> Resul
         return Err(damaged(Some(w[0].0.into()), "listed twice".into()));
     }
     Ok(kept)
+}
+
+/// A flat JSON object of booleans with plain names (`{"fills_ok":true,...}`, as
+/// gm2dqc writes `flags_json`), scanned without allocating a map: the pairs in order.
+/// `None` for anything else (an escape or a control character in a name, a duplicate
+/// name, another value, trailing text): the caller reads such a text with serde_json.
+pub(crate) fn flat_flags(text: &str) -> Option<Vec<(&str, bool)>> {
+    let b = text.as_bytes();
+    let ws = |i: &mut usize| {
+        while *i < b.len() && matches!(b[*i], b' ' | b'\t' | b'\n' | b'\r') {
+            *i += 1;
+        }
+    };
+    let mut i = 0;
+    let mut out: Vec<(&str, bool)> = Vec::with_capacity(12);
+    ws(&mut i);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    ws(&mut i);
+    if b.get(i) == Some(&b'}') {
+        i += 1;
+    } else {
+        loop {
+            if b.get(i) != Some(&b'"') {
+                return None;
+            }
+            let start = i + 1;
+            let len = b[start..].iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+            if b[start + len] != b'"' {
+                return None;
+            }
+            let name = &text[start..start + len];
+            i = start + len + 1;
+            ws(&mut i);
+            if b.get(i) != Some(&b':') {
+                return None;
+            }
+            i += 1;
+            ws(&mut i);
+            let value = if b[i..].starts_with(b"true") {
+                i += 4;
+                true
+            } else if b[i..].starts_with(b"false") {
+                i += 5;
+                false
+            } else {
+                return None;
+            };
+            if out.iter().any(|(k, _)| *k == name) {
+                return None;
+            }
+            out.push((name, value));
+            ws(&mut i);
+            match b.get(i) {
+                Some(b',') => {
+                    i += 1;
+                    ws(&mut i);
+                }
+                Some(b'}') => {
+                    i += 1;
+                    break;
+                }
+                _ => return None,
+            }
+        }
+    }
+    ws(&mut i);
+    (i == b.len()).then_some(out)
 }
 
 /// The CTAG count of each subrun of a run's `subrun_metrics` (empty without one).
@@ -355,5 +426,52 @@ pub fn text(list: &GoodList, format: GoodFormat) -> String {
             }
             s
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whatever the text, the scanner either declines or reads what serde_json reads.
+    #[test]
+    fn the_flags_scanner_reads_what_serde_json_reads_or_declines() {
+        let valid = r#"{"fills_ok":true,"ctags_ok":false,"t0_ok":true}"#;
+        assert_eq!(flat_flags(valid), Some(vec![("fills_ok", true), ("ctags_ok", false), ("t0_ok", true)]));
+        assert_eq!(flat_flags(" { } "), Some(vec![]));
+        assert_eq!(flat_flags(r#"{ "a" : true , "b":false }"#), Some(vec![("a", true), ("b", false)]));
+        for declined in [r#"{"a":true,"a":false}"#, r#"{"a\u0062":true}"#, r#"{"a":1}"#, r#"{"a":true,}"#, r#"{"a":true} x"#, "", "[]", r#"{"a":truex}"#] {
+            assert_eq!(flat_flags(declined), None, "{declined}");
+        }
+        // Every single-byte deletion, insertion and replacement of a valid text.
+        let alphabet = [b'{', b'}', b'"', b':', b',', b' ', b'\\', b't', b'f', b'a', b'1', b'\n', 0x01];
+        let mut cases: Vec<Vec<u8>> = Vec::new();
+        let v = valid.as_bytes();
+        for i in 0..=v.len() {
+            if i < v.len() {
+                cases.push([&v[..i], &v[i + 1..]].concat());
+            }
+            for &c in &alphabet {
+                cases.push([&v[..i], &[c], &v[i..]].concat());
+                if i < v.len() {
+                    cases.push([&v[..i], &[c], &v[i + 1..]].concat());
+                }
+            }
+        }
+        let mut read = 0;
+        for c in &cases {
+            let Ok(text) = std::str::from_utf8(c) else { continue };
+            let serde = serde_json::from_str::<BTreeMap<String, bool>>(text);
+            match flat_flags(text) {
+                Some(pairs) => {
+                    read += 1;
+                    let mine: BTreeMap<String, bool> = pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect();
+                    assert_eq!(mine.len(), pairs.len(), "{text}: no duplicates read");
+                    assert_eq!(serde.as_ref().ok(), Some(&mine), "{text}");
+                }
+                None => {}
+            }
+        }
+        assert!(read > 50 && read < cases.len() / 2, "{read} of {} mutated texts read", cases.len());
     }
 }
