@@ -228,14 +228,137 @@ pub fn tracker_channel_status(intervals: &[IntervalResult]) -> DataFrame {
     frame(cols)
 }
 
-/// Writes `df` to `path` as Parquet (zstd), atomically.
+/// Identifier columns: numbers that name things, not quantities (no unit).
+const KEYS: [&str; 14] = ["run", "subrun", "run_first", "run_last", "reference_run", "channel", "calo", "xtal", "station", "module", "straw", "kicker", "laser", "file"];
+
+/// The unit of a column of one of gm2dqc's tables (the name is its Parquet file's stem,
+/// or its database folder), `None` for identifiers, flags and text. `"1"` is a pure
+/// number; `"a.u."` arbitrary units, as the production histograms have them.
+pub fn unit(table: &str, column: &str) -> Option<&'static str> {
+    if KEYS.contains(&column) {
+        return None;
+    }
+    if table == "subrun_metrics" {
+        return crate::cuts::catalog::METRICS.iter().find(|m| m.name == column).map(|m| m.unit);
+    }
+    let by_suffix = [("_kv", "kV"), ("_ns", "ns"), ("_us", "us")];
+    if let Some((_, u)) = by_suffix.iter().find(|(s, _)| column.ends_with(s)) {
+        return Some(u);
+    }
+    Some(match (table, column) {
+        ("gain_constants", "ifg_tau_err" | "ifg_cov_amp_tau") => "us",
+        ("gain_constants", c) if c.starts_with("oof_") || c.starts_with("gain") || c.starts_with("ifg_") || c == "energy_scale" => "1",
+        ("calo_channel_status" | "tracker_channel_status", "hits") => "hits",
+        ("calo_channel_status", "pedestal_rms") => "ADC counts",
+        ("calo_quality", _) if column.starts_with("n_") || column == "max_bad" => "crystals",
+        ("kicker_dqc" | "t0_dqc" | "laser_dqc", "n_subruns") => "subruns",
+        ("kicker_dqc" | "t0_dqc" | "laser_dqc", "k") => "robust widths",
+        ("t0_dqc", c) if c.starts_with("t0_") => "a.u.",
+        ("laser_dqc", c) if c.starts_with("sm_") => "a.u.",
+        ("run_summary", "subruns" | "good_subruns") => "subruns",
+        ("run_summary", "ctags" | "ctags_good") => "ctags",
+        ("run_summary", c) if c.ends_with("_pass_fraction") => "1",
+        _ => return None,
+    })
+}
+
+/// The units of a table's columns, as the JSON object a Parquet file carries in its
+/// key-value metadata (`gm2dqc.units`).
+pub fn units_json(table: &str, df: &DataFrame) -> String {
+    let m: serde_json::Map<String, serde_json::Value> = df.get_column_names().iter().filter_map(|c| unit(table, c).map(|u| (c.to_string(), u.into()))).collect();
+    serde_json::Value::Object(m).to_string()
+}
+
+/// The count columns of a table: whole numbers held as floats in memory (they are
+/// integrals of histograms), integers in the table's file.
+fn count_columns(table: &str) -> &'static [&'static str] {
+    match table {
+        "subrun_metrics" => &["fills", "fills_nodqc", "ctags", "ctags_nodqc", "singles", "doubles", "background", "hv_trip_fills"],
+        "calo_channel_status" | "tracker_channel_status" => &["hits"],
+        "run_summary" => &["ctags", "ctags_good"],
+        _ => &[],
+    }
+}
+
+/// The separator of the reasons of one subrun in memory (and in the database).
+pub const REASON_SEPARATOR: &str = "; ";
+
+/// A table as its file holds it, for an analyst reading it with any Parquet reader:
+/// counts as 64-bit integers (a count column with a value that is not a whole number,
+/// which a weighted histogram could give, stays a float column), and `reasons` of
+/// `subrun_status` as a list of strings, one per failing cut. [`from_file_types`]
+/// undoes it exactly. (The times stay seconds: this build of polars has no datetime
+/// type, see ARCHITECTURE.md.)
+pub fn to_file_types(table: &str, df: &DataFrame) -> PolarsResult<DataFrame> {
+    let mut out = df.clone();
+    for &c in count_columns(table) {
+        let Ok(col) = df.column(c) else { continue };
+        let f = col.cast(&DataType::Float64)?;
+        let whole = f.f64()?.iter().all(|v| v.is_none_or(|x| x.fract() == 0.0 && x.abs() < 9.0e15));
+        if whole {
+            out.with_column(f.cast(&DataType::Int64)?)?;
+        }
+    }
+    if table == "subrun_status" {
+        if let Ok(col) = df.column("reasons") {
+            let lists: Vec<Series> = col.str()?.iter().map(|r| Series::new("".into(), r.filter(|s| !s.is_empty()).map_or(Vec::new(), |s| s.split(REASON_SEPARATOR).collect::<Vec<_>>()))).collect();
+            let mut list = Series::new("reasons".into(), lists);
+            if df.height() == 0 {
+                list = list.cast(&DataType::List(Box::new(DataType::String)))?;
+            }
+            out.with_column(list.into_column())?;
+        }
+    }
+    Ok(out)
+}
+
+/// A table read from its file as gm2dqc's code holds it: counts as floats, `reasons`
+/// as one string (the inverse of [`to_file_types`]; a table written before it, with
+/// floats and strings, is read as it is).
+pub fn from_file_types(df: DataFrame, table: &str) -> PolarsResult<DataFrame> {
+    let mut out = df;
+    for &c in count_columns(table) {
+        let cast = match out.column(c) {
+            Ok(col) if col.dtype().is_integer() => Some(col.cast(&DataType::Float64)?),
+            _ => None,
+        };
+        if let Some(col) = cast {
+            out.with_column(col)?;
+        }
+    }
+    if table == "subrun_status" {
+        let joined = match out.column("reasons") {
+            Ok(col) if matches!(col.dtype(), DataType::List(_)) => {
+                let rows: Vec<Option<String>> = col
+                    .list()?
+                    .series_iter()
+                    .map(|l| l.map(|s| s.str().map(|t| t.iter().map(|x| x.unwrap_or("")).collect::<Vec<_>>().join(REASON_SEPARATOR))).transpose())
+                    .collect::<PolarsResult<_>>()?;
+                Some(Column::new("reasons".into(), rows))
+            }
+            _ => None,
+        };
+        if let Some(col) = joined {
+            out.with_column(col)?;
+        }
+    }
+    Ok(out)
+}
+
+/// Writes `df` to `path` as Parquet (zstd), atomically, with the units of its columns
+/// in the file's key-value metadata (`gm2dqc.units`, a JSON object; polars writes no
+/// per-field metadata) for the table named by the file's stem.
 pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<(), TableError> {
     let tmp = path.with_extension("parquet.tmp");
     let io = |source| TableError::Io { path: path.to_path_buf(), source };
+    let table = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+    let units = units_json(&table, df);
+    let mut typed = to_file_types(&table, df).map_err(|source| TableError::Polars { path: path.to_path_buf(), source })?;
     let file = File::create(&tmp).map_err(io)?;
     let written = ParquetWriter::new(file)
+        .with_key_value_metadata(Some(KeyValueMetadata::from_static(vec![("gm2dqc.units".to_string(), units)])))
         .with_compression(ParquetCompression::Zstd(None))
-        .finish(df)
+        .finish(&mut typed)
         .map_err(|source| TableError::Polars { path: path.to_path_buf(), source })
         .and_then(|_| std::fs::rename(&tmp, path).map_err(io));
     if written.is_err() {
@@ -245,10 +368,13 @@ pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<(), TableError> 
     written
 }
 
-/// Reads a Parquet table.
+/// Reads a Parquet table, as the code holds it ([`from_file_types`], for the table
+/// named by the file's stem).
 pub fn read_parquet(path: &Path) -> Result<DataFrame, TableError> {
     let file = File::open(path).map_err(|source| TableError::Io { path: path.to_path_buf(), source })?;
-    ParquetReader::new(file).finish().map_err(|source| TableError::Polars { path: path.to_path_buf(), source })
+    let polars = |source| TableError::Polars { path: path.to_path_buf(), source };
+    let df = ParquetReader::new(file).finish().map_err(polars)?;
+    from_file_types(df, path.file_stem().and_then(|s| s.to_str()).unwrap_or_default()).map_err(polars)
 }
 
 /// A table read back, with its path for messages: typed column access for the
@@ -304,6 +430,25 @@ impl Table {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Every number of every table (and database folder) that is not an identifier has
+    /// a unit, and identifiers, flags and text have none.
+    #[test]
+    fn every_quantity_has_a_unit() {
+        for f in crate::db::schema::folders() {
+            for (c, t) in &f.columns {
+                let u = unit(f.name, c);
+                let numeric = matches!(t, crate::db::schema::ColType::Int | crate::db::schema::ColType::Real);
+                assert_eq!(u.is_some(), numeric && !KEYS.contains(&c.as_str()), "{}.{c}: {u:?}", f.name);
+            }
+        }
+        assert_eq!(unit("gain_constants", "ifg_tau_us"), Some("us"));
+        assert_eq!(unit("kicker_dqc", "amplitude_low_kv"), Some("kV"));
+        assert_eq!(unit("subrun_metrics", "quad_step1"), Some("kV"));
+        assert_eq!(unit("run_summary", "kicker_ok_pass_fraction"), Some("1"));
+        let json: serde_json::Value = serde_json::from_str(&units_json("tracker_channel_status", &tracker_channel_status(&[]))).unwrap();
+        assert_eq!(json, serde_json::json!({"hits": "hits", "drift_mean_ns": "ns", "drift_rms_ns": "ns"}));
+    }
 
     #[test]
     fn subrun_metrics_read_back_bit_for_bit() {

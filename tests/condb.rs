@@ -227,9 +227,12 @@ fn condb_tags_history_and_folders_are_what_the_command_line_prints() {
             let names: Vec<&str> = v.as_array().unwrap().iter().map(|f| f["name"].as_str().unwrap()).collect();
             assert_eq!(names, FOLDERS);
             let status = &v[4]["columns"];
-            assert_eq!(status[0], serde_json::json!({"name": "run", "type": "int"}));
-            assert_eq!(status[2], serde_json::json!({"name": "ok", "type": "bool"}));
-            assert_eq!(status[4], serde_json::json!({"name": "flags_json", "type": "text"}));
+            assert_eq!(status[0], serde_json::json!({"name": "run", "type": "int", "unit": null}));
+            let gain_cols = v[0]["columns"].as_array().unwrap();
+            let tau = gain_cols.iter().find(|c| c["name"] == "ifg_tau_us").unwrap();
+            assert_eq!(tau["unit"], "us", "the database's columns have units");
+            assert_eq!(status[2], serde_json::json!({"name": "ok", "type": "bool", "unit": null}));
+            assert_eq!(status[4], serde_json::json!({"name": "flags_json", "type": "text", "unit": null}));
         });
     }
 }

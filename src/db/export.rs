@@ -77,7 +77,8 @@ pub fn history_json(h: &[super::IovRecord]) -> String {
     pretty(h)
 }
 
-/// The folders with their columns and types, as JSON (`/condb/folders`).
+/// The folders with their columns, types and units (null for identifiers, flags and
+/// text), as JSON (`/condb/folders`).
 pub fn folders_json() -> String {
     let v: Vec<serde_json::Value> = schema::folders()
         .iter()
@@ -92,7 +93,7 @@ pub fn folders_json() -> String {
                         schema::ColType::Bool => "bool",
                         schema::ColType::Text => "text",
                     };
-                    serde_json::json!({"name": n, "type": t})
+                    serde_json::json!({"name": n, "type": t, "unit": crate::tables::unit(f.name, n)})
                 })
                 .collect();
             serde_json::json!({"name": f.name, "columns": cols})

@@ -99,8 +99,9 @@ pub(crate) fn read_table(path: &Path, columns: Option<&[&str]>) -> Result<DataFr
     let file = std::fs::File::open(path).map_err(|e| ResultsError::file(path, format!("cannot be read: {e}")))?;
     let cols = columns.map(|c| c.iter().map(|s| s.to_string()).collect::<Vec<String>>());
     let read = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ParquetReader::new(file).with_columns(cols).finish()));
+    let table = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
     match read {
-        Ok(Ok(df)) => Ok(df),
+        Ok(Ok(df)) => crate::tables::from_file_types(df, table).map_err(|e| ResultsError::file(path, format!("not a table of this gm2dqc ({e}); {hint}"))),
         Ok(Err(e)) => Err(ResultsError::file(path, format!("not a readable Parquet table ({e}); {hint}"))),
         Err(_) => Err(ResultsError::file(path, format!("not a readable Parquet table (its decoder failed); {hint}"))),
     }

@@ -533,6 +533,55 @@ def body(report, binary, work, background, fit_per_run):
             what = "spec columns in spec order" if name in SPEC_TABLES else "the columns of issue 18 in order"
             report.check("2 %s: %s%s, %d rows" % (name, what, extra, want_rows), pr)
 
+        # Units, in each file's key-value metadata (pyarrow, not gm2dqc, reads them).
+        pr = []
+        keys = {"run", "subrun", "run_first", "run_last", "reference_run", "channel", "calo", "xtal", "station", "module",
+                "straw", "kicker", "laser", "file"}
+        spot = {("gain_constants", "ifg_tau_us"): "us", ("gain_constants", "gain"): "1", ("kicker_dqc", "amplitude_high_kv"): "kV",
+                ("kicker_dqc", "timing_low_ns"): "ns", ("subrun_metrics", "quad_step1"): "kV", ("subrun_metrics", "ctags"): "ctags",
+                ("tracker_channel_status", "drift_mean_ns"): "ns", ("calo_channel_status", "pedestal_rms"): "ADC counts"}
+        n_units = 0
+        for name in list(TABLES) + ["subrun_status", "run_summary"]:
+            path_ = os.path.join(out, name + ".parquet")
+            schema = pq.read_schema(path_)
+            meta = pq.read_metadata(path_).metadata or {}
+            if b"gm2dqc.units" not in meta:
+                pr.append("%s: no gm2dqc.units in the file's metadata" % name)
+                continue
+            units = json.loads(meta[b"gm2dqc.units"])
+            for field in schema:
+                numeric = pa.types.is_integer(field.type) or pa.types.is_floating(field.type)
+                want = numeric and field.name not in keys
+                if (field.name in units) != want:
+                    pr.append("%s.%s (%s): unit %r" % (name, field.name, field.type, units.get(field.name)))
+            n_units += len(units)
+            for (t, c), u in spot.items():
+                if t == name and units.get(c) != u:
+                    pr.append("%s.%s: unit %r, expected %r" % (t, c, units.get(c), u))
+        report.check("2 every quantity of every table has its unit in the file's gm2dqc.units metadata (identifiers, flags and text none)", pr,
+                     note="%d columns with units" % n_units)
+        # Counts are integers and a subrun's reasons a list of strings, in the files.
+        pr = []
+        counts = {"subrun_metrics": ["fills", "fills_nodqc", "ctags", "ctags_nodqc", "singles", "doubles", "background", "hv_trip_fills",
+                                     "n_dead_xtals", "n_hot_xtals", "n_noisy_xtals", "n_dead_straws", "n_noisy_straws"],
+                  "calo_channel_status": ["hits"], "tracker_channel_status": ["hits"], "run_summary": ["ctags", "ctags_good"],
+                  "gain_constants": ["ifg_ndf"], "calo_quality": ["n_dead", "n_hot", "n_noisy", "n_bad"]}
+        for name, cols in counts.items():
+            schema = pq.read_schema(os.path.join(out, name + ".parquet"))
+            for c in cols:
+                if not pa.types.is_integer(schema.field(c).type):
+                    pr.append("%s.%s is %s, not an integer type" % (name, c, schema.field(c).type))
+        st = pq.read_table(os.path.join(out, "subrun_status.parquet"))
+        rt = st.schema.field("reasons").type
+        is_str = lambda t: pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_string_view(t)  # noqa: E731
+        if not ((pa.types.is_list(rt) or pa.types.is_large_list(rt)) and is_str(rt.value_type)):
+            pr.append("subrun_status.reasons is %s, not a list of strings" % st.schema.field("reasons").type)
+        else:
+            for row in st.to_pylist():
+                if (not row["ok"] and len(row["reasons"]) == 0) or any(not r or "; " in r for r in row["reasons"]):
+                    pr.append("subrun %d.%d: ok %s, reasons %r" % (row["run"], row["subrun"], row["ok"], row["reasons"]))
+        report.check("2 counts are integers and subrun_status.reasons a list of strings (one per failing cut, at least one for a subrun not ok)", pr)
+
     # ------------------------------------------------------------------ read every file
     data = {}
     with report.part("3: reading %d files with uproot (%d processes)" % (len(files), READ_PROCESSES)):
@@ -1150,6 +1199,9 @@ def check_condb_export(report, binary, work, out, runs, tables):
                 for c, t, v in zip(cols, types, got_row):
                     if c == "flags_json":
                         want, got = {f: row[f] for f in flag_cols}, json.loads(v)
+                    elif c == "reasons" and folder == "subrun_status":
+                        # A list in the table, one text in the database (joined by "; ").
+                        want, got = "; ".join(row[c]), v
                     else:
                         want, got = row[c], v
                         if t == "real" and isinstance(want, float) and math.isnan(want):
