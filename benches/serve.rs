@@ -106,8 +106,9 @@ fn big_dataset(demo_out: &Path, dir: &Path) -> PathBuf {
         .collect();
     let mut df = gm2dqc::tables::subrun_metrics(&metrics);
     gm2dqc::tables::write_parquet(&mut df, &big.join("subrun_metrics.parquet")).unwrap();
-    let ev = gm2dqc::cuts::eval::evaluate(&gm2dqc::cuts::standard(), &df).unwrap();
-    gm2dqc::job::outputs::flag_tables(&big, &ev).unwrap();
+    let cuts = gm2dqc::cuts::standard();
+    let ev = gm2dqc::cuts::eval::evaluate(&cuts, &df).unwrap();
+    gm2dqc::job::outputs::flag_tables(&big, &ev, &df, &big.join("subrun_metrics.parquet"), &cuts.run_constants).unwrap();
     let mut m = gm2dqc::job::manifest::Manifest::load(&big).unwrap();
     m.dataset = DATASET.to_string();
     m.save(&big).unwrap();
