@@ -11,9 +11,12 @@
 //! | every other histogram of the subrun files, at its path (`calo/calo{c}/xtal{x}Energy`, `offNearline{WithDQC,NoDQC}/*`, `losses/*`, `kicker/*`, `quad/*`, `laser/sourceMonitor`, `tracker/strawHits`, `tracker/hvTrips`) | TH1D, TProfile | summed as hadd sums them (TH1F spectra in double precision) |
 //! | `merge/xtalHits`, `merge/strawHits` | TH1D | hits per crystal (energy spectrum integral) and per straw, by channel id |
 //! | `merge/referenceOutOfFill` | TProfile | the reference run's summed `laser/outOfFill` (absent when it had none) |
-//! | `merge/interval` | TTree, branch `run` | first and last run of the interval |
-//! | `merge/referenceRun` | TTree, branch `run` | the gain reference run |
-//! | `merge/subrunRun`, `merge/subrunNumber` | TTrees, branches `run`, `subrun` | the subruns summed, in order |
+//! | `merge/interval` | TTree, branch `run` (`UInt_t`) | first and last run of the interval |
+//! | `merge/referenceRun` | TTree, branch `run` (`UInt_t`) | the gain reference run |
+//! | `merge/subrunRun`, `merge/subrunNumber` | TTrees, branches `run`, `subrun` (`UInt_t`) | the subruns summed, in order |
+//!
+//! Run and subrun numbers are `UInt_t` branches (TLeafI), laid out as C++ ROOT writes
+//! them; merged files written before hold doubles, which `read` reads as well.
 //!
 //! Round trip: `read(write(sums))` gives the same sums bit for bit (the values are
 //! stored as doubles), so the gain stage from merged files equals the one-pass analysis.
@@ -165,15 +168,16 @@ fn writer(path: &Path, m: &Merged, title: String, references: &[(u32, Profile)],
         p.title = format!("out-of-fill laser ratio of reference run {run}, this chunk's files");
         put(&mut w, &reference_partial_path(*run), p.to_raw())?;
     }
-    let f = |v: u32| f64::from(v);
-    let trees: [(&str, &str, Vec<f64>); 4] = [
-        (INTERVAL, "run", vec![f(s.run_first), f(s.run_last)]),
-        (REFERENCE_RUN, "run", vec![f(m.reference_run)]),
-        (SUBRUN_RUN, "run", s.subruns.iter().map(|id| f(id.run)).collect()),
-        (SUBRUN_NUMBER, "subrun", s.subruns.iter().map(|id| f(id.subrun)).collect()),
+    // Run and subrun numbers as integers (`UInt_t` branches); files written before
+    // hold doubles, which `read` takes too.
+    let trees: [(&str, &str, Vec<u32>); 4] = [
+        (INTERVAL, "run", vec![s.run_first, s.run_last]),
+        (REFERENCE_RUN, "run", vec![m.reference_run]),
+        (SUBRUN_RUN, "run", s.subruns.iter().map(|id| id.run).collect()),
+        (SUBRUN_NUMBER, "subrun", s.subruns.iter().map(|id| id.subrun).collect()),
     ];
     for (p, branch, values) in trees {
-        w.put_tree_f64(p, branch, &values).map_err(with_path)?;
+        w.put_tree_u32(p, branch, &values).map_err(with_path)?;
     }
     Ok(w)
 }

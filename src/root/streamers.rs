@@ -396,6 +396,13 @@ pub const INFOS: &[Info] = &[
         El { kind: "TStreamerBasicType", name: "fMinimum", title: "Minimum value if leaf range is specified", typ: 8, size: 8, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "double", ..El::DEFAULT },
         El { kind: "TStreamerBasicType", name: "fMaximum", title: "Maximum value if leaf range is specified", typ: 8, size: 8, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "double", ..El::DEFAULT },
     ] },
+    // TLeafI v1 as C++ ROOT 6.40's dictionary gives it (TClass::GetStreamerInfo, read
+    // with the PyPI `root` package as scripts/dump_streamers.py does).
+    Info { class: "TLeafI", version: 1, checksum: 2120920601, elements: &[
+        El { kind: "TStreamerBase", name: "TLeaf", title: "Leaf: description of a Branch data type", typ: 0, size: 112, array_length: 0, array_dim: 0, max_index: [0, 1830715730, 0, 0, 0], type_name: "BASE", base_version: 2, ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fMinimum", title: "Minimum value if leaf range is specified", typ: 3, size: 4, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "int", ..El::DEFAULT },
+        El { kind: "TStreamerBasicType", name: "fMaximum", title: "Maximum value if leaf range is specified", typ: 3, size: 4, array_length: 0, array_dim: 0, max_index: [0, 0, 0, 0, 0], type_name: "int", ..El::DEFAULT },
+    ] },
     Info { class: "TBranch", version: 13, checksum: 278366892, elements: &[
         El { kind: "TStreamerBase", name: "TNamed", title: "The basis for a named object (name, title)", typ: 67, size: 64, array_length: 0, array_dim: 0, max_index: [0, -541636036, 0, 0, 0], type_name: "BASE", base_version: 1, ..El::DEFAULT },
         El { kind: "TStreamerBase", name: "TAttFill", title: "Fill area attributes", typ: 0, size: 16, array_length: 0, array_dim: 0, max_index: [0, -2545006, 0, 0, 0], type_name: "BASE", base_version: 2, ..El::DEFAULT },

@@ -18,13 +18,47 @@ use super::objects::{
     K_BYTE_COUNT_MASK, K_CLASS_MASK, K_MAP_OFFSET, K_NEW_CLASS_TAG,
 };
 
-/// A tree with one branch of f64, one entry per value.
+/// The type of a tree's one leaf.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Leaf {
+    /// `Double_t` (TLeafD, `/D`).
+    F64,
+    /// `UInt_t` (TLeafI with fIsUnsigned, `/i`): run and subrun numbers.
+    U32,
+}
+
+impl Leaf {
+    pub fn class(self) -> &'static str {
+        match self {
+            Leaf::F64 => "TLeafD",
+            Leaf::U32 => "TLeafI",
+        }
+    }
+
+    fn code(self) -> &'static str {
+        match self {
+            Leaf::F64 => "D",
+            Leaf::U32 => "i",
+        }
+    }
+
+    fn size(self) -> usize {
+        match self {
+            Leaf::F64 => 8,
+            Leaf::U32 => 4,
+        }
+    }
+}
+
+/// A tree with one branch, one entry per value (held as f64; a [`Leaf::U32`] leaf
+/// stores them as `UInt_t`, so they must be whole numbers in its range).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TreeF64 {
     pub name: String,
     pub title: String,
     pub branch: String,
     pub values: Vec<f64>,
+    pub leaf: Leaf,
 }
 
 /// Where the basket went and how big it is.
@@ -50,9 +84,12 @@ pub fn basket_keylen(t: &TreeF64) -> usize {
 
 /// The basket payload (the entries, big-endian), before compression.
 pub fn basket_data(t: &TreeF64) -> Vec<u8> {
-    let mut w = Writer::with_capacity(t.values.len() * 8);
+    let mut w = Writer::with_capacity(t.values.len() * t.leaf.size());
     for v in &t.values {
-        w.f64(*v);
+        match t.leaf {
+            Leaf::F64 => w.f64(*v),
+            Leaf::U32 => w.u32(*v as u32),
+        }
     }
     w.buf
 }
@@ -75,7 +112,7 @@ pub fn basket_key(t: &TreeF64, seek: u64, seek_pdir: u64, datime: u32, objlen: u
     w.tstring(&t.name);
     w.i16(3); // TBasket version
     w.i32(BASKET_SIZE); // fBufferSize
-    w.i32(8); // fNevBufSize: bytes per entry
+    w.i32(t.leaf.size() as i32); // fNevBufSize: bytes per entry
     w.i32(t.values.len() as i32); // fNevBuf
     w.i32((keylen + objlen) as i32); // fLast
     w.u8(0); // flag: no entry offsets
@@ -164,7 +201,7 @@ pub fn encode_tree(t: &TreeF64, basket: Option<BasketInfo>, compress: i32, displ
     w.u32(K_NEW_CLASS_TAG);
     w.cstring("TBranch");
     let br = begin_section(&mut w, 13);
-    write_tnamed(&mut w, &t.branch, &format!("{}/D", t.branch), 0x0040_0000);
+    write_tnamed(&mut w, &t.branch, &format!("{}/{}", t.branch, t.leaf.code()), 0x0040_0000);
     write_att_line_fill_marker(&mut w, false, false);
     w.i32(compress); // fCompress
     w.i32(BASKET_SIZE); // fBasketSize
@@ -185,19 +222,27 @@ pub fn encode_tree(t: &TreeF64, basket: Option<BasketInfo>, compress: i32, displ
     let leaf_at = w.len();
     w.u32(0);
     w.u32(K_NEW_CLASS_TAG);
-    w.cstring("TLeafD");
+    w.cstring(t.leaf.class());
     let leafd = begin_section(&mut w, 1);
     let leaf = begin_section(&mut w, 2);
     write_tnamed(&mut w, &t.branch, &t.branch, 0x0000_0000);
     w.i32(1); // fLen
-    w.i32(8); // fLenType
+    w.i32(t.leaf.size() as i32); // fLenType
     w.i32(0); // fOffset
     w.bool(false); // fIsRange
-    w.bool(false); // fIsUnsigned
+    w.bool(t.leaf == Leaf::U32); // fIsUnsigned
     w.u32(0); // fLeafCount
     end_section(&mut w, leaf);
-    w.f64(0.0); // fMinimum
-    w.f64(0.0); // fMaximum
+    match t.leaf {
+        Leaf::F64 => {
+            w.f64(0.0); // fMinimum
+            w.f64(0.0); // fMaximum
+        }
+        Leaf::U32 => {
+            w.i32(0);
+            w.i32(0);
+        }
+    }
     end_section(&mut w, leafd);
     let nleaf = (w.len() - leaf_at - 4) as u32;
     w.patch_u32(leaf_at, nleaf | K_BYTE_COUNT_MASK);
@@ -249,6 +294,8 @@ pub fn encode_tree(t: &TreeF64, basket: Option<BasketInfo>, compress: i32, displ
 struct BranchInfo {
     name: String,
     leaf_class: String,
+    /// A TLeafI's fIsUnsigned.
+    leaf_unsigned: bool,
     entries: i64,
     write_basket: usize,
     basket_entry: Vec<i64>,
@@ -331,8 +378,18 @@ fn read_branch(r: &mut Reader, end: usize, displacement: usize, classes: &mut Ve
     let (sub, _) = read_tobjarray(r)?; // fBranches
     sub.finish(r, "TObjArray")?;
     let (leaves, nleaves) = read_tobjarray(r)?;
+    let mut leaf_unsigned = false;
     let leaf_class = if nleaves == 1 {
-        read_pointer(r, displacement, classes)?.map(|(_, c)| c).unwrap_or_default()
+        let class = read_pointer(r, displacement, classes)?.map(|(_, c)| c).unwrap_or_default();
+        if class == "TLeafI" {
+            // TLeafI > TLeaf: TNamed, fLen, fLenType, fOffset, fIsRange, fIsUnsigned.
+            read_section(r, "TLeafI")?;
+            read_section(r, "TLeaf")?;
+            read_tnamed(r)?;
+            r.skip(4 * 3 + 1)?;
+            leaf_unsigned = r.u8()? != 0;
+        }
+        class
     } else {
         format!("{nleaves} leaves")
     };
@@ -343,7 +400,7 @@ fn read_branch(r: &mut Reader, end: usize, displacement: usize, classes: &mut Ve
     let basket_entry = read_counted_i64(r, max_baskets, false)?;
     let basket_seek = read_counted_i64(r, max_baskets, false)?;
     r.seek(end)?;
-    Ok(BranchInfo { name, leaf_class, entries, write_basket, basket_entry, basket_seek })
+    Ok(BranchInfo { name, leaf_class, leaf_unsigned, entries, write_basket, basket_entry, basket_seek })
 }
 
 /// The branches of a TTree payload whose key header is `displacement` bytes long.
@@ -397,9 +454,19 @@ pub fn read_f64_branch(file: &RootFile, tree_path: &str, branch: &str) -> Result
     let b = branches.iter().find(|b| b.name == branch).ok_or_else(|| {
         err(ErrorKind::NotFound { name: branch.into(), dir: tree_path.into(), available: branches.iter().map(|b| b.name.clone()).collect() })
     })?;
-    if b.leaf_class != "TLeafD" {
-        return Err(err(ErrorKind::UnsupportedClass { class: format!("branch with {} (only TLeafD is read)", b.leaf_class) }));
-    }
+    // Doubles, or 32-bit integers (signed or not), each entry as an f64.
+    let (size, decode): (usize, fn(&[u8], bool) -> f64) = match b.leaf_class.as_str() {
+        "TLeafD" => (8, |c, _| f64::from_be_bytes(c.try_into().expect("8 bytes"))),
+        "TLeafI" => (4, |c, unsigned| {
+            let bits = u32::from_be_bytes(c.try_into().expect("4 bytes"));
+            if unsigned {
+                f64::from(bits)
+            } else {
+                f64::from(bits as i32)
+            }
+        }),
+        other => return Err(err(ErrorKind::UnsupportedClass { class: format!("branch with {other} (TLeafD and TLeafI are read)") })),
+    };
     // Capacity from the file is a hint only: a corrupt count must not allocate.
     let mut values = Vec::with_capacity((b.entries.max(0) as usize).min(1 << 20));
     for i in 0..b.write_basket.min(b.basket_seek.len()) {
@@ -409,14 +476,14 @@ pub fn read_f64_branch(file: &RootFile, tree_path: &str, branch: &str) -> Result
         let first = b.basket_entry[i];
         let next = b.basket_entry.get(i + 1).copied().filter(|&e| e > first).unwrap_or(b.entries);
         let n = usize::try_from(next - first).unwrap_or(0);
-        if data.len() < 8 * n {
+        if data.len() < size * n {
             return Err(err(ErrorKind::Corrupt {
                 what: format!("basket {i}"),
                 detail: format!("{} bytes hold fewer than its {n} entries", data.len()),
             })
             .at(seek));
         }
-        values.extend(data[..8 * n].chunks_exact(8).map(|c| f64::from_be_bytes(c.try_into().expect("8 bytes"))));
+        values.extend(data[..size * n].chunks_exact(size).map(|c| decode(c, b.leaf_unsigned)));
     }
     if values.len() as i64 != entries {
         return Err(err(ErrorKind::Corrupt {
@@ -449,6 +516,7 @@ mod tests {
             title: "timeTree".into(),
             branch: "unixTimeRecv".into(),
             values: (0..5).map(|i| 1_617_000_000.0 + 0.1 * f64::from(i)).collect(),
+            leaf: Leaf::F64,
         };
         // The basket ROOT wrote: where its TBranch says it is.
         let (_, branches) = read_branches(&theirs, usize::from(key.keylen)).unwrap();
@@ -465,6 +533,42 @@ mod tests {
         let data = basket_data(&t);
         let ours_basket = basket_key(&t, bseek, 100, datime, data.len(), &data);
         assert_eq!(&ours_basket[..], &bkey[..nbytes as usize]);
+    }
+
+    /// The same for a `UInt_t` branch (data-fixtures/trees/tree-u32-ref.root: `interval`,
+    /// `run/i`, 15921 and 15922), and the reader reads ROOT's file.
+    #[test]
+    fn u32_tree_payload_matches_root_byte_for_byte() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/data-fixtures/trees/tree-u32-ref.root");
+        let raw = std::fs::read(path).expect("tree-u32-ref.root fixture (see data-fixtures/README.md)");
+        let f = crate::root::RootFile::from_bytes(path, raw.clone()).unwrap();
+        assert_eq!(read_f64_branch(&f, "interval", "run").unwrap(), [15921.0, 15922.0]);
+        let key = f.key("interval").unwrap();
+        let mut theirs = f.object_bytes(&key, "interval").unwrap().into_owned();
+        // The one deliberate difference, as for doubles: TAttMarker written as v2 (the
+        // tree's name and title have the length of `timeTree`'s, so it is where it is there).
+        assert_eq!(&theirs[66..68], &[0, 3], "TAttMarker version in ROOT's payload");
+        theirs[67] = 2;
+        let t = TreeF64 { name: "interval".into(), title: "interval".into(), branch: "run".into(), values: vec![15921.0, 15922.0], leaf: Leaf::U32 };
+        let (_, branches) = read_branches(&theirs, usize::from(key.keylen)).unwrap();
+        assert!(branches[0].leaf_unsigned && branches[0].leaf_class == "TLeafI");
+        let bseek = branches[0].basket_seek[0] as u64;
+        let bkey = &raw[bseek as usize..];
+        let nbytes = u32::from_be_bytes(bkey[..4].try_into().unwrap());
+        let ours = encode_tree(&t, Some(BasketInfo { seek: bseek, nbytes, uncompressed: nbytes }), 0, usize::from(key.keylen));
+        let first_diff = ours.iter().zip(&theirs).position(|(a, b)| a != b);
+        assert_eq!(first_diff, None, "first difference at byte {first_diff:?}");
+        assert_eq!(ours.len(), theirs.len());
+        let datime = u32::from_be_bytes(bkey[10..14].try_into().unwrap());
+        let data = basket_data(&t);
+        assert_eq!(data, [0, 0, 0x3e, 0x31, 0, 0, 0x3e, 0x32], "15921 and 15922 as big-endian UInt_t");
+        let ours_basket = basket_key(&t, bseek, 100, datime, data.len(), &data);
+        assert_eq!(&ours_basket[..], &bkey[..nbytes as usize]);
+        // What the writer writes reads back, through the file's streamer infos too.
+        let mut w = crate::root::RootWriter::new(crate::root::WriteOptions::default());
+        w.put_tree_u32("merge/interval", "run", &[7, u32::MAX]).unwrap();
+        let g = crate::root::RootFile::from_bytes("u32.root", w.to_bytes("u32.root")).unwrap();
+        assert_eq!(read_f64_branch(&g, "merge/interval", "run").unwrap(), [7.0, f64::from(u32::MAX)]);
     }
 
     fn expected(n: usize) -> Vec<f64> {

@@ -19,7 +19,7 @@ use super::error::{ErrorKind, Result, RootError};
 use super::model::RawHist;
 use super::objects::encode_hist;
 use super::streamers;
-use super::tree::{basket_data, basket_key, basket_keylen, encode_tree, BasketInfo, TreeF64};
+use super::tree::{basket_data, basket_key, basket_keylen, encode_tree, BasketInfo, Leaf, TreeF64};
 
 /// Seeks beyond this use the large (64-bit) key format, as ROOT's kStartBigFile.
 const START_BIG_FILE: u64 = 2_000_000_000;
@@ -199,6 +199,17 @@ impl RootWriter {
     /// Adds a TTree of one `double` branch at `path` (e.g. `timeTree` with branch
     /// `unixTimeRecv`): one entry per value, in one basket.
     pub fn put_tree_f64(&mut self, path: &str, branch: &str, values: &[f64]) -> Result<()> {
+        self.put_tree(path, branch, values, Leaf::F64)
+    }
+
+    /// A flat tree of one `UInt_t` branch (`branch/i`, TLeafI), one entry per value:
+    /// run and subrun numbers as integers.
+    pub fn put_tree_u32(&mut self, path: &str, branch: &str, values: &[u32]) -> Result<()> {
+        let v: Vec<f64> = values.iter().map(|&x| f64::from(x)).collect();
+        self.put_tree(path, branch, &v, Leaf::U32)
+    }
+
+    fn put_tree(&mut self, path: &str, branch: &str, values: &[f64], leaf: Leaf) -> Result<()> {
         let (dir_path, name) = match path.rsplit_once('/') {
             Some((d, n)) => (d, n),
             None => ("", path),
@@ -215,7 +226,7 @@ impl RootWriter {
         if clash {
             return Err(self.err(format!("{name:?} already exists"), path));
         }
-        for c in ["TTree", "TBranch", "TLeafD"] {
+        for c in ["TTree", "TBranch", leaf.class()] {
             self.classes.insert(c);
         }
         self.dirs[dir].items.push(Item::Tree(TreeF64 {
@@ -223,6 +234,7 @@ impl RootWriter {
             title: name.to_string(),
             branch: branch.to_string(),
             values: values.to_vec(),
+            leaf,
         }));
         Ok(())
     }

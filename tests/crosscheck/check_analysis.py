@@ -35,7 +35,8 @@ Parts:
   4m. merged files: every summed object of each run's merged file against the uproot sum of the
      run's subrun files: the laser profiles, hits, pedestal, drift time, and every other
      histogram of the subrun files at its own path (energy spectra, offNearline*, losses,
-     kickers, quadrupoles, source monitor, straw hits, HV trips) with the statistics hadd adds.
+     kickers, quadrupoles, source monitor, straw hits, HV trips) with the statistics hadd adds; the
+     bookkeeping trees' run and subrun numbers are UInt_t (uint32 in uproot).
   4. out-of-fill gains: `laser/outOfFill` summed per run (TProfile sums), its bin mean and ROOT
      error give oof_ratio(_err); gain = ratio / ratio(first run) with errors in quadrature (exactly
      1 +- 0 for the reference run), energy_scale = 1 / gain: relative 1e-9, nulls where no entries;
@@ -763,6 +764,10 @@ def body(report, binary, work, background, fit_per_run):
             reference = list(f["merge/referenceRun"]["run"].array(library="np"))
             subruns = sorted(zip(f["merge/subrunRun"]["run"].array(library="np"), f["merge/subrunNumber"]["subrun"].array(library="np")))
             want_subruns = sorted((rr, s) for rr, s, _ in files if rr == r)
+            kinds = {t: f[t][b].array(library="np").dtype for t, b in (("merge/interval", "run"), ("merge/referenceRun", "run"),
+                                                                     ("merge/subrunRun", "run"), ("merge/subrunNumber", "subrun"))}
+            if any(k.kind != "u" or k.itemsize != 4 for k in kinds.values()):
+                pr.append("bookkeeping trees: run and subrun numbers are %s, not 32-bit unsigned integers" % {t: str(k) for t, k in kinds.items()})
             if interval != [r, r] or reference != [ref_run] or subruns != want_subruns:
                 pr.append("bookkeeping trees: interval %s reference %s subruns %s; want [%d, %d], [%d], %s" % (interval, reference, subruns, r, r, ref_run, want_subruns))
             report.check("4m run %d: merged file = uproot sums of its %d subrun files (1296 in-fill profiles, hits, pedestal, out-of-fill, reference, drift time, and the %d other histograms with their statistics) to %g"
