@@ -183,6 +183,15 @@ fn sqlite_append_only(t: &str) -> [String; 2] {
     ]
 }
 
+/// PostgreSQL: no UPDATE, DELETE (migration 1's row trigger) or TRUNCATE (migration
+/// 3's statement trigger) on table `t`, for the tables created after those migrations.
+fn pg_append_only(t: &str) -> [String; 2] {
+    [
+        format!("CREATE TRIGGER {t}_append_only BEFORE UPDATE OR DELETE ON {t} FOR EACH ROW EXECUTE FUNCTION gm2dqc_append_only()"),
+        format!("CREATE TRIGGER {t}_no_truncate BEFORE TRUNCATE ON {t} FOR EACH STATEMENT EXECUTE FUNCTION gm2dqc_append_only()"),
+    ]
+}
+
 /// SQLite: migration 3's refusal of an insert that would replace a row of `t` (same
 /// rowid, or same unique `key`).
 fn sqlite_no_replace(t: &str, key: &[&str]) -> String {
@@ -221,10 +230,7 @@ pub fn migration_6(d: Dialect) -> Vec<String> {
                 s.extend(sqlite_append_only(&t));
                 s.push(sqlite_no_replace(&t, &["payload_hash", "row_index"]));
             }
-            Dialect::Postgres => {
-                s.push(format!("CREATE TRIGGER {t}_append_only BEFORE UPDATE OR DELETE ON {t} FOR EACH ROW EXECUTE FUNCTION gm2dqc_append_only()"));
-                s.push(format!("CREATE TRIGGER {t}_no_truncate BEFORE TRUNCATE ON {t} FOR EACH STATEMENT EXECUTE FUNCTION gm2dqc_append_only()"));
-            }
+            Dialect::Postgres => s.extend(pg_append_only(&t)),
         }
         s.push(in_payload_trigger(&t, d));
     }
@@ -461,18 +467,13 @@ pub fn migration_4(d: Dialect) -> Vec<String> {
     match d {
         Dialect::Sqlite => {
             for t in APPEND_ONLY_SINCE_4 {
-                s.push(format!("CREATE TRIGGER {t}_no_update BEFORE UPDATE ON {t} BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END"));
-                s.push(format!("CREATE TRIGGER {t}_no_delete BEFORE DELETE ON {t} BEGIN SELECT RAISE(ABORT, '{t} is append-only'); END"));
-                s.push(format!(
-                    "CREATE TRIGGER {t}_no_replace BEFORE INSERT ON {t} WHEN EXISTS (SELECT 1 FROM {t} WHERE rowid = NEW.rowid) \
-                     BEGIN SELECT RAISE(ABORT, '{t}: a row with this key exists and is never replaced'); END"
-                ));
+                s.extend(sqlite_append_only(t));
+                s.push(sqlite_no_replace(t, &[]));
             }
         }
         Dialect::Postgres => {
             for t in APPEND_ONLY_SINCE_4 {
-                s.push(format!("CREATE TRIGGER {t}_append_only BEFORE UPDATE OR DELETE ON {t} FOR EACH ROW EXECUTE FUNCTION gm2dqc_append_only()"));
-                s.push(format!("CREATE TRIGGER {t}_no_truncate BEFORE TRUNCATE ON {t} FOR EACH STATEMENT EXECUTE FUNCTION gm2dqc_append_only()"));
+                s.extend(pg_append_only(t));
             }
         }
     }
