@@ -19,7 +19,10 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
 }
 
 fn assets() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets");
+    // The variable as cargo sets it for this run, not `env!` (the directory the build
+    // script was compiled in): a build script compiled in another checkout that shares
+    // the target directory would otherwise embed that checkout's assets, or none.
+    let root = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR")).join("assets");
     println!("cargo:rerun-if-changed=assets");
     let mut files = Vec::new();
     walk(&root, &mut files);
