@@ -271,7 +271,7 @@ pub fn units_json(table: &str, df: &DataFrame) -> String {
 
 /// The count columns of a table: whole numbers held as floats in memory (they are
 /// integrals of histograms), integers in the table's file.
-fn count_columns(table: &str) -> &'static [&'static str] {
+pub fn count_columns(table: &str) -> &'static [&'static str] {
     match table {
         "subrun_metrics" => &["fills", "fills_nodqc", "ctags", "ctags_nodqc", "singles", "doubles", "background", "hv_trip_fills"],
         "calo_channel_status" | "tracker_channel_status" => &["hits"],
@@ -280,6 +280,10 @@ fn count_columns(table: &str) -> &'static [&'static str] {
     }
 }
 
+/// The time columns (seconds since the epoch) of `subrun_metrics` and the UTC timestamp
+/// columns its file holds beside them.
+pub const TIMESTAMPS: [(&str, &str); 2] = [("start_time", "start_utc"), ("end_time", "end_utc")];
+
 /// The separator of the reasons of one subrun in memory (and in the database).
 pub const REASON_SEPARATOR: &str = "; ";
 
@@ -287,8 +291,9 @@ pub const REASON_SEPARATOR: &str = "; ";
 /// counts as 64-bit integers (a count column with a value that is not a whole number,
 /// which a weighted histogram could give, stays a float column), and `reasons` of
 /// `subrun_status` as a list of strings, one per failing cut. [`from_file_types`]
-/// undoes it exactly. (The times stay seconds: this build of polars has no datetime
-/// type, see ARCHITECTURE.md.)
+/// undoes it exactly. The times of `subrun_metrics` (`start_time`, `end_time`,
+/// seconds since the epoch, exact) gain UTC timestamps beside them (`start_utc`,
+/// `end_utc`, microseconds), which [`from_file_types`] drops again.
 pub fn to_file_types(table: &str, df: &DataFrame) -> PolarsResult<DataFrame> {
     let mut out = df.clone();
     for &c in count_columns(table) {
@@ -298,6 +303,14 @@ pub fn to_file_types(table: &str, df: &DataFrame) -> PolarsResult<DataFrame> {
         if whole {
             out.with_column(f.cast(&DataType::Int64)?)?;
         }
+    }
+    for (seconds, stamp) in TIMESTAMPS.iter().filter(|_| table == "subrun_metrics") {
+        let Ok(col) = df.column(seconds) else { continue };
+        let micros: Int64Chunked = col.cast(&DataType::Float64)?.f64()?.iter().map(|v| v.filter(|x| x.is_finite() && x.abs() < 9.0e12).map(|x| (x * 1e6).round() as i64)).collect();
+        // Not a cast: without polars' `timezones` feature a cast drops the zone.
+        let stamps = micros.with_name((*stamp).into()).into_datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)).into_column();
+        let at = out.get_column_index(seconds).map_or(out.width(), |i| i + 1);
+        out.insert_column(at, stamps)?;
     }
     if table == "subrun_status" {
         if let Ok(col) = df.column("reasons") {
@@ -317,6 +330,11 @@ pub fn to_file_types(table: &str, df: &DataFrame) -> PolarsResult<DataFrame> {
 /// floats and strings, is read as it is).
 pub fn from_file_types(df: DataFrame, table: &str) -> PolarsResult<DataFrame> {
     let mut out = df;
+    for (_, stamp) in TIMESTAMPS.iter().filter(|_| table == "subrun_metrics") {
+        if out.get_column_index(stamp).is_some() {
+            out = out.drop(stamp)?;
+        }
+    }
     for &c in count_columns(table) {
         let cast = match out.column(c) {
             Ok(col) if col.dtype().is_integer() => Some(col.cast(&DataType::Float64)?),
@@ -345,9 +363,29 @@ pub fn from_file_types(df: DataFrame, table: &str) -> PolarsResult<DataFrame> {
     Ok(out)
 }
 
+/// The key-value metadata of a table's Parquet file: the Arrow schema (`ARROW:schema`,
+/// the one polars would write) with each column's unit as its field metadata (`unit`),
+/// which is where pyarrow, pandas and arrow-rs find it, and the same units as one JSON
+/// object (`gm2dqc.units`) for readers that see only the Parquet footer.
+fn file_metadata(table: &str, units: String, typed: &DataFrame) -> KeyValueMetadata {
+    let mut schema = typed.schema().to_arrow(CompatLevel::newest());
+    for (name, field) in schema.iter_mut() {
+        if let Some(u) = unit(table, name) {
+            let mut md = field.metadata.as_deref().cloned().unwrap_or_default();
+            md.insert("unit".into(), u.into());
+            field.metadata = Some(std::sync::Arc::new(md));
+        }
+    }
+    let arrow = polars_parquet::write::schema_to_metadata_key(&schema);
+    let mut pairs = vec![("gm2dqc.units".to_string(), units)];
+    if let Some(value) = arrow.value {
+        pairs.insert(0, (arrow.key, value));
+    }
+    KeyValueMetadata::from_static(pairs)
+}
+
 /// Writes `df` to `path` as Parquet (zstd), atomically, with the units of its columns
-/// in the file's key-value metadata (`gm2dqc.units`, a JSON object; polars writes no
-/// per-field metadata) for the table named by the file's stem.
+/// in the file's metadata ([`file_metadata`]) for the table named by the file's stem.
 pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<(), TableError> {
     let tmp = path.with_extension("parquet.tmp");
     let io = |source| TableError::Io { path: path.to_path_buf(), source };
@@ -356,7 +394,7 @@ pub fn write_parquet(df: &mut DataFrame, path: &Path) -> Result<(), TableError> 
     let mut typed = to_file_types(&table, df).map_err(|source| TableError::Polars { path: path.to_path_buf(), source })?;
     let file = File::create(&tmp).map_err(io)?;
     let written = ParquetWriter::new(file)
-        .with_key_value_metadata(Some(KeyValueMetadata::from_static(vec![("gm2dqc.units".to_string(), units)])))
+        .with_key_value_metadata(Some(file_metadata(&table, units, &typed)))
         .with_compression(ParquetCompression::Zstd(None))
         .finish(&mut typed)
         .map_err(|source| TableError::Polars { path: path.to_path_buf(), source })
@@ -459,6 +497,8 @@ mod tests {
         a.laser_sm[1] = Some(-0.0);
         a.n_hot_xtals = Some(3);
         a.hv_trip_fills = Some(f64::MIN_POSITIVE / 3.0);
+        a.start_time = Some(1_617_000_000.0 + 1.0 / 12.0);
+        a.end_time = Some(1_617_000_009.75);
         let b = SubrunMetrics { run: 15922, subrun: 1, file: "y".into(), n_dead_straws: Some(0), ..SubrunMetrics::default() };
         let path = std::env::temp_dir().join(format!("gm2dqc-metrics-rt-{}.parquet", std::process::id()));
         write_parquet(&mut subrun_metrics(&[a.clone(), b.clone()]), &path).unwrap();
@@ -473,5 +513,36 @@ mod tests {
         assert_eq!(bits(&rows[0]), bits(&a));
         assert_eq!(bits(&rows[1]), bits(&b));
         assert_eq!((rows[0].n_hot_xtals, rows[1].n_dead_straws, rows[1].n_hot_xtals), (Some(3), Some(0), None));
+    }
+
+    /// The file holds UTC timestamps beside the seconds, and each column's unit in the
+    /// field metadata of its Arrow schema; read back, the table is the code's again.
+    #[test]
+    fn metrics_file_has_timestamps_and_field_units() {
+        let a = SubrunMetrics { run: 1, subrun: 2, start_time: Some(1_617_000_000.0 + 1.0 / 12.0), end_time: Some(f64::NAN), fills: Some(5.0), ..SubrunMetrics::default() };
+        let path = std::env::temp_dir().join(format!("gm2dqc-metrics-ts-{}", std::process::id())).join("subrun_metrics.parquet");
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        let mut df = subrun_metrics(&[a]);
+        write_parquet(&mut df, &path).unwrap();
+        let raw = ParquetReader::new(File::open(&path).unwrap()).finish().unwrap();
+        let names: Vec<&str> = raw.get_column_names().iter().map(|c| c.as_str()).collect();
+        let at = names.iter().position(|c| *c == "start_time").unwrap();
+        assert_eq!(&names[at..at + 4], ["start_time", "start_utc", "end_time", "end_utc"]);
+        assert_eq!(raw.column("start_utc").unwrap().dtype(), &DataType::Datetime(TimeUnit::Microseconds, Some(TimeZone::UTC)));
+        // 1617000000 s and 1/12 s: 83333.33 us, rounded to 83333.
+        let micros = raw.column("start_utc").unwrap().cast(&DataType::Int64).unwrap();
+        assert_eq!(micros.i64().unwrap().get(0), Some(1_617_000_000_083_333));
+        assert_eq!(raw.column("end_utc").unwrap().null_count(), 1, "a NaN time has no timestamp");
+        assert_eq!(raw.column("fills").unwrap().dtype(), &DataType::Int64);
+        let meta = polars_parquet::read::read_metadata(&mut File::open(&path).unwrap()).unwrap();
+        let schema = polars_parquet::read::infer_schema(&meta).unwrap();
+        let unit_of = |c: &str| schema.get(c).unwrap().metadata.as_ref().and_then(|m| m.get("unit").map(|u| u.to_string()));
+        assert_eq!(unit_of("start_time").as_deref(), Some("s"));
+        assert_eq!(unit_of("fills").as_deref(), Some("fills"));
+        assert_eq!(unit_of("run"), None);
+        let back = read_parquet(&path).unwrap();
+        std::fs::remove_dir_all(path.parent().unwrap()).unwrap();
+        assert_eq!(back.get_column_names(), df.get_column_names());
+        assert_eq!(back.column("start_time").unwrap().f64().unwrap().get(0).map(f64::to_bits), Some((1_617_000_000.0f64 + 1.0 / 12.0).to_bits()));
     }
 }

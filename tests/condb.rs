@@ -568,7 +568,10 @@ fn the_current_views_give_what_db_get_gives_on_sqlite_and_postgresql() {
                 let folder = schema::folder(f).unwrap();
                 let has = |c: &str| folder.columns.iter().any(|(n, _)| n == c);
                 let names: Vec<String> = folder.columns.iter().map(|(n, _)| format!("\"{n}\"")).collect();
-                let types: Vec<ColType> = folder.columns.iter().map(|(_, t)| *t).collect();
+                // Counts are integers in the views (migration 8), floats in the payloads.
+                let counts = gm2dqc::tables::count_columns(f);
+                let is_count: Vec<bool> = folder.columns.iter().map(|(c, _)| counts.contains(&c.as_str())).collect();
+                let types: Vec<ColType> = folder.columns.iter().zip(&is_count).map(|((_, t), &n)| if n { ColType::Int } else { *t }).collect();
                 let subruns: Vec<Option<u32>> = if has("subrun") { (0..12).map(Some).collect() } else { vec![None] };
                 for run in 15919..15925u32 {
                     for &subrun in &subruns {
@@ -586,6 +589,15 @@ fn the_current_views_give_what_db_get_gives_on_sqlite_and_postgresql() {
                             None => Vec::new(),
                             Some((_, p)) => p.rows.into_iter().filter(|r| subrun.is_none_or(|s| r[folder.columns.iter().position(|(c, _)| c == "subrun").unwrap()] == V::Int(s.into()))).collect(),
                         };
+                        for r in &mut want {
+                            for (v, _) in r.iter_mut().zip(&is_count).filter(|(_, n)| **n) {
+                                *v = match *v {
+                                    V::Real(x) if x.fract() == 0.0 => V::Int(x as i64),
+                                    V::Null(_) => V::Null(ColType::Int),
+                                    ref other => panic!("{f}: a count that is not a whole number: {other:?}"),
+                                };
+                            }
+                        }
                         let key = |r: &Vec<V>| format!("{r:?}");
                         got.sort_by_key(key);
                         want.sort_by_key(key);
@@ -616,6 +628,46 @@ fn the_current_views_give_what_db_get_gives_on_sqlite_and_postgresql() {
         };
         assert_eq!(patched, [vec![V::Bool(false), V::Text("patched by hand".into())]], "{}: the later upload wins", l.label);
         assert!(checked > 2 * 2 * 1296, "{}: {checked} rows compared", l.label);
+    }
+}
+
+/// Migration 8: `current_subrun_metrics` has UTC timestamps beside the seconds (to the
+/// microsecond: ISO 8601 text in SQLite, `timestamptz` in PostgreSQL), and
+/// `column_units` gives every quantity of every folder its unit, as `tables::unit` does.
+#[test]
+fn the_views_have_timestamps_and_the_database_its_units() {
+    use gm2dqc::db::payload::Value as V;
+    use gm2dqc::db::schema::{self, ColType};
+    for l in loaded("condb_stamps") {
+        let mut b = db::open(&l.url).unwrap();
+        let mut tx = b.begin(false).unwrap();
+        let sql = match l.label.as_str() {
+            "sqlite" => "SELECT start_time, end_time, start_utc, end_utc FROM current_subrun_metrics WHERE tag = $1",
+            _ => "SELECT start_time, end_time, to_char(start_utc AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'), \
+                  to_char(end_utc AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') FROM current_subrun_metrics WHERE tag = $1",
+        };
+        let rows = tx.query(sql, &[V::Text("demo".into())], &[ColType::Real, ColType::Real, ColType::Text, ColType::Text]).unwrap();
+        assert_eq!(rows.len(), 16, "{}", l.label);
+        for r in &rows {
+            for (secs, stamp) in [(&r[0], &r[2]), (&r[1], &r[3])] {
+                let V::Real(x) = *secs else { panic!("{}: time {secs:?}", l.label) };
+                // The demo's times start at 2021-03-29T06:40:00Z; the ends are
+                // twelfths of a second (rounded to the microsecond here).
+                assert!(x >= 1.617e9, "{}: {x}", l.label);
+                let want = gm2dqc::db::time::format_us((x * 1e6).round() as i64);
+                assert_eq!(stamp, &V::Text(want), "{}: {x}", l.label);
+            }
+        }
+        let units = tx.query("SELECT folder, column_name, unit FROM column_units ORDER BY folder, column_name", &[], &[ColType::Text; 3]).unwrap();
+        let mut want: Vec<Vec<V>> = schema::folders()
+            .iter()
+            .flat_map(|f| f.columns.iter().filter_map(|(c, _)| gm2dqc::tables::unit(f.name, c).map(|u| vec![V::Text(f.name.into()), V::Text(c.clone()), V::Text(u.into())])))
+            .collect();
+        want.sort_by_key(|r| format!("{r:?}"));
+        let mut got = units;
+        got.sort_by_key(|r| format!("{r:?}"));
+        assert_eq!(got, want, "{}", l.label);
+        assert!(got.contains(&vec![V::Text("gain_constants".into()), V::Text("ifg_tau_us".into()), V::Text("us".into())]), "{}", l.label);
     }
 }
 

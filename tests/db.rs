@@ -574,7 +574,7 @@ fn an_existing_version_3_database_gets_migration_4_and_keeps_its_data() {
             let mut tx = b.begin(false).unwrap();
             assert_eq!(db::schema_version(tx.as_mut()).unwrap(), schema::SCHEMA_VERSION, "{label}");
         }
-        assert_eq!(schema::SCHEMA_VERSION, 7);
+        assert_eq!(schema::SCHEMA_VERSION, 8);
         assert_eq!(old_dataset(b.as_mut()), ("run2A".into(), None, 20, "old".into()), "{label}: the old upload has no out_dir");
         let h = db::history(b.as_mut(), "old", "gain_constants").unwrap();
         assert_eq!((h.len(), h[0].user.as_str(), h[0].out_dir.as_deref(), h[0].required_flags.as_ref()), (1, "carol", None, None), "{label}");

@@ -177,7 +177,7 @@ fn an_existing_version_2_database_gets_migration_3_when_opened() {
             let mut tx = b.begin(false).unwrap();
             let v = tx.query("SELECT MAX(version) FROM schema_migrations", &[], &[ColType::Int]).unwrap();
             assert_eq!(v[0][0], Value::Int(schema::SCHEMA_VERSION), "{label}");
-            assert_eq!(schema::SCHEMA_VERSION, 7);
+            assert_eq!(schema::SCHEMA_VERSION, 8);
         }
         filled(b.as_mut());
         let before = dump(b.as_mut());

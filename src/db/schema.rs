@@ -157,12 +157,12 @@ pub fn folders_at(v: i64) -> Vec<Folder> {
 }
 
 /// The schema version this build writes and reads: the last of [`migrations`].
-pub const SCHEMA_VERSION: i64 = 7;
+pub const SCHEMA_VERSION: i64 = 8;
 
 /// Every migration of a dialect, in order: (version, statements). A database at
 /// version `v` gets those above `v`, in one transaction.
 pub fn migrations(d: Dialect) -> Vec<(i64, Vec<String>)> {
-    vec![(1, migration_1(d)), (2, migration_2(d)), (3, migration_3(d)), (4, migration_4(d)), (5, migration_5()), (6, migration_6(d)), (7, migration_7(d))]
+    vec![(1, migration_1(d)), (2, migration_2(d)), (3, migration_3(d)), (4, migration_4(d)), (5, migration_5()), (6, migration_6(d)), (7, migration_7(d)), (8, migration_8(d))]
 }
 
 /// The `CREATE TABLE` of a folder's table.
@@ -529,7 +529,14 @@ fn covers_sql(a: &str, run: &str, subrun: &str) -> String {
 /// [`crate::db::get`]). `current_subrun_status` has one boolean column per flag of
 /// [`VIEW_FLAGS`] (null when the upload's cut file has no such flag) and keeps
 /// `flags_json` for the others.
-fn view_sql(f: &Folder, d: Dialect) -> String {
+///
+/// `typed` (migration 8) gives the view the types an analyst expects: counts as
+/// integers ([`crate::tables::count_columns`]; SQLite keeps a value that is not whole
+/// as it is, PostgreSQL rounds it, the folder table keeps it exactly), and a UTC
+/// timestamp beside each time of seconds since the epoch ([`crate::tables::TIMESTAMPS`]:
+/// `timestamptz` in PostgreSQL, ISO 8601 text `2021-03-29T06:40:00.083333Z` in SQLite,
+/// which has no time type; to the microsecond).
+fn view_sql(f: &Folder, d: Dialect, typed: bool) -> String {
     let t = f.table();
     let has = |c: &str| f.columns.iter().any(|(n, _)| n == c);
     let later = |run: &str, subrun: &str| {
@@ -539,7 +546,27 @@ fn view_sql(f: &Folder, d: Dialect) -> String {
             covers_sql("j", run, subrun)
         )
     };
-    let mut cols: Vec<String> = f.columns.iter().map(|(n, _)| format!("r.\"{n}\"")).collect();
+    let counts = if typed { crate::tables::count_columns(f.name) } else { &[] };
+    let stamps: &[(&str, &str)] = if typed && f.name == "subrun_metrics" { &crate::tables::TIMESTAMPS } else { &[] };
+    let mut cols: Vec<String> = Vec::new();
+    for (n, _) in &f.columns {
+        let c = format!("r.\"{n}\"");
+        cols.push(match (counts.contains(&n.as_str()), d) {
+            (false, _) => c.clone(),
+            (true, Dialect::Sqlite) => format!("CASE WHEN {c} = CAST({c} AS INTEGER) THEN CAST({c} AS INTEGER) ELSE {c} END AS \"{n}\""),
+            (true, Dialect::Postgres) => format!("CAST(ROUND({c}) AS BIGINT) AS \"{n}\""),
+        });
+        if let Some((_, stamp)) = stamps.iter().find(|(secs, _)| secs == n) {
+            // Guarded: an infinite time has no timestamp (a NaN is stored as NULL).
+            cols.push(match d {
+                Dialect::Sqlite => {
+                    let us = format!("CAST(ROUND({c} * 1000000.0) AS INTEGER)");
+                    format!("CASE WHEN {c} >= 0 AND {c} < 1e12 THEN strftime('%Y-%m-%dT%H:%M:%S', {us} / 1000000, 'unixepoch') || printf('.%06dZ', {us} % 1000000) END AS \"{stamp}\"")
+                }
+                Dialect::Postgres => format!("CASE WHEN abs({c}) < 1e12 THEN to_timestamp({c}) END AS \"{stamp}\""),
+            });
+        }
+    }
     if f.name == "subrun_status" {
         let at = cols.iter().position(|c| c == "r.\"ok\"").map_or(cols.len(), |p| p + 1);
         let flags = VIEW_FLAGS.iter().map(|fl| match d {
@@ -586,7 +613,23 @@ pub fn migration_7(d: Dialect) -> Vec<String> {
         "CREATE INDEX iovs_tag_folder_time ON iovs (tag, folder, inserted_at_us, id)".to_string(),
         "ALTER TABLE uploads ADD COLUMN summed_passing TEXT".to_string(),
     ];
-    s.extend(folders_at(7).iter().map(|f| view_sql(f, d)));
+    s.extend(folders_at(7).iter().map(|f| view_sql(f, d, false)));
+    s
+}
+
+/// Migration 8: the views again, typed ([`view_sql`] with `typed`: integer counts and
+/// UTC timestamps), and `column_units` (folder, column_name, unit): the unit of every
+/// quantity of every folder ([`crate::tables::unit`]), for a plain SQL reader.
+pub fn migration_8(d: Dialect) -> Vec<String> {
+    let folders = folders_at(8);
+    let mut s: Vec<String> = folders.iter().map(|f| format!("DROP VIEW {}", view_name(f.name))).collect();
+    s.extend(folders.iter().map(|f| view_sql(f, d, true)));
+    s.push("CREATE TABLE column_units (folder TEXT NOT NULL, column_name TEXT NOT NULL, unit TEXT NOT NULL, PRIMARY KEY (folder, column_name))".into());
+    let rows: Vec<String> = folders
+        .iter()
+        .flat_map(|f| f.columns.iter().filter_map(|(c, _)| crate::tables::unit(f.name, c).map(|u| format!("('{}', '{c}', '{u}')", f.name))))
+        .collect();
+    s.push(format!("INSERT INTO column_units (folder, column_name, unit) VALUES {}", rows.join(", ")));
     s
 }
 

@@ -144,6 +144,9 @@ METRIC_COLUMNS = (
     + ["singles", "doubles", "background", "loss_ratio", "loss_ratio_err", "loss_ratio_ctags", "loss_ratio_ctags_err",
        "n_dead_xtals", "n_hot_xtals", "n_noisy_xtals", "n_dead_straws", "n_noisy_straws", "hv_trip_fills"]
 )
+# The file holds UTC timestamps (microseconds) beside the seconds since the epoch (issue 18).
+STAMPS = {"start_time": "start_utc", "end_time": "end_utc"}
+METRIC_FILE_COLUMNS = [x for c in METRIC_COLUMNS for x in ([c, STAMPS[c]] if c in STAMPS else [c])]
 # Compared exactly (counts and integrals of counts); the other metrics to METRIC_RTOL.
 EXACT_METRICS = {"fills", "fills_nodqc", "ctags", "ctags_nodqc", "singles", "doubles", "background", "hv_trip_fills",
                  "n_dead_xtals", "n_hot_xtals", "n_noisy_xtals", "n_dead_straws", "n_noisy_straws"}
@@ -166,7 +169,7 @@ LASER_DQC_COLUMNS = ["run", "laser", "n_subruns"] + ["sm_%s" % w for w in ("refe
 # The standard cut file's [run_constants] and [channels] calo_max_bad_xtals (cuts/standard.toml).
 RC_K, RC_MIN_REL_WIDTH, RC_MIN_SUBRUNS, CALO_MAX_BAD = 5.0, 0.001, 3, 6
 MAD_TO_SIGMA = 1.4826
-TABLES = {"subrun_metrics": METRIC_COLUMNS, "gain_constants": GAIN_COLUMNS_RUST,
+TABLES = {"subrun_metrics": METRIC_FILE_COLUMNS, "gain_constants": GAIN_COLUMNS_RUST,
           "calo_channel_status": CALO_COLUMNS, "tracker_channel_status": TRACKER_COLUMNS,
           "calo_quality": CALO_QUALITY_COLUMNS, "kicker_dqc": KICKER_DQC_COLUMNS, "t0_dqc": T0_DQC_COLUMNS,
           "laser_dqc": LASER_DQC_COLUMNS}
@@ -555,11 +558,15 @@ def body(report, binary, work, background, fit_per_run):
                 want = numeric and field.name not in keys
                 if (field.name in units) != want:
                     pr.append("%s.%s (%s): unit %r" % (name, field.name, field.type, units.get(field.name)))
+                # The same unit in the field's own metadata (from the file's Arrow schema).
+                field_unit = (field.metadata or {}).get(b"unit")
+                if field_unit != (units[field.name].encode() if field.name in units else None):
+                    pr.append("%s.%s: field metadata unit %r, gm2dqc.units %r" % (name, field.name, field_unit, units.get(field.name)))
             n_units += len(units)
             for (t, c), u in spot.items():
                 if t == name and units.get(c) != u:
                     pr.append("%s.%s: unit %r, expected %r" % (t, c, units.get(c), u))
-        report.check("2 every quantity of every table has its unit in the file's gm2dqc.units metadata (identifiers, flags and text none)", pr,
+        report.check("2 every quantity of every table has its unit in its field metadata and the file's gm2dqc.units (identifiers, flags, text and timestamps none)", pr,
                      note="%d columns with units" % n_units)
         # Counts are integers and a subrun's reasons a list of strings, in the files.
         pr = []
@@ -582,6 +589,20 @@ def body(report, binary, work, background, fit_per_run):
                 if (not row["ok"] and len(row["reasons"]) == 0) or any(not r or "; " in r for r in row["reasons"]):
                     pr.append("subrun %d.%d: ok %s, reasons %r" % (row["run"], row["subrun"], row["ok"], row["reasons"]))
         report.check("2 counts are integers and subrun_status.reasons a list of strings (one per failing cut, at least one for a subrun not ok)", pr)
+        # Times: timestamp[us, tz=UTC] columns equal to the seconds, rounded to the microsecond.
+        pr = []
+        mt = tables["subrun_metrics"]
+        for secs, stamp in STAMPS.items():
+            ty = mt.schema.field(stamp).type
+            if not (pa.types.is_timestamp(ty) and ty.unit == "us" and ty.tz == "UTC"):
+                pr.append("subrun_metrics.%s is %s, not timestamp[us, tz=UTC]" % (stamp, ty))
+                continue
+            for x, t in zip(mt.column(secs).to_pylist(), mt.column(stamp).cast(pa.int64()).to_pylist()):
+                # Half away from zero (Python's round() would take ties to even).
+                want = None if x is None or math.isnan(x) else int(math.copysign(math.floor(abs(x * 1e6) + 0.5), x))
+                if t != want:
+                    pr.append("subrun_metrics %s %r: %s %r us, expected %r" % (secs, x, stamp, t, want))
+        report.check("2 subrun_metrics.start_utc and end_utc are UTC timestamps equal to start_time and end_time (to the microsecond)", pr)
 
     # ------------------------------------------------------------------ read every file
     data = {}
@@ -1193,7 +1214,9 @@ def check_condb_export(report, binary, work, out, runs, tables):
             rows = [row for row in table.to_pylist() if row[key] == r]
             cols, types, values = entry["columns"], entry["types"], entry["values"]
             flag_cols = [c for c in table.column_names if c not in ("run", "subrun", "ok", "reasons", "cuts_sha256")] if folder == "subrun_status" else []
-            want_cols = ["run", "subrun", "ok", "reasons", "flags_json", "cuts_sha256"] if folder == "subrun_status" else table.column_names
+            # The timestamps are the file's alone: the database keeps the seconds.
+            want_cols = (["run", "subrun", "ok", "reasons", "flags_json", "cuts_sha256"] if folder == "subrun_status"
+                         else [c for c in table.column_names if c not in STAMPS.values()])
             if cols != want_cols or len(types) != len(cols):
                 pr.append("run %d %s: columns %s (types %s), the table's %s" % (r, folder, cols, types, want_cols))
                 continue
